@@ -1,0 +1,21 @@
+"""Registry of backend adapters: adding a backend is one module and one line here."""
+
+from __future__ import annotations
+
+import importlib
+
+from clinvk.backends.base import Adapter
+
+_REGISTRY: dict[str, str] = {
+    "claude": "clinvk.backends.claude",
+    "codex": "clinvk.backends.codex",
+    "gemini": "clinvk.backends.gemini",
+}
+
+NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def get_adapter(name: str) -> Adapter:
+    """The adapter for a backend name; KeyError when there is none."""
+    module = importlib.import_module(_REGISTRY[name])
+    return module.ADAPTER

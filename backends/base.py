@@ -1,0 +1,247 @@
+"""The one small protocol every backend adapter implements, and the events it emits.
+
+Adapters know nothing of the store or of Click: they build a command line, turn
+lines of the backend's output into events, and find the backend's own files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from clinvk.backends.transcript import Transcript
+
+USAGE_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_creation_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage in SPEC's normalised shape (input includes cached, output includes reasoning)."""
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(*(getattr(self, f) + getattr(other, f) for f in USAGE_FIELDS))
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(*(max(0, getattr(self, f) - getattr(other, f)) for f in USAGE_FIELDS))
+
+    def to_dict(self) -> dict[str, int]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["total_tokens"] = self.total_tokens
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object] | None) -> Usage:
+        """Read a normalised usage dict (as stored in a session); unknown keys are ignored."""
+        if not data:
+            return cls()
+        values = []
+        for name in USAGE_FIELDS:
+            value = data.get(name, 0)
+            values.append(value if isinstance(value, int) and not isinstance(value, bool) else 0)
+        return cls(*values)
+
+
+# --- events an adapter's parser emits -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the assistant's reply, to be shown at once."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    """The backend told us its session id (the id it resumes by)."""
+
+    backend_session_id: str
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """Usage of this turn (already per-turn and normalised) and its cost, when known."""
+
+    usage: Usage
+    cost_usd: float | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class BackendError:
+    """The backend reported a failure of the turn (fatal) or a warning (not fatal)."""
+
+    message: str
+    fatal: bool = True
+
+
+@dataclass(frozen=True)
+class Done:
+    """The backend finished the turn; `text` is the whole reply when the backend gives it."""
+
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A line that is not part of the structured output (warnings, progress, stray text)."""
+
+    line: str
+
+
+Event = TextDelta | SessionStarted | UsageReport | BackendError | Done | Diagnostic
+
+
+@dataclass
+class TurnRequest:
+    """Everything an adapter needs to build the command line of one headless turn."""
+
+    prompt: str
+    command: str  # the executable to run (from config: backends.NAME.command)
+    model: str | None = None
+    working_dir: str = "."
+    resume_id: str | None = None  # backend session id to continue, None for a new session
+    extra_flags: list[str] = field(default_factory=list)  # config backends.NAME.extra_flags
+    passthrough: list[str] = field(default_factory=list)  # everything after `--`
+    fork: bool = False  # start a new session from `resume_id` (what `Adapter.prepare_fork` gave)
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    """One file of a backend's own store: `path` is relative to `Adapter.store_root`,
+    '/'-separated (never absolute, never `..`)."""
+
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """A session's store files as exported (`files`), to be installed for `new_dir` under the
+    backend session id `new_id` (ids and directories may equal the old ones)."""
+
+    files: tuple[StoreFile, ...]
+    old_id: str
+    new_id: str
+    old_dir: str
+    new_dir: str
+
+
+class LineParser(Protocol):
+    """Stateful parser for one run of the backend: one call per output line."""
+
+    def feed(self, line: str) -> list[Event]:
+        """Parse one line (without its line ending) into zero or more events."""
+        ...
+
+    def finish(self, exit_code: int | None) -> list[Event]:
+        """Called once when the process has ended; emits any closing events."""
+        ...
+
+
+class Adapter(Protocol):
+    """What clinvk needs from a backend CLI."""
+
+    name: str
+    default_command: str
+    install_hint: str  # e.g. "npm install -g @anthropic-ai/claude-code"
+    reports_running_totals: bool  # usage figures are the session's running totals (codex)
+
+    def build_argv(self, request: TurnRequest) -> list[str]:
+        """The full argv (argv[0] = request.command) for one headless turn."""
+        ...
+
+    def new_parser(self, baseline: Usage | None = None) -> LineParser:
+        """A parser for one run; `baseline` is the backend's running total before the turn
+        for backends that report cumulative figures (codex), else ignored."""
+        ...
+
+    def usage_baseline(
+        self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
+    ) -> Usage | None:
+        """The backend's own running usage total for a session before a new turn, read from
+        its store, or None when the backend reports per-turn figures or it is unknown."""
+        ...
+
+    def session_files(
+        self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
+    ) -> list[Path]:
+        """The backend's own store files that hold this session (may be empty)."""
+        ...
+
+    def version_argv(self, command: str) -> list[str]:
+        """Command line that prints the backend's version."""
+        ...
+
+    # --- interactive sessions and transcripts (the backend's own store) ----------------
+
+    assigns_session_id: bool  # an interactive run takes clinvk's id for a new session
+
+    def build_interactive_argv(self, request: TurnRequest, new_session_id: str | None) -> list[str]:
+        """The argv of the backend's own interactive interface (request.prompt is unused):
+        a new session (with `new_session_id` when `assigns_session_id`), or `request.resume_id`."""
+        ...
+
+    def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:
+        """The store files that exist now and could hold a session of `working_dir`: taken
+        before an interactive run so that `find_new_session` can tell which one it created."""
+        ...
+
+    def find_new_session(
+        self, working_dir: str, started_at: float, environ: Mapping[str, str], before: set[Path]
+    ) -> str | None:
+        """The backend session id of the session an interactive run in `working_dir` created:
+        a store file not in `before`, written since `started_at` (epoch seconds), that belongs
+        to `working_dir` (not one another terminal created elsewhere); None if there is none."""
+        ...
+
+    def read_transcript(self, files: list[Path]) -> Transcript:
+        """The conversation in these store files (from `session_files`) with the session's
+        total usage as the store records it, normalised like the headless parser's figures.
+        Raises transcript.TranscriptUnavailable when gone, unreadable or of unknown shape."""
+        ...
+
+    # --- moving and forking sessions (the backend's own store) ---------------------------
+
+    def store_root(self, environ: Mapping[str, str]) -> Path:
+        """The folder `session_files` lie under (`StoreFile.path` is relative to it)."""
+        ...
+
+    def new_session_id(self) -> str:
+        """A fresh backend session id in the backend's own format."""
+        ...
+
+    def relocate(self, items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
+        """For each item, the files to write under `store_root` so that the backend finds the
+        session `new_id` from `new_dir` (paths, ids and directories inside rewritten). Reads
+        the store only to choose names; writes nothing. ValueError when a file's path or shape
+        is not one this backend writes."""
+        ...
+
+    def prepare_fork(
+        self, backend_session_id: str, working_dir: str, environ: Mapping[str, str], scratch: Path
+    ) -> str:
+        """Make what a fork of the session needs (a copy in the store, or in the empty folder
+        `scratch`, removed after the turn) and return the `resume_id` of the fork's first turn,
+        which runs with `TurnRequest.fork`. ValueError when the session's files are missing."""
+        ...

@@ -1,0 +1,331 @@
+"""Adapter for Anthropic's Claude Code CLI (`claude -p ... --output-format stream-json`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clinvk.backends._jsonl import (
+    JsonLineParser,
+    as_cost,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    home_dir,
+    is_safe_id,
+)
+from clinvk.backends.base import (
+    BackendError,
+    Done,
+    Event,
+    SessionStarted,
+    TextDelta,
+    TurnRequest,
+    Usage,
+    UsageReport,
+)
+
+if TYPE_CHECKING:
+    from clinvk.backends.base import Relocation, StoreFile
+    from clinvk.backends.transcript import Transcript
+
+# --- usage --------------------------------------------------------------------------
+
+
+def usage_from_api_usage(usage: Any) -> Usage:
+    """Normalise the Anthropic `usage` object of a result: `input_tokens` there is only the
+    uncached part, cache reads and cache writes come on top."""
+    usage = as_dict(usage)
+    uncached = as_int(usage.get("input_tokens"))
+    cache_read = as_int(usage.get("cache_read_input_tokens"))
+    cache_write = as_int(usage.get("cache_creation_input_tokens"))
+    details = as_dict(usage.get("output_tokens_details"))
+    return Usage(
+        input_tokens=uncached + cache_read + cache_write,
+        cached_input_tokens=cache_read,
+        cache_creation_input_tokens=cache_write,
+        output_tokens=as_int(usage.get("output_tokens")),
+        reasoning_tokens=as_int(details.get("thinking_tokens")),
+    )
+
+
+def usage_from_model_usage(model_usage: Any) -> Usage:
+    """Sum claude's per-model totals (`modelUsage`: camelCase, input uncached) over models."""
+    total = Usage()
+    for entry in as_dict(model_usage).values():
+        entry = as_dict(entry)
+        uncached = as_int(entry.get("inputTokens"))
+        cache_read = as_int(entry.get("cacheReadInputTokens"))
+        cache_write = as_int(entry.get("cacheCreationInputTokens"))
+        total += Usage(
+            input_tokens=uncached + cache_read + cache_write,
+            cached_input_tokens=cache_read,
+            cache_creation_input_tokens=cache_write,
+            output_tokens=as_int(entry.get("outputTokens")),
+            reasoning_tokens=as_int(entry.get("thinkingTokens")),
+        )
+    return total
+
+
+def billed_usage_of_result(result: Mapping[str, Any]) -> Usage:
+    """Usage of one turn from a `result` object.
+
+    Measured against the stand-in API: `usage` covers every API request of the invocation
+    (tool turns included), while `modelUsage` adds up over the whole session across
+    resumes and so must not be used. `model_usage_since_last_result`, when present, is the
+    per-invocation map over all models and is preferred, covering side requests on other
+    models.
+    """
+    per_model = as_dict(result.get("model_usage_since_last_result"))
+    if per_model:
+        return usage_from_model_usage(per_model)
+    return usage_from_api_usage(result.get("usage"))
+
+
+def _main_model(result: Mapping[str, Any], known: str | None) -> str | None:
+    models = as_dict(result.get("modelUsage"))
+    if known and (not models or known in models):
+        return known
+    best, best_tokens = None, -1
+    for name, entry in models.items():
+        entry = as_dict(entry)
+        tokens = as_int(entry.get("inputTokens")) + as_int(entry.get("outputTokens"))
+        if tokens > best_tokens:
+            best, best_tokens = name, tokens
+    return best or known
+
+
+# --- parser -------------------------------------------------------------------------
+
+
+class ClaudeParser(JsonLineParser):
+    """Parses `claude -p --output-format stream-json --verbose [--include-partial-messages]`
+    (and also the single-object `--output-format json`)."""
+
+    name = "claude"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: str | None = None
+        self.current_message = ""
+        self.streamed_blocks: dict[str, set[int]] = {}  # message id -> indexes with deltas
+        self.consumed_blocks: dict[str, int] = {}  # message id -> text blocks matched
+        self.text_emitted = False
+
+    def handle(self, obj: dict[str, Any]) -> list[Event]:
+        kind = obj.get("type")
+        if kind == "system":
+            return self._system(obj)
+        if kind in ("stream_event", "assistant") and obj.get("parent_tool_use_id"):
+            return []  # a subagent's own messages are not the reply
+        if kind == "stream_event":
+            return self._stream_event(obj)
+        if kind == "assistant":
+            return self._assistant(obj)
+        if kind == "result":
+            return self._result(obj)
+        return []
+
+    def _started(self, session_id: Any, model: Any = None) -> list[Event]:
+        session_id = as_str(session_id)
+        if not session_id or session_id == self.session_id:
+            return []
+        self.session_id = session_id
+        self.model = as_str(model) or self.model
+        return [SessionStarted(session_id, self.model)]
+
+    def _system(self, obj: dict[str, Any]) -> list[Event]:
+        subtype = obj.get("subtype")
+        if subtype == "init":
+            return self._started(obj.get("session_id"), obj.get("model"))
+        if subtype == "api_retry":
+            attempt, limit = as_int(obj.get("attempt")), as_int(obj.get("max_retries"))
+            reason = as_str(obj.get("error")) or "unknown error"
+            return [BackendError(f"API retry {attempt}/{limit}: {reason}", fatal=False)]
+        return []
+
+    def _text(self, text: Any) -> list[Event]:
+        if not isinstance(text, str) or not text:
+            return []
+        self.text_emitted = True
+        return [TextDelta(text)]
+
+    def _stream_event(self, obj: dict[str, Any]) -> list[Event]:
+        event = as_dict(obj.get("event"))
+        kind = event.get("type")
+        if kind == "message_start":
+            self.current_message = as_str(as_dict(event.get("message")).get("id")) or ""
+            return []
+        message_id = as_str(obj.get("api_message_id")) or self.current_message
+        index = as_int(event.get("index"))
+        if kind == "content_block_start":
+            block = as_dict(event.get("content_block"))
+            if block.get("type") == "text" and as_str(block.get("text")):
+                self.streamed_blocks.setdefault(message_id, set()).add(index)
+                return self._text(block.get("text"))
+            return []
+        if kind == "content_block_delta":
+            delta = as_dict(event.get("delta"))
+            if delta.get("type") == "text_delta" and as_str(delta.get("text")):
+                self.streamed_blocks.setdefault(message_id, set()).add(index)
+                return self._text(delta.get("text"))
+        return []
+
+    def _assistant(self, obj: dict[str, Any]) -> list[Event]:
+        """Text of a whole assistant message, except the text blocks already streamed as
+        deltas. claude may split one API message into several `assistant` lines (one per
+        content block), so streamed blocks are matched in order, not by position."""
+        message = as_dict(obj.get("message"))
+        message_id = as_str(message.get("id")) or ""
+        events = self._started(obj.get("session_id"))
+        for block in as_list(message.get("content")):
+            block = as_dict(block)
+            text = as_str(block.get("text"))
+            if block.get("type") != "text" or not text:
+                continue
+            streamed = len(self.streamed_blocks.get(message_id, ()))
+            consumed = self.consumed_blocks.get(message_id, 0)
+            if consumed < streamed:
+                self.consumed_blocks[message_id] = consumed + 1
+                continue
+            events += self._text(text)
+        return events
+
+    def _result(self, obj: dict[str, Any]) -> list[Event]:
+        model = _main_model(obj, self.model)
+        events = self._started(obj.get("session_id"), model)
+        subtype = as_str(obj.get("subtype")) or ""
+        text = as_str(obj.get("result"))
+        failed = obj.get("is_error") is True or subtype.startswith("error")
+        if not failed and not self.text_emitted:  # e.g. `--output-format json` by the user
+            events += self._text(text)
+        cost = as_cost(obj.get("total_cost_usd"))
+        events.append(UsageReport(billed_usage_of_result(obj), cost, model))
+        if failed:
+            message = text or "; ".join(str(e) for e in as_list(obj.get("errors"))[:3])
+            events.append(BackendError(message or f"claude failed ({subtype or 'error'})"))
+            events.append(Done(None))
+            return events
+        events.append(Done(text))
+        return events
+
+
+# --- adapter ------------------------------------------------------------------------
+
+
+def project_dir_name(working_dir: str) -> str:
+    """claude's folder name for a project: the path with every non-alphanumeric char -> '-'."""
+    return re.sub(r"[^A-Za-z0-9]", "-", working_dir)
+
+
+def claude_config_dir(environ: Mapping[str, str]) -> Path:
+    configured = environ.get("CLAUDE_CONFIG_DIR")
+    return Path(configured) if configured else home_dir(environ) / ".claude"
+
+
+class ClaudeAdapter:
+    name = "claude"
+    default_command = "claude"
+    install_hint = "npm install -g @anthropic-ai/claude-code"
+    reports_running_totals = False
+
+    def build_argv(self, request: TurnRequest) -> list[str]:
+        """Options first, the prompt last after `--`, so that a prompt starting with "-" or
+        equal to a subcommand name (e.g. "doctor") is always taken as the prompt."""
+        argv = [request.command, "-p", "--output-format", "stream-json", "--verbose"]
+        argv.append("--include-partial-messages")
+        if request.resume_id:
+            argv += ["--resume", request.resume_id]
+            if request.fork:
+                argv.append("--fork-session")
+        if request.model:
+            argv += ["--model", request.model]
+        argv += [*request.extra_flags, *request.passthrough]
+        return [*argv, "--", request.prompt]
+
+    def new_parser(self, baseline: Usage | None = None) -> ClaudeParser:
+        return ClaudeParser()
+
+    def usage_baseline(
+        self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
+    ) -> Usage | None:
+        return None
+
+    def session_files(
+        self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
+    ) -> list[Path]:
+        """`<config>/projects/<encoded cwd>/<id>.jsonl`; when the cwd folder is not found
+        (symlinked or very long paths are encoded differently) any project folder holding
+        a file of that id."""
+        if not is_safe_id(backend_session_id):
+            return []
+        projects = os.path.join(claude_config_dir(environ), "projects")
+        filename = f"{backend_session_id}.jsonl"
+        try:
+            exact = os.path.join(projects, project_dir_name(working_dir), filename)
+            if os.path.isfile(exact):  # the common case, kept cheap: search calls it per session
+                return [Path(exact)]
+            return sorted(p for p in Path(projects).glob(f"*/{filename}") if p.is_file())
+        except OSError:
+            return []
+
+    def version_argv(self, command: str) -> list[str]:
+        return [command, "--version"]
+
+    # --- interactive sessions and transcripts (see claude_store) --------------------------
+
+    assigns_session_id = True  # `claude --session-id UUID` starts a new session with that id
+
+    def build_interactive_argv(self, request: TurnRequest, new_session_id: str | None) -> list[str]:
+        argv = [request.command]
+        if request.resume_id:
+            argv += ["--resume", request.resume_id]
+        elif new_session_id:
+            argv += ["--session-id", new_session_id]
+        if request.model:
+            argv += ["--model", request.model]
+        return [*argv, *request.extra_flags, *request.passthrough]
+
+    def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:
+        from clinvk.backends.claude_store import list_claude_files
+
+        return list_claude_files(working_dir, environ)
+
+    def find_new_session(
+        self, working_dir: str, started_at: float, environ: Mapping[str, str], before: set[Path]
+    ) -> str | None:
+        from clinvk.backends.claude_store import find_new_claude_session
+
+        return find_new_claude_session(working_dir, started_at, environ, before)
+
+    def read_transcript(self, files: list[Path]) -> Transcript:
+        from clinvk.backends.claude_store import read_claude_transcript
+
+        return read_claude_transcript(files)
+
+    # --- moving and forking sessions (see moves) ------------------------------------------
+
+    def store_root(self, environ: Mapping[str, str]) -> Path:
+        return claude_config_dir(environ)
+
+    def new_session_id(self) -> str:
+        import uuid
+
+        return str(uuid.uuid4())
+
+    def relocate(self, items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
+        from clinvk.backends.moves import claude_relocate
+
+        return claude_relocate(items)
+
+    def prepare_fork(
+        self, backend_session_id: str, working_dir: str, environ: Mapping[str, str], scratch: Path
+    ) -> str:
+        return backend_session_id  # `--resume ID --fork-session` makes the copy
+
+
+ADAPTER = ClaudeAdapter()

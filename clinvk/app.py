@@ -1,0 +1,51 @@
+"""The application object every command receives: environment, settings, store, lazily built."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from clinvk.env import Environment
+
+if TYPE_CHECKING:
+    from clinvk.config import Settings
+    from clinvk.store import SessionStore
+
+
+class App:
+    def __init__(self, env: Environment | None = None) -> None:
+        self.env = env or Environment()
+        self.config_flag: str | None = None
+        self.overrides: dict[str, Any] = {}
+        self.changes_nothing = False  # --ephemeral / --dry-run: leave $CLINVK_HOME untouched
+
+    @cached_property
+    def settings(self) -> Settings:
+        from clinvk import config
+
+        settings = config.load(self.env.environ, self.config_flag, self.overrides)
+        for warning in settings.warnings:
+            self.env.warn(warning)
+        return settings
+
+    @cached_property
+    def store(self) -> SessionStore:
+        from clinvk.store import SessionStore
+
+        return SessionStore(self.settings.home, warn=self.env.warn, read_only=self.changes_nothing)
+
+    def close_store(self) -> None:
+        """Let go of the store's index (if it was opened) before a long-running backend."""
+        if "store" in self.__dict__:
+            self.store.close()
+
+    def after_command(self) -> None:
+        """Housekeeping once a command succeeded: the daily retention clean."""
+        if self.changes_nothing or "settings" not in self.__dict__:
+            return
+        settings = self.settings
+        if not settings.get("session.auto_clean"):
+            return
+        from clinvk.retention import maybe_auto_clean
+
+        maybe_auto_clean(self.store, settings.get("session.retention_days"))

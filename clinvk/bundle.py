@@ -1,0 +1,151 @@
+"""`sessions export`: bundles of session records with the backends' own transcript files, and
+the readable markdown form. Click-free; `clinvk.api` exposes the same functions.
+
+A bundle is `{"format": "clinvk-export", "version": 1, "exported_at", "sessions": [entry]}`;
+an entry is `{"session": <record>, "transcript": null | {"backend", "files": [file]}}` and a
+file `{"path": <relative to the backend's store root>, "content": <text>, "encoding":
+"utf-8" | "base64"}`. Import (bundle_import.py) rewrites what the backend needs rewritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clinvk.errors import StoreError, UsageError
+
+if TYPE_CHECKING:
+    from clinvk.app import App
+    from clinvk.backends.base import Adapter
+    from clinvk.store import SessionStore
+
+from clinvk.bundle_import import FORMAT, VERSION, ImportOptions, import_files
+
+__all__ = ["FORMAT", "VERSION", "ImportOptions", "export_bundle", "import_files",
+           "select_sessions", "write_output", "markdown_export", "adapter_for"]
+
+
+def select_sessions(store: SessionStore, ids: list[str], filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The records of `ids` (each an id or unique prefix), else every one matching `filters`."""
+    if ids:
+        found: dict[str, dict[str, Any]] = {}
+        for given in ids:
+            record = store.get(given)
+            found.setdefault(record["id"], record)
+        return list(found.values())
+    return store.list(**dict(filters))
+
+
+def adapter_for(app: App, backend: str) -> tuple[Adapter, dict[str, str]]:
+    """The adapter of a backend name and the environment it runs with; UsageError if unknown."""
+    from clinvk.backends import NAMES, get_adapter
+
+    environ = dict(app.env.environ)
+    try:
+        conf = app.settings.backend(backend)
+        adapter = get_adapter(app.settings.adapter_name(backend))
+        environ.update(conf.get("env") or {})
+        return adapter, environ
+    except (UsageError, KeyError):
+        if backend in NAMES:
+            return get_adapter(backend), environ
+        raise UsageError(f"backend {backend!r} is not configured") from None
+
+
+def _file_entry(path: Path, root: Path) -> dict[str, str] | None:
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        try:
+            rel = path.resolve().relative_to(root.resolve())
+        except (ValueError, OSError):
+            return None
+    data = path.read_bytes()
+    try:
+        return {"path": rel.as_posix(), "content": data.decode("utf-8"), "encoding": "utf-8"}
+    except UnicodeDecodeError:
+        return {"path": rel.as_posix(), "content": base64.b64encode(data).decode("ascii"),
+                "encoding": "base64"}
+
+
+def transcript_files(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The backend's own store files of a session, as bundle entries (None when there are none)."""
+    session_id = record.get("backend_session_id")
+    if not session_id:
+        return None
+    try:
+        adapter, environ = adapter_for(app, record["backend"])
+    except UsageError:
+        app.env.warn(f"session {record['id'][:8]}: backend {record['backend']!r} is not "
+                     "configured; exported without its transcript")
+        return None
+    root = adapter.store_root(environ)
+    files = []
+    for path in adapter.session_files(session_id, record["working_dir"], environ):
+        try:
+            entry = _file_entry(path, root)
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if entry is not None:
+            files.append(entry)
+    if not files:
+        app.env.warn(f"session {record['id'][:8]}: no {record['backend']} transcript found; "
+                     "exported without it")
+        return None
+    return {"backend": record["backend"], "files": files}
+
+
+def export_bundle(app: App, records: list[dict[str, Any]], *, transcripts: bool = True) -> dict[str, Any]:
+    """The JSON bundle of these session records."""
+    from clinvk.clock import format_rfc3339, utc_now
+
+    entries = []
+    for record in records:
+        entry: dict[str, Any] = {"session": record}
+        if transcripts:
+            entry["transcript"] = transcript_files(app, record)
+        entries.append(entry)
+    return {"format": FORMAT, "version": VERSION, "exported_at": format_rfc3339(utc_now()),
+            "sessions": entries}
+
+
+def markdown_export(app: App, records: list[dict[str, Any]]) -> str:
+    """The readable conversation of each session, read from its backend's store."""
+    from clinvk.transcript_render import load_transcript, render_markdown
+
+    parts = []
+    for record in records:
+        head = [f"# {record.get('title') or 'Session ' + record['id'][:8]}", "",
+                f"- session: `{record['id']}`", f"- backend: {record['backend']}"
+                + (f" ({record['model']})" if record.get("model") else ""),
+                f"- directory: `{record['working_dir']}`",
+                f"- created: {record.get('created_at')}, last used: {record.get('last_used')}", ""]
+        try:
+            body = render_markdown(load_transcript(app, record)).split("\n", 2)[2]
+        except (UsageError, StoreError) as exc:
+            body = f"_(no transcript: {exc.message})_\n"
+        except Exception as exc:  # TranscriptGone and the like carry a message too
+            body = f"_(no transcript: {getattr(exc, 'message', exc)})_\n"
+        parts.append("\n".join(head) + "\n" + body)
+    return "\n---\n\n".join(parts) if parts else "_(no sessions)_\n"
+
+
+def write_output(text: str, path: str | None, stdout: Any) -> None:
+    """Write to FILE (mode 0600: it holds conversations) or to stdout."""
+    if path is None or path == "-":
+        stdout.write(text)
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def dump(bundle: dict[str, Any]) -> str:
+    return json.dumps(bundle, indent=1, ensure_ascii=False) + "\n"

@@ -1,0 +1,163 @@
+"""Entry point: the root Click group, lazy subcommands, and the one top-level error handler."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import import_module
+
+import click
+
+from clinvk import __version__
+from clinvk.errors import ClinvkError, ExitCode
+
+SUBCOMMANDS: dict[str, str] = {
+    "resume": "clinvk.commands.resume:resume",
+    "sessions": "clinvk.commands.sessions:sessions",
+    "config": "clinvk.commands.config_cmd:config",
+    "backends": "clinvk.commands.backends_cmd:backends",
+}
+RUN_COMMAND = "clinvk.commands.run:run"
+# Short help of each subcommand for `clinvk --help`, so that the help does not import every
+# command module (backends pulls in subprocess and concurrent.futures): startup time.
+# tests/test_sessions_cli.py checks them against the commands' own docstrings.
+SHORT_HELP: dict[str, str] = {
+    "resume": "Continue a session: ID (or unique prefix), --last, --here, or pick one with -i.",
+    "sessions": "List, show, delete and clean recorded sessions.",
+    "config": "Show the effective configuration, the file in use, or write an example file.",
+    "backends": "List each backend: installed or not, path, version.",
+}
+_GLOBAL_WITH_VALUE = ("--config",)
+_GLOBAL_FLAGS = ("-v", "--verbose")
+
+
+def _load(spec: str) -> click.Command:
+    module, attr = spec.split(":")
+    return getattr(import_module(module), attr)
+
+
+class RootGroup(click.Group):
+    """`clinvk [OPTIONS] [PROMPT]...` and `clinvk COMMAND ...` in one entry point.
+
+    Anything whose first word is not a subcommand is handed to the hidden `run` command.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "run":
+            return _load(RUN_COMMAND)
+        spec = SUBCOMMANDS.get(cmd_name)
+        return _load(spec) if spec else None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in ("--help", "-h", "--version"):
+            return super().parse_args(ctx, args)
+        globals_, i = [], 0
+        while i < len(args):
+            arg = args[i]
+            if arg in _GLOBAL_WITH_VALUE and i + 1 < len(args):
+                globals_ += args[i : i + 2]
+                i += 2
+            elif arg in _GLOBAL_FLAGS or arg.startswith("--config="):
+                globals_.append(arg)
+                i += 1
+            else:
+                break
+        if i < len(args) and args[i] in SUBCOMMANDS:
+            return super().parse_args(ctx, [args[i], *globals_, *args[i + 1 :]])
+        return super().parse_args(ctx, ["run", *args])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from click.utils import make_default_short_help
+
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            text = SHORT_HELP.get(name)
+            if text is not None:
+                rows.append((name, make_default_short_help(text, limit)))
+            elif (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        run = _load(RUN_COMMAND)
+        with click.Context(run, info_name=ctx.info_name, parent=None) as run_ctx:
+            formatter.write_usage(ctx.info_name or "clinvk", "[OPTIONS] [PROMPT]... [-- BACKEND_ARGS]")
+            formatter.write_usage(ctx.info_name or "clinvk", "COMMAND [ARGS]...", prefix="   or: ")
+            run.format_help_text(run_ctx, formatter)
+            run.format_options(run_ctx, formatter)
+        self.format_commands(ctx, formatter)
+        with formatter.section("Exit codes"):
+            formatter.write_dl(
+                [("0", "success"), ("1", "the backend failed"), ("2", "usage error"),
+                 ("3", "backend CLI not installed"), ("124", "--timeout expired"),
+                 ("130", "interrupted")]
+            )
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="clinvk", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Run prompts on claude, codex or gemini and resume them from any shell."""
+
+
+def _report(message: str, code: int) -> int:
+    sys.stderr.write(f"clinvk: error: {message}\n")
+    return code
+
+
+def run_cli(argv: list[str] | None = None, env: object = None) -> int:
+    """Run the CLI and return its exit code; every error ends here as one stderr line."""
+    from clinvk.app import App
+
+    app = App(env)  # type: ignore[arg-type]
+    try:
+        code = cli.main(args=argv, prog_name="clinvk", standalone_mode=False, obj=app)
+        if not isinstance(code, int):
+            code = ExitCode.OK
+        if code == ExitCode.OK:
+            app.after_command()
+        return int(code)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return _report("interrupted", ExitCode.INTERRUPTED)
+    except ClinvkError as exc:
+        return _report(exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        return _report("interrupted", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitCode.OK
+    except Exception as exc:  # the last line of defence: never a traceback
+        if os.environ.get("CLINVK_DEBUG"):
+            raise
+        return _report(f"internal error: {type(exc).__name__}: {exc}", ExitCode.BACKEND_FAILED)
+    finally:
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(argv))

@@ -1,0 +1,42 @@
+"""One module per subcommand; this module holds the options every command shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from clinvk.app import App
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(App).config_flag = value
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(App).env.verbose = True
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--config and -v/--verbose, accepted by every command."""
+    func = click.option(
+        "--config", "config_path", metavar="PATH", expose_value=False, callback=_set_config,
+        is_eager=True, help="Config file (default $CLINVK_HOME/config.yaml; env CLINVK_CONFIG).",
+    )(func)
+    func = click.option(
+        "-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbose,
+        is_eager=True, help="Show the backend's diagnostics and the command line run.",
+    )(func)
+    return func
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+def emit_json(app: App, value: Any) -> None:
+    import json
+
+    app.env.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")

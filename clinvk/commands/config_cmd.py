@@ -1,0 +1,67 @@
+"""`clinvk config show|path|init`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from clinvk.app import App
+from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.errors import StoreError
+
+
+@click.group("config")
+def config() -> None:
+    """Show the effective configuration, the file in use, or write an example file."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@common_options
+@pass_app
+def show(app: App, as_json: bool) -> int:
+    """Print every setting with its value and where it came from."""
+    settings = app.settings
+    rows = settings.flat()
+    if as_json:
+        emit_json(app, {"config_file": str(settings.config_path), "home": str(settings.home),
+                        "settings": {k: {"value": v, "source": s} for k, v, s in rows}})
+        return 0
+    out = app.env.stdout
+    state = "" if settings.config_exists else " (not present)"
+    out.write(f"# config file: {settings.config_path}{state}\n# home: {settings.home}\n")
+    width = max(len(k) for k, _, _ in rows)
+    for key, value, source in rows:
+        out.write(f"{key:<{width}}  {json.dumps(value, ensure_ascii=False):<24}  # {source}\n")
+    return 0
+
+
+@config.command("path")
+@common_options
+@pass_app
+def path(app: App) -> int:
+    """Print the path of the config file in use (it may not exist yet)."""
+    app.env.stdout.write(f"{app.settings.config_path}\n")
+    return 0
+
+
+@config.command("init")
+@common_options
+@pass_app
+def init(app: App) -> int:
+    """Write the documented example configuration to the config path, unless a file exists."""
+    from clinvk.config import example_text
+
+    target = app.settings.config_path
+    if target.exists():
+        app.env.stderr.write(f"clinvk: {target} exists already; left unchanged\n")
+        return 0
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(target, "x", encoding="utf-8") as fh:
+            fh.write(example_text())
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+    app.env.stdout.write(f"wrote {target}\n")
+    return 0

@@ -1,0 +1,64 @@
+"""The filter and sort options of `sessions list`, shared by `sessions search` (and export)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from clinvk.app import App
+
+STATUSES = ("active", "error", "interrupted")
+FILTER_PARAMS = ("backend", "status", "here", "tags", "since", "until", "search", "meta")
+WHEN = "WHEN"
+_WHEN_HELP = "a date (2026-11-01), an RFC 3339 timestamp or a duration meaning that long ago (7d)"
+
+
+def filter_options(func: Callable[..., Any] | None = None, *, with_search: bool = True) -> Any:
+    """-b, --status, --here, --tag, --since, --until, --meta and (with_search) --search;
+    usable as @filter_options or @filter_options(with_search=False)."""
+    if func is None:
+        return lambda f: filter_options(f, with_search=with_search)
+    options = [
+        click.option("-b", "--backend", metavar="NAME", help="Only this backend."),
+        click.option("--status", type=click.Choice(STATUSES), help="Only sessions with this status."),
+        click.option("--here", is_flag=True, help="Only sessions of the current directory."),
+        click.option("--tag", "tags", metavar="TAG", multiple=True,
+                     help="Only sessions with this tag (repeatable: all must match)."),
+        click.option("--since", metavar=WHEN, help=f"Last used at or after WHEN: {_WHEN_HELP}."),
+        click.option("--until", metavar=WHEN,
+                     help="Last used at or before WHEN (a bare date includes that whole day)."),
+        click.option("--meta", metavar="KEY=VALUE", multiple=True,
+                     help="Only sessions with this metadata entry (repeatable)."),
+    ]
+    if with_search:
+        options.append(click.option(
+            "--search", metavar="TEXT",
+            help="Only sessions with TEXT (any case) in title, prompts, tags or metadata."))
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def sort_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--sort KEY and --reverse."""
+    func = click.option("--reverse", is_flag=True, help="Reverse the order.")(func)
+    return click.option(
+        "--sort", metavar="KEY", default="last_used", show_default=True,
+        help="Order by last_used, created, title, turns or tokens (newest, most first; "
+             "title A-Z).")(func)
+
+
+def take_filters(app: App, params: dict[str, Any]) -> dict[str, Any]:
+    """Pop the filter options out of a command's params; store keyword arguments."""
+    from clinvk.filters import build_filters
+
+    here = params.pop("here", False)
+    values = {key: params.pop(key, None) for key in FILTER_PARAMS if key != "here"}
+    return build_filters(
+        backend=values["backend"], status=values["status"],
+        working_dir=app.env.cwd if here else None, tags=values["tags"] or (),
+        since=values["since"], until=values["until"], search=values["search"],
+        meta=values["meta"] or (),
+    )

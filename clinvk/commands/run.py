@@ -1,0 +1,149 @@
+"""`clinvk [OPTIONS] [PROMPT]... [-- BACKEND_ARGS]`: run a prompt and record the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from clinvk.app import App
+from clinvk.commands import common_options, pass_app
+from clinvk.errors import UsageError
+
+PASSTHROUGH_KEY = "clinvk.passthrough"
+
+
+class PassthroughCommand(click.Command):
+    """Everything after a bare `--` goes to the backend CLI unchanged."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
+        if parent is not None and info_name == "run":  # the root command: say `clinvk`, not `run`
+            extra.setdefault("obj", parent.obj)
+            return super().make_context(parent.info_name, args, parent=None, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta[PASSTHROUGH_KEY] = tuple(args[cut + 1 :])
+            args = args[:cut]
+        return super().parse_args(ctx, args)
+
+
+def turn_options(func):
+    """Options shared by the root command and `resume`."""
+    for decorator in reversed([
+        click.option("-m", "--model", metavar="NAME", help="Model for the backend."),
+        click.option("-o", "--output-format", type=click.Choice(["text", "json", "stream-json"]),
+                     help="Output format (default output.format, else text)."),
+        click.option("--ephemeral", is_flag=True, help="Record nothing under $CLINVK_HOME."),
+        click.option("--dry-run", is_flag=True,
+                     help="Print the backend command line; run and record nothing."),
+        click.option("--timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+                     help="Stop the backend after this long (0 = none)."),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def execute(app: App, spec: Any, output_format: str | None) -> int:
+    """Run one turn with the renderer the settings and flags ask for."""
+    from clinvk.output import make_renderer
+    from clinvk.turn import run_turn
+
+    settings = app.settings
+    app.changes_nothing = spec.ephemeral or spec.dry_run
+    if spec.timeout is None:
+        spec.timeout = float(settings.get("timeout_seconds") or 0)
+    fmt = output_format or settings.get("output.format")
+    renderer = make_renderer(fmt, app.env.stdout, app.env.stderr,
+                             show_tokens=settings.get("output.show_tokens"))
+    run_turn(app, spec, renderer)
+    return 0
+
+
+def wants_interactive(app: App, words: tuple[str, ...] | list[str]) -> bool:
+    """No PROMPT, stdin and stdout terminals: open the backend's own interface."""
+    return not words and bool(app.env.stdin_isatty and app.env.stdout_isatty)
+
+
+def execute_interactive(app: App, spec: Any) -> int:
+    """Hand the terminal to the backend's interactive interface and record the session."""
+    from clinvk.interactive_turn import run_interactive_session
+
+    app.changes_nothing = spec.ephemeral or spec.dry_run
+    return run_interactive_session(app, spec)
+
+
+def require_prompt(app: App, words: tuple[str, ...]) -> str:
+    from clinvk.prompt import read_prompt
+
+    prompt = read_prompt(app.env, words)
+    if prompt.strip():
+        return prompt
+    if app.env.stdin_isatty and app.env.stdout_isatty:
+        raise UsageError("interactive sessions are not supported yet: give a PROMPT")
+    raise UsageError("no prompt given: pass PROMPT as arguments or pipe it on stdin")
+
+
+@click.command("run", cls=PassthroughCommand, hidden=True,
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-b", "--backend", metavar="NAME", help="Backend (default default_backend, else claude).")
+@click.option("-w", "--workdir", metavar="DIR", help="Directory the backend runs in (default: cwd).")
+@click.option("-c", "--continue", "cont", is_flag=True, help="Continue the most recent session.")
+@click.option("--here", is_flag=True, help="With -c: only sessions of the current directory.")
+@click.option("--new", is_flag=True, help="Start a new session even with session.auto_resume.")
+@click.option("--title", metavar="TEXT", help="Title of the new session.")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="TAG", help="Add a tag (repeatable).")
+@turn_options
+@common_options
+@click.argument("prompt", nargs=-1)
+@pass_app
+@click.pass_context
+def run(ctx: click.Context, app: App, **opts: Any) -> int:
+    """Run PROMPT on claude, codex or gemini and record the session.
+
+    PROMPT words are joined by spaces; piped stdin is added to them. Everything after
+    `--` is passed to the backend CLI unchanged.
+    """
+    from clinvk.turn import TurnSpec
+
+    if opts["here"] and not opts["cont"]:
+        raise UsageError("--here goes with -c/--continue (or use `clinvk resume --here`)")
+    if opts["cont"] and opts["workdir"]:
+        raise UsageError("-w/--workdir cannot be used with -c: a session runs in its own directory")
+    if opts["cont"] and opts["new"]:
+        raise UsageError("-c/--continue and --new exclude each other")
+    app.changes_nothing = opts["ephemeral"] or opts["dry_run"]
+    interactive = wants_interactive(app, opts["prompt"])
+    prompt = "" if interactive else require_prompt(app, opts["prompt"])
+    session = _session_to_continue(app, opts)
+    app.close_store()  # no index connection held open while the backend runs
+    backend = session["backend"] if session else (opts["backend"] or app.settings.get("default_backend"))
+    app.settings.backend(backend)  # unknown or disabled backend → exit 2 before anything runs
+    spec = TurnSpec(
+        prompt=prompt, backend=backend, model=opts["model"], workdir=opts["workdir"],
+        session=session, ephemeral=opts["ephemeral"], dry_run=opts["dry_run"],
+        timeout=opts["timeout"], title=opts["title"], tags=tuple(opts["tags"]),
+        passthrough=ctx.meta.get(PASSTHROUGH_KEY, ()),
+    )
+    if interactive:
+        return execute_interactive(app, spec)
+    return execute(app, spec, opts["output_format"])
+
+
+def _session_to_continue(app: App, opts: dict[str, Any]) -> dict[str, Any] | None:
+    backend = opts["backend"]
+    if backend:
+        app.settings.backend(backend)
+    if opts["cont"]:
+        workdir = app.env.cwd if opts["here"] else None
+        found = app.store.latest_resumable(working_dir=workdir, backend=backend)
+        if found is None:
+            where = " in this directory" if opts["here"] else ""
+            which = f" for backend {backend}" if backend else ""
+            raise UsageError(f"no session to continue{where}{which}: start one with `clinvk PROMPT`")
+        return found
+    if app.settings.get("session.auto_resume") and not opts["new"] and not opts["workdir"]:
+        return app.store.latest_resumable(working_dir=app.env.cwd, backend=backend)
+    return None

@@ -1,0 +1,298 @@
+"""Settings: defaults < config file < CLINVK_* variables < flags, remembering each value's source."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clinvk import paths
+from clinvk.errors import ConfigError
+
+BACKEND_DEFAULTS: dict[str, Any] = {
+    "command": None,
+    "model": None,
+    "extra_flags": [],
+    "env": {},
+    "enabled": True,
+    "adapter": None,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "default_backend": "claude",
+    "timeout_seconds": 0,
+    "backends": {name: {**BACKEND_DEFAULTS, "command": name} for name in ("claude", "codex", "gemini")},
+    "session": {
+        "auto_resume": False,
+        "retention_days": 30,
+        "auto_clean": True,
+        "store_token_usage": True,
+        "store_prompts": True,
+        "default_tags": [],
+    },
+    "output": {"format": "text", "show_tokens": False, "color": "auto"},
+    "handoff": {"max_chars": 100000},
+}
+
+BUILTIN_BACKENDS = ("claude", "codex", "gemini")
+
+# dotted key -> (checker, what is expected)
+_Check = tuple[Callable[[Any], bool], str]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _nonneg_int(v: Any) -> bool:
+    return _is_int(v) and v >= 0
+
+
+def _str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _str_map(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+
+
+def _opt_str(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and v != "")
+
+
+_BOOL: _Check = (lambda v: isinstance(v, bool), "true or false")
+SCHEMA: dict[str, _Check] = {
+    "default_backend": (lambda v: isinstance(v, str) and v != "", "a backend name"),
+    "timeout_seconds": (lambda v: (_is_int(v) or isinstance(v, float)) and v >= 0,
+                        "a number of seconds ≥ 0"),
+    "session.auto_resume": _BOOL,
+    "session.retention_days": (_nonneg_int, "a whole number of days ≥ 0"),
+    "session.auto_clean": _BOOL,
+    "session.store_token_usage": _BOOL,
+    "session.store_prompts": _BOOL,
+    "session.default_tags": (_str_list, "a list of strings"),
+    "output.format": (lambda v: v in ("text", "json", "stream-json"), "text, json or stream-json"),
+    "output.show_tokens": _BOOL,
+    "output.color": (lambda v: v in ("auto", "always", "never"), "auto, always or never"),
+    "handoff.max_chars": (lambda v: _is_int(v) and v > 0, "a whole number > 0"),
+}
+BACKEND_SCHEMA: dict[str, _Check] = {
+    "command": (lambda v: isinstance(v, str) and v != "", "a command name or path"),
+    "model": (_opt_str, "a model name or null"),
+    "extra_flags": (_str_list, "a list of strings"),
+    "env": (_str_map, "a map of strings to strings"),
+    "enabled": _BOOL,
+    "adapter": (lambda v: v is None or v in BUILTIN_BACKENDS, "claude, codex or gemini"),
+}
+
+ENV_VARS: dict[str, str] = {
+    "CLINVK_BACKEND": "default_backend",
+    "CLINVK_TIMEOUT": "timeout_seconds",
+    "CLINVK_MODEL": "model",
+}
+
+
+@dataclass
+class Settings:
+    """Resolved configuration with the source of every value."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+    home: Path
+    config_path: Path
+    config_exists: bool
+    model_override: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.values
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    def source(self, dotted: str) -> str:
+        return self.sources.get(dotted, "default")
+
+    def backend_names(self) -> list[str]:
+        return [n for n, b in self.values["backends"].items() if b.get("enabled", True)]
+
+    def backend(self, name: str) -> dict[str, Any]:
+        """The settings of one backend; unknown or disabled → ConfigError."""
+        conf = self.values["backends"].get(name)
+        if conf is None:
+            known = ", ".join(self.backend_names())
+            raise ConfigError(f"unknown backend '{name}' (known: {known})")
+        if not conf.get("enabled", True):
+            raise ConfigError(f"backend '{name}' is disabled in {self.config_path}")
+        return conf
+
+    def adapter_name(self, name: str) -> str:
+        conf = self.backend(name)
+        return conf.get("adapter") or name
+
+    def flat(self) -> list[tuple[str, Any, str]]:
+        """(dotted key, value, source) for every setting, for `config show`."""
+        rows: list[tuple[str, Any, str]] = []
+        _flatten(self.values, "", rows, self.sources)
+        if self.model_override is not None:
+            rows.append(("model", self.model_override, self.source("model")))
+        return rows
+
+
+def _flatten(node: dict[str, Any], prefix: str, rows: list, sources: dict[str, str]) -> None:
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and key != "env":
+            _flatten(value, dotted + ".", rows, sources)
+        else:
+            rows.append((dotted, value, sources.get(dotted, "default")))
+
+
+def resolve_config_path(flag: str | None, environ: Mapping[str, str], home: Path) -> tuple[Path, str]:
+    if flag:
+        return Path(flag).expanduser(), "--config"
+    if environ.get("CLINVK_CONFIG"):
+        return Path(environ["CLINVK_CONFIG"]).expanduser(), "CLINVK_CONFIG"
+    return paths.default_config_path(home), "default"
+
+
+def load(
+    environ: Mapping[str, str],
+    config_flag: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve settings from defaults, the config file, CLINVK_* variables and flag overrides."""
+    home = paths.clinvk_home(environ)
+    path, path_source = resolve_config_path(config_flag, environ, home)
+    values = copy.deepcopy(DEFAULTS)
+    sources: dict[str, str] = {}
+    warnings: list[str] = []
+    exists = _apply_file(values, sources, warnings, path, required=path_source != "default")
+    model = _apply_env(values, sources, environ)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if dotted == "model":
+            model = value
+            sources["model"] = "flag"
+            continue
+        _set(values, dotted, value)
+        sources[dotted] = "flag"
+    return Settings(values, sources, home, path, exists, model, warnings)
+
+
+def _apply_file(values: dict, sources: dict, warnings: list, path: Path, required: bool) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return False
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    import yaml  # deferred: not needed unless a config file exists
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        return True
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    _merge_file(values, sources, warnings, data, path)
+    return True
+
+
+def _merge_file(values: dict, sources: dict, warnings: list, data: dict, path: Path) -> None:
+    src = f"file {path}"
+    for key, value in data.items():
+        if key == "backends":
+            _merge_backends(values, sources, warnings, value, path)
+        elif isinstance(DEFAULTS.get(key), dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: key '{key}' must be a mapping")
+            for sub, subval in value.items():
+                dotted = f"{key}.{sub}"
+                if dotted not in SCHEMA:
+                    warnings.append(f"{path}: unknown key '{dotted}' ignored")
+                    continue
+                _check(path, dotted, subval, SCHEMA[dotted])
+                _set(values, dotted, subval)
+                sources[dotted] = src
+        elif key in SCHEMA:
+            _check(path, key, value, SCHEMA[key])
+            values[key] = value
+            sources[key] = src
+        else:
+            warnings.append(f"{path}: unknown key '{key}' ignored")
+
+
+def _merge_backends(values: dict, sources: dict, warnings: list, data: Any, path: Path) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: key 'backends' must be a mapping of backend names")
+    for name, conf in data.items():
+        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"{path}: backend name {name!r} must be letters, digits, - or _")
+        if conf is None:
+            continue
+        if not isinstance(conf, dict):
+            raise ConfigError(f"{path}: key 'backends.{name}' must be a mapping")
+        target = values["backends"].setdefault(name, {**BACKEND_DEFAULTS, "command": name})
+        for sub, subval in conf.items():
+            dotted = f"backends.{name}.{sub}"
+            if sub not in BACKEND_SCHEMA:
+                warnings.append(f"{path}: unknown key '{dotted}' ignored")
+                continue
+            _check(path, dotted, subval, BACKEND_SCHEMA[sub])
+            target[sub] = subval
+            sources[dotted] = f"file {path}"
+        if name not in BUILTIN_BACKENDS and not target.get("adapter"):
+            raise ConfigError(
+                f"{path}: custom backend 'backends.{name}' needs 'adapter: claude|codex|gemini'"
+            )
+
+
+def _check(path: Path, dotted: str, value: Any, check: _Check) -> None:
+    ok, expected = check
+    if not ok(value):
+        raise ConfigError(f"{path}: key '{dotted}' must be {expected}, got {value!r}")
+
+
+def _apply_env(values: dict, sources: dict, environ: Mapping[str, str]) -> str | None:
+    model = None
+    for var, dotted in ENV_VARS.items():
+        raw = environ.get(var)
+        if raw is None or raw == "":
+            continue
+        if dotted == "model":
+            model = raw
+        elif dotted == "timeout_seconds":
+            try:
+                values[dotted] = float(raw) if "." in raw else int(raw)
+            except ValueError:
+                raise ConfigError(f"{var}={raw!r}: expected a number of seconds, e.g. 300") from None
+            if values[dotted] < 0:
+                raise ConfigError(f"{var}={raw!r}: expected a number of seconds ≥ 0, e.g. 300")
+        else:
+            values[dotted] = raw
+        sources[dotted] = f"env {var}"
+    return model
+
+
+def _set(values: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = values
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def example_text() -> str:
+    """The documented example configuration shipped with clinvk."""
+    return (Path(__file__).parent / "config.example.yaml").read_text(encoding="utf-8")

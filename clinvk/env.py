@@ -1,0 +1,57 @@
+"""The environment a command runs in: streams, terminal state, variables, cwd.
+
+Commands never touch sys.stdin/stdout/stderr or os.environ directly; tests build an
+Environment with their own streams (the httpie habit).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@dataclass
+class Environment:
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: str = field(default_factory=os.getcwd)
+    stdin_isatty: bool | None = None
+    stdout_isatty: bool | None = None
+    verbose: bool = False
+    _warned: set[str] = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.stdin_isatty is None:
+            self.stdin_isatty = _isatty(self.stdin)
+        if self.stdout_isatty is None:
+            self.stdout_isatty = _isatty(self.stdout)
+
+    def warn(self, message: str) -> None:
+        """One `clinvk: warning:` line on stderr, never the same line twice per command."""
+        if message in self._warned:
+            return
+        self._warned.add(message)
+        self.stderr.write(f"clinvk: warning: {message}\n")
+        self.stderr.flush()
+
+    def info(self, message: str) -> None:
+        """A diagnostic line on stderr, shown only with -v."""
+        if self.verbose:
+            self.stderr.write(f"clinvk: {message}\n")
+            self.stderr.flush()
+
+    @property
+    def color(self) -> bool:
+        return bool(self.stdout_isatty) and "NO_COLOR" not in self.environ

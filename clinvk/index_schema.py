@@ -1,0 +1,144 @@
+"""What the session index holds: its table layout, the values indexed per session, and the
+WHERE clause of a `Filters`. Kept apart from index.py (which keeps the index up to date) so
+that readers such as stats and search can build their own queries over the same columns.
+
+Besides the fields used to filter and sort, each row carries the session's token totals,
+cost, model and its turn durations (comma-separated milliseconds), so that `sessions stats`
+and `sessions search` never need to open the session files; `sessions_stats_backend` covers
+`stats --by backend` (a scan of that index, already in key order: no table reads, no sort).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import Any
+
+from clinvk.clock import parse_rfc3339
+
+SEP = "\x1f"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, dirkey TEXT NOT NULL, name TEXT NOT NULL,
+  sig_mtime INTEGER, size INTEGER, inode INTEGER, written_ns INTEGER,
+  backend TEXT, status TEXT, working_dir TEXT, title TEXT,
+  created_at INTEGER, last_used INTEGER, turn_count INTEGER, total_tokens INTEGER,
+  resumable INTEGER, tags TEXT, tags_key TEXT, metadata TEXT, meta_key TEXT, search TEXT,
+  model TEXT, input_tokens INTEGER, cached_tokens INTEGER, cache_creation_tokens INTEGER,
+  output_tokens INTEGER, reasoning_tokens INTEGER, cost_usd REAL, durations TEXT,
+  backend_session_id TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_file ON sessions(dirkey, name);
+CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions(last_used);
+CREATE INDEX IF NOT EXISTS sessions_dir_last ON sessions(working_dir, last_used);
+CREATE INDEX IF NOT EXISTS sessions_backend_last ON sessions(backend, last_used);
+CREATE INDEX IF NOT EXISTS sessions_stats_backend ON sessions(backend, turn_count, input_tokens,
+  cached_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, total_tokens, cost_usd,
+  durations);
+CREATE TABLE IF NOT EXISTS dirs (dirkey TEXT PRIMARY KEY, mtime INTEGER);
+CREATE TABLE IF NOT EXISTS skipped (dirkey TEXT, name TEXT, sig_mtime INTEGER,
+  size INTEGER, inode INTEGER, reason TEXT, PRIMARY KEY (dirkey, name));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);
+"""
+VALUE_COLS = (
+    "backend", "status", "working_dir", "title", "created_at", "last_used", "turn_count",
+    "total_tokens", "resumable", "tags", "tags_key", "metadata", "meta_key", "search",
+    "model", "input_tokens", "cached_tokens", "cache_creation_tokens", "output_tokens",
+    "reasoning_tokens", "cost_usd", "durations", "backend_session_id",
+)  # fmt: skip
+ROW_COLS = 7 + len(VALUE_COLS)  # id, dirkey, name, sig_mtime, size, inode, written_ns, values
+ORDERS = {
+    "last_used": ("last_used", True),
+    "created": ("created_at", True),
+    "created_at": ("created_at", True),
+    "title": ("title COLLATE NOCASE", False),
+    "turns": ("turn_count", True),
+    "tokens": ("total_tokens", True),
+}
+
+
+class Filters:
+    """What list/count select; every given criterion must match."""
+
+    __slots__ = ("backend", "status", "working_dir", "tags", "resumable", "since", "until",
+                 "search", "meta")
+
+    def __init__(
+        self, backend: str | None = None, status: str | None = None,
+        working_dir: str | None = None, tags: tuple[str, ...] = (),
+        resumable: bool | None = None, since: datetime | None = None,
+        until: datetime | None = None, search: str | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> None:
+        self.backend, self.status, self.working_dir = backend, status, working_dir
+        self.tags, self.resumable, self.since, self.until = tuple(tags), resumable, since, until
+        self.search, self.meta = search, dict(meta or {})
+
+
+def micros(stamp: str | datetime) -> int:
+    """Microseconds since the epoch of an RFC 3339 string or aware datetime."""
+    dt = parse_rfc3339(stamp) if isinstance(stamp, str) else stamp
+    return int(dt.timestamp()) * 1_000_000 + dt.microsecond
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def row_values(record: dict[str, Any]) -> tuple[Any, ...]:
+    """The indexed values of a validated record, in VALUE_COLS order."""
+    tags = record["tags"]
+    meta = record["metadata"]
+    turns = [t for t in record["turns"] if isinstance(t, dict)]
+    prompts = [t.get("prompt") or "" for t in turns]
+    words = [record["title"], *prompts, *tags, *(f"{k}={v}" for k, v in meta.items())]
+    usage = record.get("token_usage") or {}
+    cost = record.get("cost_usd")
+    return (
+        record["backend"], record["status"], record["working_dir"], record["title"],
+        micros(record["created_at"]), micros(record["last_used"]), record["turn_count"] or 0,
+        usage.get("total_tokens") or 0, int(bool(record.get("backend_session_id"))),
+        json.dumps(tags, ensure_ascii=False), SEP + SEP.join(tags) + SEP,
+        json.dumps(meta, ensure_ascii=False, sort_keys=True),
+        SEP + SEP.join(f"{k}\x1e{v}" for k, v in meta.items()) + SEP,
+        "\n".join(words).lower(),
+        record.get("model"), usage.get("input_tokens") or 0,
+        usage.get("cached_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0,
+        usage.get("output_tokens") or 0, usage.get("reasoning_tokens") or 0,
+        None if cost is None else float(cost),
+        ",".join(str(_int(t.get("duration_ms"))) for t in turns if "duration_ms" in t),
+        record.get("backend_session_id"),
+    )  # fmt: skip
+
+
+def where(f: Filters) -> tuple[str, list[Any]]:
+    """` WHERE ...` (or "") and its parameters for the rows matching f."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("backend", f.backend), ("status", f.status)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if f.working_dir is not None:
+        clauses.append("working_dir = ?")
+        params.append(os.fspath(f.working_dir))
+    if f.resumable is not None:
+        clauses.append("resumable = ?")
+        params.append(int(f.resumable))
+    if f.since is not None:
+        clauses.append("last_used >= ?")
+        params.append(micros(f.since))
+    if f.until is not None:
+        clauses.append("last_used <= ?")
+        params.append(micros(f.until))
+    for tag in f.tags:
+        clauses.append("instr(tags_key, ?) > 0")
+        params.append(SEP + tag + SEP)
+    for key, value in f.meta.items():
+        clauses.append("instr(meta_key, ?) > 0")
+        params.append(f"{SEP}{key}\x1e{value}{SEP}")
+    if f.search:
+        clauses.append("instr(search, ?) > 0")
+        params.append(f.search.lower())
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -1,0 +1,159 @@
+"""An interactive session: the backend's own interface in a pty, recorded afterwards.
+
+adapter builds the interactive argv → interactive.run_interactive hands the terminal over
+→ adapter finds the session the run created (claude: the id clinvk chose up front;
+others: the store file that appeared for this working dir) and reads its transcript →
+the new prompts become turns of the clinvk session, with the usage the transcript
+records for them (recorder / session.add_turn, as for headless turns). Click-free.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clinvk.backends.transcript import Transcript, TranscriptTurn, TranscriptUnavailable, split_turns
+from clinvk.turn import TurnSpec, _Plan
+
+if TYPE_CHECKING:
+    from clinvk.app import App
+    from clinvk.interactive import InteractiveResult
+
+INTERRUPT_CODES = (130, 128 + 15, 128 + 1)  # SIGINT, SIGTERM, SIGHUP
+
+
+def run_interactive_session(app: App, spec: TurnSpec) -> int:
+    """Run the backend's interactive interface for `spec` (new, or resuming spec.session)
+    and record what happened; returns the backend's exit code."""
+    plan = _Plan(app, spec)
+    adapter = plan.adapter
+    resume_id = plan.request.resume_id
+    new_id = str(uuid.uuid4()) if resume_id is None and adapter.assigns_session_id else None
+    plan.argv = adapter.build_interactive_argv(plan.request, new_id)
+    env = app.env
+    if spec.dry_run:
+        env.stdout.write(plan.shell_line(env.cwd) + "\n")
+        return 0
+    argv = [plan.executable(), *plan.argv[1:]]
+    before_files: set = set()
+    known_turns = 0
+    if resume_id:
+        before = _read(plan, resume_id)
+        known_turns = len(split_turns(before.messages)) if before else 0
+    else:
+        before_files = adapter.list_session_files(plan.workdir, plan.environ)
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="clinvk-interactive-") as scratch:
+        return _run_and_record(app, spec, plan, argv, new_id, known_turns, before_files,
+                               Path(scratch))
+
+
+def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_id: str | None,
+                    known_turns: int, before_files: set, scratch: Path) -> int:
+    """Run the interface (with the adapter's optional `interactive_env`, whose files go to
+    `scratch`, a private folder removed afterwards) and record the new turns (with the
+    adapter's optional `interactive_turn_usage` when the store's own figures are short)."""
+    from clinvk.interactive import run_interactive
+
+    adapter = plan.adapter
+    env = app.env
+    resume_id = plan.request.resume_id
+    environ = dict(plan.environ)
+    extra_env = getattr(adapter, "interactive_env", None)
+    if extra_env is not None and not spec.ephemeral:
+        environ.update(extra_env(plan.workdir, plan.environ, scratch))
+    result = run_interactive(argv, cwd=plan.workdir, env=environ)
+    if spec.ephemeral:
+        return result.returncode
+    session_id = resume_id or new_id
+    transcript = _read(plan, session_id, env.warn) if session_id else None
+    if transcript is None and not resume_id:  # e.g. the backend ignored the id we chose
+        session_id = adapter.find_new_session(plan.workdir, result.started_at, plan.environ,
+                                              before_files)
+        transcript = _read(plan, session_id, env.warn) if session_id else None
+    if transcript is None or session_id is None:
+        return result.returncode  # nothing was said (or the store cannot be read): no record
+    turns = split_turns(transcript.messages)[known_turns:]
+    exact = getattr(adapter, "interactive_turn_usage", None)
+    if turns and exact is not None:
+        turns = exact(turns, scratch, session_id) or turns
+    if turns:
+        _record(app, spec, plan, session_id, transcript, turns, result)
+    return result.returncode
+
+
+def _read(plan: _Plan, session_id: str, warn=None) -> Transcript | None:
+    files = plan.adapter.session_files(session_id, plan.workdir, plan.environ)
+    if not files:
+        return None
+    try:
+        return plan.adapter.read_transcript(files)
+    except TranscriptUnavailable as exc:
+        if warn is not None:
+            warn(f"the session could not be recorded: {exc}")
+        return None
+
+
+def _outcome(result: InteractiveResult) -> tuple[str, str | None]:
+    code = result.returncode
+    if code == 0:
+        return "active", None
+    if code in INTERRUPT_CODES:
+        return "interrupted", "interrupted"
+    return "error", f"backend exited with code {code}"
+
+
+def _when(turn: TranscriptTurn):
+    """The time the turn's prompt was sent (None when the store does not say)."""
+    from clinvk.clock import parse_rfc3339
+
+    try:
+        return parse_rfc3339(turn.time or "")
+    except ValueError:
+        return None
+
+
+def _duration_ms(turn: TranscriptTurn) -> int:
+    from clinvk.clock import parse_rfc3339
+
+    try:
+        start = parse_rfc3339(turn.time or "")
+        end = parse_rfc3339(turn.end_time or "")
+    except ValueError:
+        return 0
+    return max(0, int((end - start).total_seconds() * 1000))
+
+
+def _record(app: App, spec: TurnSpec, plan: _Plan, session_id: str, transcript: Transcript,
+            turns: list[TranscriptTurn], result: InteractiveResult) -> dict[str, Any]:
+    from clinvk import session as sessions
+    from clinvk.recorder import Recorder
+
+    settings = app.settings
+    common = {"store_prompts": settings.get("session.store_prompts"),
+              "store_usage": settings.get("session.store_token_usage")}
+    model = plan.model or transcript.model
+    if spec.session is not None:
+        recorder = Recorder(app.store, dict(spec.session), exists=True, **common)
+    else:
+        tags = tuple(dict.fromkeys([*settings.get("session.default_tags"), *spec.tags]))
+        title = spec.title or (sessions.make_title(turns[0].prompt) if common["store_prompts"]
+                               else None)
+        record = sessions.new_session(spec.backend, plan.workdir, model=model, title=title,
+                                      tags=tags, now=_when(turns[0]))
+        recorder = Recorder(app.store, record, exists=False, **common)
+    recorder.started(session_id, model)
+    status, error = _outcome(result)
+    for n, turn in enumerate(turns):
+        last = n == len(turns) - 1
+        at = _when(turn)
+        recorder.finish(
+            prompt=turn.prompt, duration_ms=_duration_ms(turn),
+            exit_code=result.returncode if last else 0, usage=turn.usage.to_dict(),
+            cost_usd=None, status=status if last else "active", error=error if last else None,
+            at=at,
+        )
+    return recorder.record

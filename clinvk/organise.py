@@ -1,0 +1,94 @@
+"""Tags, title and metadata of a session. Every change is one read-modify-write under the
+store's lock (SessionStore.update), so two terminals changing the same session lose nothing,
+and the index row is rewritten with it, so list filters and search see it at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from clinvk.errors import UsageError
+from clinvk.session import make_title
+
+if TYPE_CHECKING:
+    from clinvk.store import SessionStore
+
+_FORBIDDEN = {chr(c) for c in range(32)} | {"\x7f"}
+
+
+def _check_word(kind: str, value: str, example: str) -> str:
+    if not value or not value.strip():
+        raise UsageError(f"empty {kind}: give one, e.g. {example}")
+    if any(ch in _FORBIDDEN for ch in value):
+        raise UsageError(f"invalid {kind} {value!r}: control characters are not allowed")
+    return value
+
+
+def check_tags(tags: Iterable[str]) -> list[str]:
+    """The tags, de-duplicated in order; UsageError on an empty or control-character tag."""
+    return list(dict.fromkeys(_check_word("tag", tag, "`sessions tag ID review`") for tag in tags))
+
+
+def check_key(key: str) -> str:
+    _check_word("metadata key", key, "`sessions meta ID ticket ABC-12`")
+    if "=" in key:
+        raise UsageError(f"invalid metadata key {key!r}: '=' is not allowed (it separates key "
+                         "and value in --meta KEY=VALUE)")
+    return key
+
+
+def add_tags(store: SessionStore, session_id: str, tags: Iterable[str]) -> dict[str, Any]:
+    """Add tags (those already there are kept where they are); returns the record."""
+    wanted = check_tags(tags)
+
+    def change(record: dict[str, Any]) -> None:
+        record["tags"] = list(dict.fromkeys([*record.get("tags", []), *wanted]))
+
+    return store.update(session_id, change)
+
+
+def remove_tags(store: SessionStore, session_id: str, tags: Iterable[str]) -> dict[str, Any]:
+    """Remove tags (absent ones are ignored); returns the record."""
+    unwanted = set(tags)
+
+    def change(record: dict[str, Any]) -> None:
+        record["tags"] = [tag for tag in record.get("tags", []) if tag not in unwanted]
+
+    return store.update(session_id, change)
+
+
+def rename(store: SessionStore, session_id: str, title: str) -> dict[str, Any]:
+    """Set the title: first non-blank line, whitespace collapsed, at most 80 characters."""
+    clean = make_title(title)
+    if not clean:
+        raise UsageError("empty title: give one, e.g. `sessions rename ID \"fix the parser\"`")
+
+    def change(record: dict[str, Any]) -> None:
+        record["title"] = clean
+
+    return store.update(session_id, change)
+
+
+def set_meta(store: SessionStore, session_id: str, key: str, value: str) -> dict[str, Any]:
+    """Set one metadata entry; returns the record."""
+    check_key(key)
+    if any(ch in "\x1e\x1f" for ch in value):
+        raise UsageError("invalid metadata value: characters \\x1e and \\x1f are not allowed")
+
+    def change(record: dict[str, Any]) -> None:
+        record["metadata"] = {**record.get("metadata", {}), key: value}
+
+    return store.update(session_id, change)
+
+
+def unset_meta(store: SessionStore, session_id: str, key: str) -> tuple[dict[str, Any], bool]:
+    """Remove one metadata entry; returns the record and whether the key was there."""
+    found: list[bool] = []
+
+    def change(record: dict[str, Any]) -> None:
+        meta = dict(record.get("metadata", {}))
+        found.append(meta.pop(key, None) is not None)
+        record["metadata"] = meta
+
+    record = store.update(session_id, change)
+    return record, bool(found and found[-1])

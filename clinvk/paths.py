@@ -1,0 +1,35 @@
+"""Every filesystem location clinvk uses, with its environment override."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def clinvk_home(environ: dict[str, str] | None = None) -> Path:
+    """$CLINVK_HOME, default ~/.clinvk."""
+    env = os.environ if environ is None else environ
+    value = env.get("CLINVK_HOME")
+    if value:
+        return Path(value).expanduser()
+    return Path(env.get("HOME") or Path.home()) / ".clinvk"
+
+
+def sessions_dir(home: Path) -> Path:
+    return home / "sessions"
+
+
+def index_path(home: Path) -> Path:
+    return home / "index.sqlite3"
+
+
+def lock_path(home: Path) -> Path:
+    return home / "store.lock"
+
+
+def clean_stamp_path(home: Path) -> Path:
+    return home / "last-clean"
+
+
+def default_config_path(home: Path) -> Path:
+    return home / "config.yaml"

@@ -1,0 +1,84 @@
+"""Retention: delete sessions not used for a while, by hand or automatically once a day."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from clinvk.clock import as_utc, utc_now
+from clinvk.paths import clean_stamp_path
+from clinvk.store import SessionStore
+
+AUTO_CLEAN_INTERVAL = 86400.0
+
+
+class CleanResult:
+    """What a clean removed (or, with dry_run, would remove)."""
+
+    def __init__(
+        self, removed: list[dict[str, Any]] | None = None, bytes_freed: int = 0,
+        dry_run: bool = False,
+    ) -> None:
+        self.removed = removed if removed is not None else []
+        self.bytes_freed = bytes_freed
+        self.dry_run = dry_run
+
+    @property
+    def count(self) -> int:
+        return len(self.removed)
+
+    def __repr__(self) -> str:
+        return f"CleanResult(count={self.count}, bytes_freed={self.bytes_freed}, " \
+               f"dry_run={self.dry_run})"
+
+
+def clean(
+    store: SessionStore, older_than: timedelta, *, dry_run: bool = False,
+    now: datetime | None = None,
+) -> CleanResult:
+    """Delete sessions whose last_used is before now - older_than (found via the index)."""
+    cutoff = as_utc(now or utc_now()) - older_than
+    until = cutoff - timedelta(microseconds=1)
+    result = CleanResult(dry_run=dry_run)
+    # one pass under the lock: deleting one by one re-synced the index per session (O(N^2))
+    result.removed, result.bytes_freed = store.purge(until=until, dry_run=dry_run)
+    return result
+
+
+def _due(stamp: os.PathLike[str], now: datetime) -> bool:
+    try:
+        elapsed = now.timestamp() - os.stat(stamp).st_mtime
+    except OSError:
+        return True
+    return not 0 <= elapsed < AUTO_CLEAN_INTERVAL
+
+
+def maybe_auto_clean(
+    store: SessionStore, retention_days: int, *, now: datetime | None = None
+) -> CleanResult | None:
+    """Run the retention clean at most once a day; None when skipped (not due, busy, off)."""
+    if retention_days <= 0:
+        return None
+    now = as_utc(now or utc_now())
+    stamp = clean_stamp_path(store.home)
+    if not _due(stamp, now) or not store.root.is_dir():
+        return None
+    with store.lock(blocking=False) as acquired:
+        if not acquired or not _due(stamp, now):
+            return None
+        result = clean(store, timedelta(days=retention_days), now=now)
+        _touch(stamp, now)
+    return result
+
+
+def _touch(stamp: os.PathLike[str], now: datetime) -> None:
+    try:
+        fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, (now.isoformat() + "\n").encode())
+        finally:
+            os.close(fd)
+        os.utime(stamp, (now.timestamp(), now.timestamp()))
+    except OSError:
+        pass

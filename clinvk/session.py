@@ -1,0 +1,237 @@
+"""The session record: a plain JSON dict per SPEC "Session JSON (schema_version 1)"."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from clinvk.clock import format_rfc3339, parse_rfc3339, utc_now
+from clinvk.ids import is_valid_id, new_id
+
+SCHEMA_VERSION = 1
+STATUSES = ("active", "error", "interrupted")
+TITLE_MAX = 80
+PROMPT_MAX = 200
+NOT_STORED_TITLE = "(prompt not stored)"
+USAGE_KEYS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_creation_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+)
+FIELD_ORDER = (
+    "schema_version", "id", "backend", "backend_session_id", "model", "working_dir", "title",
+    "status", "error", "created_at", "last_used", "turn_count", "token_usage", "cost_usd",
+    "turns", "tags", "parent_id", "metadata",
+)  # fmt: skip
+
+
+class InvalidRecord(ValueError):
+    """A JSON object that is not a valid clinvk session record."""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def make_title(prompt: str | None) -> str:
+    """First non-blank line of the prompt, at most 80 characters."""
+    for line in (prompt or "").splitlines():
+        line = " ".join(line.split())
+        if line:
+            return _clip(line, TITLE_MAX)
+    return ""
+
+
+def clip_prompt(prompt: str | None) -> str | None:
+    """The prompt as stored in a turn: at most 200 characters."""
+    return None if prompt is None else _clip(prompt, PROMPT_MAX)
+
+
+def empty_usage() -> dict[str, int]:
+    return {key: 0 for key in USAGE_KEYS}
+
+
+def normalise_usage(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
+    """The six usage counters as non-negative ints; total = input + output when absent."""
+    if usage is None:
+        return None
+    out = empty_usage()
+    for key in USAGE_KEYS:
+        value = usage.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            out[key] = int(value)
+    if not usage.get("total_tokens"):
+        out["total_tokens"] = out["input_tokens"] + out["output_tokens"]
+    return out
+
+
+def ordered(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with its fields in schema order, unknown fields kept at the end."""
+    out = {key: record[key] for key in FIELD_ORDER if key in record}
+    out.update((key, value) for key, value in record.items() if key not in out)
+    return out
+
+
+def new_session(
+    backend: str,
+    working_dir: str | os.PathLike[str],
+    *,
+    model: str | None = None,
+    title: str | None = None,
+    tags: Iterable[str] = (),
+    parent_id: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    backend_session_id: str | None = None,
+    session_id: str | None = None,
+    now: datetime | None = None,
+    store_usage: bool = True,
+) -> dict[str, Any]:
+    """A fresh record with no turns; title is set from the first prompt unless given."""
+    stamp = format_rfc3339(now or utc_now())
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "id": session_id or new_id(),
+        "backend": backend,
+        "backend_session_id": backend_session_id,
+        "model": model,
+        "working_dir": os.path.abspath(os.fspath(working_dir)),
+        "title": make_title(title) if title else "",
+        "status": "active",
+        "error": None,
+        "created_at": stamp,
+        "last_used": stamp,
+        "turn_count": 0,
+        "token_usage": empty_usage(),
+        "cost_usd": None,
+        "turns": [],
+        "tags": list(dict.fromkeys(tags)),
+        "parent_id": parent_id,
+        "metadata": dict(metadata or {}),
+    }
+    if not store_usage:
+        del record["token_usage"]
+    return record
+
+
+def add_turn(
+    record: dict[str, Any],
+    *,
+    prompt: str | None,
+    duration_ms: int,
+    exit_code: int,
+    usage: Mapping[str, Any] | None = None,
+    cost_usd: float | None = None,
+    status: str = "active",
+    error: str | None = None,
+    at: datetime | None = None,
+    store_prompt: bool = True,
+    store_usage: bool = True,
+) -> dict[str, Any]:
+    """Append one turn and update totals, status, error and last_used; returns the record."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    stamp = format_rfc3339(at or utc_now())
+    turn: dict[str, Any] = {
+        "at": stamp,
+        "prompt": clip_prompt(prompt) if store_prompt else None,
+        "duration_ms": int(duration_ms),
+        "exit_code": int(exit_code),
+    }
+    if not record.get("title"):
+        record["title"] = make_title(prompt) if store_prompt else NOT_STORED_TITLE
+    if store_usage:
+        norm = normalise_usage(usage)
+        turn["usage"] = norm
+        totals = record.get("token_usage") or empty_usage()
+        if norm:
+            totals = {key: int(totals.get(key) or 0) + norm[key] for key in USAGE_KEYS}
+        record["token_usage"] = totals
+    else:
+        record.pop("token_usage", None)
+    record.setdefault("turns", []).append(turn)
+    record["turn_count"] = int(record.get("turn_count") or 0) + 1
+    if cost_usd is not None:
+        record["cost_usd"] = round(float(record.get("cost_usd") or 0.0) + float(cost_usd), 10)
+    record["status"] = status
+    record["error"] = error
+    record["last_used"] = stamp
+    return record
+
+
+def _check_type(record: Mapping[str, Any], key: str, types: tuple[type, ...]) -> None:
+    value = record.get(key)
+    if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+        names = " or ".join(t.__name__ for t in types)
+        raise InvalidRecord(f"field '{key}' should be {names}, not {type(value).__name__}")
+
+
+def _check_time(record: dict[str, Any], key: str) -> None:
+    try:
+        record[key] = format_rfc3339(parse_rfc3339(record[key]))
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidRecord(f"field '{key}' is not an RFC 3339 timestamp") from None
+
+
+def _check_core(obj: Any, expected_id: str | None) -> None:
+    if not isinstance(obj, dict):
+        raise InvalidRecord(f"expected a JSON object, found {type(obj).__name__}")
+    version = obj.get("schema_version")
+    if type(version) is not int:
+        raise InvalidRecord("missing or non-integer 'schema_version'")
+    if version != SCHEMA_VERSION:
+        raise InvalidRecord(f"unsupported schema_version {version}")
+    if not is_valid_id(obj.get("id")):
+        raise InvalidRecord("'id' is not 32 lowercase hex characters")
+    if expected_id is not None and obj["id"] != expected_id:
+        raise InvalidRecord(f"id {obj['id']} does not match the file name")
+    backend = obj.get("backend")
+    if not isinstance(backend, str) or not backend.strip():
+        raise InvalidRecord("'backend' must be a non-empty string")
+    wdir = obj.get("working_dir")
+    if not isinstance(wdir, str) or not os.path.isabs(wdir) or "\0" in wdir:
+        raise InvalidRecord("'working_dir' must be an absolute path")
+
+
+def validate_record(obj: Any, expected_id: str | None = None) -> dict[str, Any]:
+    """Check a loaded record; return a copy with defaults filled in, or raise InvalidRecord."""
+    _check_core(obj, expected_id)
+    record = dict(obj)
+    for key in ("backend_session_id", "model", "error", "parent_id"):
+        _check_type(record, key, (str,))
+        record.setdefault(key, None)
+    _check_type(record, "title", (str,))
+    record["title"] = record.get("title") or ""
+    status = record.setdefault("status", "active")
+    if status not in STATUSES:
+        raise InvalidRecord(f"unknown status {status!r}")
+    if record.get("created_at") is None and record.get("last_used") is None:
+        raise InvalidRecord("missing 'created_at' and 'last_used'")
+    record.setdefault("created_at", record.get("last_used"))
+    if record.get("last_used") is None:
+        record["last_used"] = record["created_at"]
+    _check_time(record, "created_at")
+    _check_time(record, "last_used")
+    for key, types in (("turn_count", (int,)), ("cost_usd", (int, float)), ("turns", (list,))):
+        _check_type(record, key, types)
+    record["turns"] = record.get("turns") or []
+    if record.get("turn_count") is None:
+        record["turn_count"] = len(record["turns"])
+    if "token_usage" in record:
+        _check_type(record, "token_usage", (dict,))
+        record["token_usage"] = normalise_usage(record["token_usage"] or {})
+    _check_type(record, "tags", (list,))
+    tags = record.get("tags") or []
+    if not all(isinstance(tag, str) for tag in tags):
+        raise InvalidRecord("'tags' must be a list of strings")
+    record["tags"] = tags
+    _check_type(record, "metadata", (dict,))
+    meta = record.get("metadata") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise InvalidRecord("'metadata' must map strings to strings")
+    record["metadata"] = meta
+    return ordered(record)

@@ -1,0 +1,135 @@
+"""Session files on disk: folder names per working directory, safe reads, atomic writes.
+
+A file is read with O_NOFOLLOW and a regular-file check, and written as a temp file in
+the same folder, fsynced, renamed over the old one, and the folder fsynced: a writer
+killed at any moment leaves either the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any
+
+from clinvk.errors import StoreError
+from clinvk.ids import is_valid_id
+from clinvk.index import BadFile
+from clinvk.session import InvalidRecord, validate_record
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Vanished(BadFile):
+    """The file disappeared between listing and reading it."""
+
+
+def dirkey(working_dir: str) -> str:
+    """Folder name for a working directory: readable slug + 16 hex of sha256(path)."""
+    import hashlib
+
+    raw = os.fsencode(working_dir)
+    slug = _UNSAFE.sub("-", working_dir.encode("ascii", "replace").decode())[-40:]
+    slug = slug.strip("-.") or "root"
+    return f"{slug}-{hashlib.sha256(raw).hexdigest()[:16]}"
+
+
+def read_session_file(path: Path) -> tuple[dict[str, Any], os.stat_result]:
+    """Read and validate one session file (never following symlinks); BadFile if unusable."""
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise BadFile("symbolic link")
+    except FileNotFoundError:
+        raise Vanished("file vanished") from None
+    except OSError as exc:
+        raise BadFile(f"cannot read: {exc.strerror}") from None
+    name = path.name
+    if not name.endswith(".json"):
+        raise BadFile("not a .json file")
+    if not is_valid_id(name[:-5]):
+        raise BadFile("file name is not a session id")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise Vanished("file vanished") from None
+    except OSError as exc:
+        reason = "symbolic link" if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror}"
+        raise BadFile(reason) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadFile("not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise BadFile("file too large")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    except OSError as exc:
+        raise BadFile(f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if not data.strip():
+        raise BadFile("empty file")
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise BadFile(f"invalid JSON ({str(exc)[:80]})") from None
+    try:
+        return validate_record(obj, expected_id=name[:-5]), st
+    except InvalidRecord as exc:
+        raise BadFile(f"not a valid clinvk session ({exc})") from None
+
+
+def _mkdir_private(path: Path) -> bool:
+    """Create a 0700 folder (whatever the umask); False if it existed already."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if not path.is_dir() or path.is_symlink():
+            raise StoreError(f"{path} exists and is not a folder") from None
+        return False
+    os.chmod(path, 0o700)
+    return True
+
+
+def atomic_write(path: Path, record: dict[str, Any]) -> os.stat_result:
+    """Write JSON to path via temp file + fsync + rename + folder fsync; returns its stat."""
+    data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        st = os.fstat(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return st
+
+
+def _store_error(action: str, exc: OSError) -> StoreError:
+    where = f" {exc.filename}" if exc.filename else ""
+    return StoreError(f"cannot {action}{where}: {exc.strerror or exc}")

@@ -1,0 +1,420 @@
+"""The session store: one JSON file per session under sessions/<dirkey>/<id>.json.
+
+Files are the source of truth, written atomically (temp file, fsync, rename, fsync of
+the folder) with mode 0600 in 0700 folders. Mutations serialise on an flock of
+paths.lock_path; reads take no lock. Bad files are skipped with one warning each.
+Nothing is created on construction or by reads of an empty home.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError, UsageError
+from clinvk.ids import validate_id_or_prefix
+from clinvk.index import BadFile, Filters, Index, iter_files
+from clinvk.index_schema import where as index_where
+from clinvk.paths import index_path, lock_path, sessions_dir
+from clinvk.session import InvalidRecord, ordered, validate_record
+from clinvk.session_files import (  # noqa: F401  (re-exported: the store's file helpers)
+    MAX_FILE_BYTES,
+    Vanished,
+    _mkdir_private,
+    _store_error,
+    atomic_write,
+    dirkey,
+    read_session_file,
+)
+
+ORDERS = ("last_used", "created", "created_at", "title", "turns", "tokens")
+
+
+class SessionExists(UsageError):
+    """create() was given an id that is already in the store."""
+
+
+class SessionStore:
+    """All access to the session files of one $CLINVK_HOME."""
+
+    def __init__(self, home: Path, warn: Callable[[str], None] | None = None,
+                 read_only: bool = False) -> None:
+        self.home = Path(home)
+        self.read_only = read_only  # reads only, and leave even the derived index unchanged
+        self.root = sessions_dir(self.home)
+        self._warn = warn or (lambda message: None)
+        self._warned: set[str] = set()
+        self._index: Index | None = None
+        self._lock_depth = 0
+
+    # -- plumbing --------------------------------------------------------------------
+    def warn(self, message: str) -> None:
+        """Pass a warning on, once per message for the life of this store."""
+        if message not in self._warned:
+            self._warned.add(message)
+            self._warn(message)
+
+    def _idx(self) -> Index:
+        if self._index is None:
+            self._index = Index(index_path(self.home), self.root, read_session_file, self.warn,
+                                read_only=self.read_only)
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    def _check_root(self) -> bool:
+        """True when sessions/ is a folder, False when it (or the home) does not exist yet;
+        StoreError (exit 2, a setup the user must fix) when either is something else."""
+        if self.root.is_dir():
+            if not os.access(self.root, os.R_OK | os.X_OK):
+                from clinvk.errors import ExitCode
+
+                raise StoreError(f"cannot read {self.root}: permission denied (check $CLINVK_HOME)",
+                                 ExitCode.USAGE)
+            return True
+        for path in (self.home, self.root):
+            if os.path.lexists(path) and not path.is_dir():
+                from clinvk.errors import ExitCode
+
+                raise StoreError(f"{path} exists and is not a folder (check $CLINVK_HOME)",
+                                 ExitCode.USAGE)
+        return False
+
+    def _ready(self) -> bool:
+        """True when there is a sessions/ folder to read (reads never create one)."""
+        if not self._check_root():
+            return False
+        self._idx().sync()
+        return True
+
+    def _ensure_home(self) -> None:
+        self._check_root()
+        try:
+            if not self.home.is_dir():
+                self.home.parent.mkdir(parents=True, exist_ok=True)
+                _mkdir_private(self.home)
+            _mkdir_private(self.root)
+        except OSError as exc:
+            raise _store_error("create", exc) from None
+
+    @contextmanager
+    def lock(self, blocking: bool = True) -> Iterator[bool]:
+        """Hold the store's exclusive lock (re-entrant); yields False if busy and not blocking."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield True
+            finally:
+                self._lock_depth -= 1
+            return
+        self._ensure_home()
+        try:
+            fd = os.open(lock_path(self.home), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise _store_error("open lock file", exc) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                acquired = False
+            else:
+                acquired = True
+            if not acquired:
+                yield False
+                return
+            self._lock_depth = 1
+            try:
+                yield True
+            finally:
+                self._lock_depth = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _fetch(self, rows: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], bool]:
+        """Read the files behind index rows; re-index any that changed behind our back."""
+        records: list[dict[str, Any]] = []
+        changed = False
+        for row in rows:
+            dirkey_, name = row[1], row[2]
+            path = self.root / dirkey_ / name
+            try:
+                record, st = read_session_file(path)
+            except Vanished:
+                self._idx().drop(dirkey_, name)
+                changed = True
+                continue
+            except BadFile as exc:
+                self._idx().mark_bad(dirkey_, name, None, str(exc))
+                self.warn(f"skipping {path}: {exc}")
+                changed = True
+                continue
+            if (st.st_mtime_ns, st.st_size, st.st_ino) != tuple(row[3:6]):
+                changed = self._idx().put(dirkey_, name, record, st) or changed
+            records.append(record)
+        return records, changed
+
+    def _find(self, id_or_prefix: str) -> tuple[dict[str, Any], str, str]:
+        """(record, dirkey, file name) of the one session matching id_or_prefix."""
+        prefix = validate_id_or_prefix(id_or_prefix)
+        if self._ready():
+            for _ in range(3):
+                rows = self._idx().by_prefix(prefix)
+                if len(rows) > 1:
+                    raise _ambiguous(id_or_prefix, rows)
+                records, _changed = self._fetch(rows)
+                if records:
+                    return records[0], rows[0][1], rows[0][2]
+                if not rows:
+                    break
+        raise SessionNotFound(f"no session matches {id_or_prefix.strip()!r}")
+
+    def _write(self, record: dict[str, Any], old: tuple[str, str] | None = None) -> None:
+        key = dirkey(record["working_dir"])
+        folder = self.root / key
+        name = f"{record['id']}.json"
+        try:
+            created = _mkdir_private(folder)
+            before = None if created else os.lstat(folder).st_mtime_ns
+            st = atomic_write(folder / name, ordered(record))
+            after = os.lstat(folder).st_mtime_ns
+        except OSError as exc:
+            raise _store_error("write session file", exc) from None
+        if old is not None and old != (key, name):
+            try:
+                os.unlink(self.root / old[0] / old[1])
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self.warn(f"could not remove old copy {self.root / old[0] / old[1]}: {exc}")
+            self._idx().drop(*old)
+        self._idx().put(key, name, record, st, settle=False)
+        self._idx().note_write(key, before, after)
+
+    # -- public API --------------------------------------------------------------------
+    def create(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store a new session; SessionExists if its id is taken."""
+        try:
+            clean = validate_record(record)
+        except InvalidRecord as exc:
+            raise StoreError(f"refusing to store an invalid session: {exc}") from None
+        with self.lock():
+            if self._exists(clean):
+                raise SessionExists(f"session {clean['id']} already exists")
+            self._write(clean)
+        return clean
+
+    def _exists(self, record: dict[str, Any]) -> bool:
+        """Whether a session with this id is stored: its own folder is looked at, and the
+        index as it stands (ids are random: only an import can bring a taken one, and
+        the store's own writes keep the index rows current) — no rescan of every folder,
+        so that creating many sessions in a row stays linear."""
+        if (self.root / dirkey(record["working_dir"]) / f"{record['id']}.json").exists():
+            return True
+        if not self.root.is_dir():
+            return False
+        return bool(self._idx().by_prefix(record["id"], limit=1))
+
+    def get(self, id_or_prefix: str) -> dict[str, Any]:
+        """The session with this id or unique prefix (≥ 4 characters)."""
+        return self._find(id_or_prefix)[0]
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """The full id of the session matching id_or_prefix."""
+        return self._find(id_or_prefix)[0]["id"]
+
+    def path_of(self, session_id: str) -> Path:
+        """Where the session's file is."""
+        _record, key, name = self._find(session_id)
+        return self.root / key / name
+
+    def update(
+        self, session_id: str, fn: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        """Read-modify-write under the store lock: fn mutates the record or returns a new one."""
+        if not self.root.is_dir():
+            self._find(session_id)  # raises: never create a home just to fail
+        with self.lock():
+            record, key, name = self._find(session_id)
+            sid = record["id"]
+            result = fn(record)
+            result = record if result is None else result
+            try:
+                clean = validate_record(result, expected_id=sid)
+            except InvalidRecord as exc:
+                raise StoreError(f"refusing to write invalid session {sid}: {exc}") from None
+            self._write(clean, old=(key, name))
+        return clean
+
+    def delete(self, session_id: str) -> bool:
+        """Remove one session file; False if there was no such session."""
+        validate_id_or_prefix(session_id)
+        if not self.root.is_dir():
+            return False
+        with self.lock():
+            try:
+                _record, key, name = self._find(session_id)
+            except SessionNotFound:
+                return False
+            folder = self.root / key
+            try:
+                before = os.lstat(folder).st_mtime_ns
+                os.unlink(folder / name)
+                after = os.lstat(folder).st_mtime_ns
+            except FileNotFoundError:
+                self._idx().drop(key, name)
+                return False
+            except OSError as exc:
+                raise _store_error("delete", exc) from None
+            self._idx().drop(key, name)
+            self._idx().note_write(key, before, after)
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+        return True
+
+    def purge(self, *, until: datetime, dry_run: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """Delete every session last used at or before `until`, oldest first, in one pass
+        under the lock (one index sync, one index transaction), or with dry_run only find
+        them; returns (records removed, bytes freed)."""
+        from contextlib import nullcontext
+
+        from clinvk.index_schema import micros
+
+        if not self._check_root():
+            return [], 0
+        limit = micros(until)
+        removed: list[dict[str, Any]] = []
+        freed = 0
+        with nullcontext() if dry_run else self.lock():
+            if not self._ready():
+                return [], 0
+            rows = self._idx().select(Filters(until=until), "last_used", True, None, 0)
+            gone: list[tuple[str, str]] = []
+            folders: dict[str, int] = {}  # dirkey -> its mtime before our first unlink
+            try:
+                for row in rows:
+                    key, name = row[1], row[2]
+                    path = self.root / key / name
+                    try:
+                        record, st = read_session_file(path)
+                    except Vanished:
+                        gone.append((key, name))
+                        continue
+                    except BadFile as exc:
+                        self._idx().mark_bad(key, name, None, str(exc))
+                        self.warn(f"skipping {path}: {exc}")
+                        continue
+                    if micros(record["last_used"]) > limit:  # used since it was indexed
+                        self._idx().put(key, name, record, st)
+                        continue
+                    if not dry_run:
+                        try:
+                            if key not in folders:
+                                folders[key] = os.lstat(path.parent).st_mtime_ns
+                            os.unlink(path)
+                        except FileNotFoundError:
+                            gone.append((key, name))
+                            continue
+                        except OSError as exc:
+                            raise _store_error("delete", exc) from None
+                        gone.append((key, name))
+                    removed.append(record)
+                    freed += st.st_size
+            finally:
+                self._idx().drop_many(gone)
+                for key, before in folders.items():
+                    folder = self.root / key
+                    try:
+                        self._idx().note_write(key, before, os.lstat(folder).st_mtime_ns)
+                        os.rmdir(folder)
+                    except OSError:
+                        pass
+        return removed, freed
+
+    def list(
+        self, *, backend: str | None = None, status: str | None = None,
+        working_dir: str | os.PathLike[str] | None = None, tags: tuple[str, ...] | list[str] = (),
+        resumable: bool | None = None, order: str = "last_used", reverse: bool = False,
+        limit: int | None = None, offset: int = 0, since: datetime | None = None,
+        until: datetime | None = None, search: str | None = None,
+        meta: dict[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Full session records matching every filter, newest first by default."""
+        if order not in ORDERS:
+            raise UsageError(f"invalid sort order {order!r}: use one of {', '.join(ORDERS[:2])}, "
+                             "title, turns or tokens")
+        if not self._ready():
+            return []
+        wdir = None if working_dir is None else os.path.abspath(os.fspath(working_dir))
+        filters = Filters(backend, status, wdir, tuple(tags), resumable, since, until,
+                          search, dict(meta or {}))
+        records: list[dict[str, Any]] = []
+        for _ in range(3):
+            rows = self._idx().select(filters, order, reverse, limit, offset)
+            records, changed = self._fetch(rows)
+            if not changed:
+                break
+        return records
+
+    def count(self, **filters: Any) -> int:
+        """How many sessions match (same filters as list)."""
+        if not self._ready():
+            return 0
+        for key in ("order", "reverse", "limit", "offset"):
+            filters.pop(key, None)
+        wdir = filters.pop("working_dir", None)
+        if wdir is not None:
+            filters["working_dir"] = os.path.abspath(os.fspath(wdir))
+        filters["tags"] = tuple(filters.get("tags", ()))
+        filters["meta"] = dict(filters.get("meta") or {})
+        return self._idx().count(Filters(**filters))
+
+    def query(self, sql: str, *, params: tuple[Any, ...] = (), **filters: Any) -> list[tuple[Any, ...]]:
+        """Rows of a read-only SQL query over the up-to-date index (index_schema's columns);
+        `{where}` in sql becomes the WHERE clause of filters (list's), placed before params."""
+        if not self._ready():
+            return []
+        wdir = filters.pop("working_dir", None)
+        if wdir is not None:
+            filters["working_dir"] = os.path.abspath(os.fspath(wdir))
+        filters["tags"] = tuple(filters.get("tags", ()))
+        where, wparams = index_where(Filters(**filters))
+        return self._idx().fetch(sql.format(where=where), [*wparams, *params])
+
+    def latest_resumable(
+        self, *, working_dir: str | os.PathLike[str] | None = None, backend: str | None = None
+    ) -> dict[str, Any] | None:
+        """The most recently used session that has a backend_session_id."""
+        found = self.list(working_dir=working_dir, backend=backend, resumable=True, limit=1)
+        return found[0] if found else None
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Every valid session, read straight from the files (no index)."""
+        for key, name in iter_files(self.root):
+            path = self.root / key / name
+            try:
+                yield read_session_file(path)[0]
+            except Vanished:
+                continue
+            except BadFile as exc:
+                self.warn(f"skipping {path}: {exc}")
+
+
+def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
+    lines = [f"  {row[0]}  {row[6]:<8} {row[9]}" for row in rows[:10]]
+    more = "\n  ..." if len(rows) > 10 else ""
+    return AmbiguousPrefix(
+        f"session id prefix {given.strip()!r} is ambiguous; it matches:\n"
+        + "\n".join(lines) + more
+    )

@@ -1,0 +1,134 @@
+"""Shared fixtures: an isolated $CLINVK_HOME and a way to run the real `clinvk` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAKES = REPO / "tests" / "fakes"
+FAKE_CLI = FAKES / "fakecli.py"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+class Clinvk:
+    """Runs `python -m clinvk` as a separate process with a private home."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.home = tmp / "clinvk-home"
+        self.user_home = tmp / "home"
+        self.user_home.mkdir(exist_ok=True)
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.user_home),
+            "CLINVK_HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "PYTHONUTF8": "1",
+        }
+        self.cwd = tmp
+
+    def config(self, text: str) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        path = self.home / "config.yaml"
+        path.write_text(text)
+        return path
+
+    def add_fake_backend(self, name: str = "fake", **env: str) -> None:
+        lines = [f"  {name}:", "    adapter: claude", f"    command: {FAKE_CLI}"]
+        if env:
+            lines.append("    env:")
+            lines += [f"      {k}: {json.dumps(v)}" for k, v in env.items()]
+        self.config("backends:\n" + "\n".join(lines) + "\n")
+
+    def run(self, *args: str, cwd: Path | str | None = None, stdin: str | None = None,
+            env: dict[str, str] | None = None, timeout: float = 120) -> Result:
+        done = subprocess.run(
+            [sys.executable, "-m", "clinvk", *args], cwd=str(cwd or self.cwd),
+            env={**self.env, **(env or {})}, input=stdin, capture_output=True, text=True,
+            timeout=timeout, stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def sessions(self) -> list[dict]:
+        result = self.run("sessions", "list", "--all", "--json")
+        assert result.code == 0, result.err
+        return result.json()
+
+
+@pytest.fixture
+def clinvk(tmp_path: Path) -> Clinvk:
+    return Clinvk(tmp_path)
+
+
+def assert_clean_error(result: Result, code: int, *needles: str) -> None:
+    """One `clinvk: error:` line, the expected exit code, no traceback."""
+    assert result.code == code, (result.code, result.out, result.err)
+    assert "Traceback" not in result.err, result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("clinvk: error:")]
+    assert len(errors) == 1, result.err
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+
+
+NPM_PACKAGES = ("@anthropic-ai/claude-code@2.1.330", "@openai/codex@0.169.0",
+                "@google/gemini-cli@0.61.0")
+
+
+def pytest_sessionstart(session) -> None:
+    """Make the real backend CLIs available: $CLINVK_TEST_NPM_BIN, PATH, or an npm install
+    into ~/.cache/clinvk-test-npm (set CLINVK_TEST_NO_INSTALL=1 to skip the install)."""
+    import shutil
+
+    import realcli
+
+    if all(realcli.find_cli(n) for n in ("claude", "codex", "gemini")):
+        return
+    prefix = Path(os.environ.get("CLINVK_TEST_NPM_DIR")
+                  or Path.home() / ".cache" / "clinvk-test-npm")
+    bin_dir = prefix / "node_modules" / ".bin"
+    if not all((bin_dir / n).exists() for n in ("claude", "codex", "gemini")):
+        if os.environ.get("CLINVK_TEST_NO_INSTALL") or not shutil.which("npm"):
+            return  # the end-to-end tests skip with the reason (fail under CI=true)
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+                        "--loglevel=error", *NPM_PACKAGES], check=False, timeout=600)
+    if bin_dir.is_dir():
+        os.environ["CLINVK_TEST_NPM_BIN"] = str(bin_dir)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """codex's TUI leaves its shared app-server daemon running; stop the ones that the
+    tests started (their HOME is under pytest's temporary folders)."""
+    import signal
+
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"codex" in cmdline and b"/pytest-of-" in environ:
+            try:
+                os.kill(int(entry.name), signal.SIGTERM)
+            except OSError:
+                pass

@@ -1,0 +1,130 @@
+"""The CLI surface through real processes: help, version, config, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import assert_clean_error
+
+
+def test_help_lists_options_and_commands(clinvk):
+    result = clinvk.run("--help")
+    assert result.code == 0
+    for needle in ("--backend", "--continue", "--ephemeral", "--dry-run", "--timeout",
+                   "resume", "sessions", "config", "backends", "124"):
+        assert needle in result.out
+
+
+@pytest.mark.parametrize("args", [
+    ["resume", "--help"], ["sessions", "--help"], ["sessions", "list", "--help"],
+    ["sessions", "show", "--help"], ["sessions", "delete", "--help"],
+    ["sessions", "clean", "--help"], ["config", "--help"], ["config", "show", "--help"],
+    ["config", "path", "--help"], ["config", "init", "--help"], ["backends", "--help"],
+])
+def test_every_command_has_help(clinvk, args):
+    result = clinvk.run(*args)
+    assert result.code == 0 and "Usage:" in result.out, result.err
+
+
+def test_version(clinvk):
+    result = clinvk.run("--version")
+    assert result.code == 0 and result.out.startswith("clinvk ")
+
+
+def test_help_does_not_import_heavy_modules():
+    code = ("import sys\nfrom clinvk.cli import run_cli\nimport contextlib, io\n"
+            "with contextlib.redirect_stdout(io.StringIO()): run_cli(['--help'])\n"
+            "print(','.join(m for m in ('pexpect', 'yaml', 'humanize', 'sqlite3') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_python_dash_m_and_unknown_backend(clinvk):
+    result = clinvk.run("-b", "nosuch", "hello")
+    assert_clean_error(result, 2, "unknown backend 'nosuch'")
+
+
+def test_here_alone_is_a_usage_error(clinvk):
+    assert_clean_error(clinvk.run("--here", "hi"), 2, "--here")
+
+
+def test_backend_not_installed_exit_3(clinvk):
+    clinvk.config("backends:\n  claude:\n    command: definitely-not-installed-xyz\n")
+    result = clinvk.run("hello")
+    assert_clean_error(result, 3, "definitely-not-installed-xyz", "npm install")
+
+
+def test_dry_run_prints_command_and_records_nothing(clinvk):
+    clinvk.config("backends:\n  codex:\n    extra_flags: [--foo]\n")
+    result = clinvk.run("--dry-run", "-b", "codex", "-m", "gpt-x", "it's", "(odd)",
+                        "--", "--bar")
+    assert result.code == 0, result.err
+    line = result.out.strip()
+    assert line.startswith("codex ") and "gpt-x" in line and "--foo" in line and "--bar" in line
+    assert "'it'\"'\"'s (odd)'" in line  # shell-quoted prompt
+    assert not (clinvk.home / "sessions").exists()
+
+
+def test_invalid_yaml_names_file_and_line(clinvk):
+    path = clinvk.config("session:\n  retention_days: [1,\n")
+    result = clinvk.run("sessions", "list")
+    assert_clean_error(result, 2, str(path), "line")
+
+
+def test_wrong_type_names_key_and_expectation(clinvk):
+    clinvk.config("session:\n  retention_days: soon\n")
+    result = clinvk.run("config", "show")
+    assert_clean_error(result, 2, "session.retention_days", "whole number")
+
+
+def test_unknown_key_is_a_warning(clinvk):
+    clinvk.config("colour: blue\nsession:\n  retention_days: 5\n")
+    result = clinvk.run("config", "show")
+    assert result.code == 0
+    assert "unknown key 'colour'" in result.err
+
+
+def test_config_show_says_where_values_come_from(clinvk):
+    clinvk.config("session:\n  retention_days: 5\n")
+    result = clinvk.run("config", "show", "--json", env={"CLINVK_BACKEND": "gemini",
+                                                         "CLINVK_TIMEOUT": "30"})
+    settings = result.json()["settings"]
+    assert settings["default_backend"] == {"value": "gemini", "source": "env CLINVK_BACKEND"}
+    assert settings["timeout_seconds"]["value"] == 30
+    assert settings["session.retention_days"]["source"].startswith("file ")
+    assert settings["output.format"] == {"value": "text", "source": "default"}
+
+
+def test_flag_beats_env_beats_file(clinvk):
+    clinvk.config("default_backend: codex\n")
+    base = clinvk.run("--dry-run", "hi")
+    assert base.out.startswith("codex ")
+    env = clinvk.run("--dry-run", "hi", env={"CLINVK_BACKEND": "gemini"})
+    assert env.out.startswith("gemini ")
+    flag = clinvk.run("--dry-run", "-b", "claude", "hi", env={"CLINVK_BACKEND": "gemini"})
+    assert flag.out.startswith("claude ")
+
+
+def test_config_path_and_init(clinvk, tmp_path):
+    target = tmp_path / "cfg" / "my.yaml"
+    result = clinvk.run("config", "path", "--config", str(target))
+    assert_clean_error(result, 2, str(target))  # an explicit file must exist
+    result = clinvk.run("config", "path")
+    assert result.out.strip() == str(clinvk.home / "config.yaml")
+    result = clinvk.run("config", "init")
+    assert result.code == 0
+    text = (clinvk.home / "config.yaml").read_text()
+    for key in ("default_backend", "timeout_seconds", "retention_days", "auto_clean",
+                "store_token_usage", "store_prompts", "default_tags", "show_tokens", "color",
+                "max_chars", "extra_flags"):
+        assert key in text
+    again = clinvk.run("config", "init")
+    assert again.code == 0 and "exists" in again.err
+
+
+def test_bad_timeout_env(clinvk):
+    assert_clean_error(clinvk.run("--dry-run", "hi", env={"CLINVK_TIMEOUT": "soon"}), 2,
+                       "CLINVK_TIMEOUT")

@@ -1,0 +1,223 @@
+"""Faults the real CLIs cannot produce on cue, through the real clinvk process and a fake CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import assert_clean_error
+
+SID = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def fake(clinvk, tmp_path):
+    clinvk.log = tmp_path / "fake.log"
+    clinvk.add_fake_backend("fake", FAKE_SESSION_ID=SID, FAKE_LOG=str(clinvk.log))
+    return clinvk
+
+
+def _calls(fake) -> list[dict]:
+    return [json.loads(line) for line in fake.log.read_text().splitlines()]
+
+
+def test_ok_turn_streams_text_and_records_the_session(fake):
+    result = fake.run("-b", "fake", "say", "hi")
+    assert result.code == 0, result.err
+    assert result.out == "héllo wörld\n"
+    [session] = fake.sessions()
+    assert session["backend"] == "fake" and session["backend_session_id"] == SID
+    assert session["status"] == "active" and session["turn_count"] == 1
+    assert session["title"] == "say hi" and session["model"] == "fake-model"
+    assert session["token_usage"] == {"input_tokens": 17, "cached_input_tokens": 5,
+                                      "cache_creation_input_tokens": 2, "output_tokens": 7,
+                                      "reasoning_tokens": 0, "total_tokens": 24}
+
+
+def test_crash_mid_stream_keeps_a_resumable_session(fake):
+    result = fake.run("-b", "fake", "go", env={"FAKE_MODE": "crash"})
+    assert_clean_error(result, 1)
+    assert "partial answer" in result.out
+    [session] = fake.sessions()
+    assert session["status"] == "error" and session["backend_session_id"] == SID
+    assert session["turns"][0]["exit_code"] == 1
+
+
+def test_hang_is_stopped_by_timeout_with_124(fake):
+    started = time.monotonic()
+    result = fake.run("-b", "fake", "--timeout", "1", "go", env={"FAKE_MODE": "hang"})
+    assert_clean_error(result, 124, "timed out")
+    assert time.monotonic() - started < 30
+    [session] = fake.sessions()
+    assert session["status"] == "error" and "timed out" in session["error"]
+    assert session["backend_session_id"] == SID
+
+
+def test_timeout_from_environment(fake):
+    result = fake.run("-b", "fake", "go", env={"FAKE_MODE": "hang", "CLINVK_TIMEOUT": "1"})
+    assert result.code == 124
+
+
+def test_garbage_lines_are_hidden_unless_verbose(fake):
+    quiet = fake.run("-b", "fake", "go", env={"FAKE_MODE": "garbage"})
+    assert quiet.code == 0 and quiet.out == "still fine\n"
+    assert "not json" not in quiet.err
+    loud = fake.run("-v", "-b", "fake", "go", env={"FAKE_MODE": "garbage"})
+    assert loud.code == 0 and "not json at all" in loud.err and "running:" in loud.err
+
+
+def test_fifty_megabytes_pass_through(fake):
+    result = fake.run("-b", "fake", "--ephemeral", "go", env={"FAKE_MODE": "huge", "FAKE_MB": "50"})
+    assert result.code == 0, result.err[-500:]
+    assert len(result.out) >= 50 * 1024 * 1024
+    assert set(result.out) == {"x", "\n"}
+
+
+def test_odd_exit_code_is_a_backend_failure_with_its_message(fake):
+    result = fake.run("-b", "fake", "go", env={"FAKE_MODE": "exit", "FAKE_EXIT": "7"})
+    assert_clean_error(result, 1, "something went wrong")
+    [session] = fake.sessions()
+    assert session["status"] == "error" and "something went wrong" in session["error"]
+
+
+def test_is_error_result_is_a_failure(fake):
+    result = fake.run("-b", "fake", "-o", "json", "go", env={"FAKE_MODE": "error"})
+    assert_clean_error(result, 1, "API Error: 500 fake failure")
+    body = result.json()
+    assert body["exit_code"] == 1 and "fake failure" in body["error"]
+
+
+def test_failed_turn_keeps_earlier_turns(fake):
+    assert fake.run("-b", "fake", "first").code == 0
+    sid = fake.sessions()[0]["id"]
+    assert fake.run("resume", sid[:6], "second", env={"FAKE_MODE": "error"}).code == 1
+    [session] = fake.sessions()
+    assert session["turn_count"] == 2 and session["status"] == "error"
+    assert session["turns"][0]["prompt"] == "first" and session["turns"][0]["exit_code"] == 0
+    assert session["backend_session_id"] == SID
+    assert session["token_usage"]["input_tokens"] == 34  # both turns reported usage
+
+
+@pytest.mark.parametrize("mode", ["sigint", "ignore-sigint"])
+def test_ctrl_c_forwards_and_records_interrupted(fake, mode):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clinvk", "-b", "fake", "go"], cwd=fake.cwd,
+        env={**fake.env, "FAKE_MODE": mode}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True,
+    )
+    os.set_blocking(proc.stdout.fileno(), True)
+    assert proc.stdout.read(len("working")) == "working"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "clinvk: error: fake: interrupted" in err
+    [session] = fake.sessions()
+    assert session["status"] == "interrupted" and session["backend_session_id"] == SID
+
+
+def test_ephemeral_changes_nothing(fake):
+    before = sorted(p.relative_to(fake.home) for p in fake.home.rglob("*"))
+    result = fake.run("-b", "fake", "--ephemeral", "-o", "json", "go")
+    assert result.code == 0, result.err
+    assert result.json()["session_id"] is None
+    assert sorted(p.relative_to(fake.home) for p in fake.home.rglob("*")) == before
+
+
+def test_piped_stdin_is_added_to_the_prompt(fake):
+    result = fake.run("-b", "fake", "review", "this", stdin="line one\nline two\n")
+    assert result.code == 0
+    argv = _calls(fake)[0]["argv"]
+    assert any("review this\n\nline one\nline two" in a for a in argv), argv
+    only_stdin = fake.run("-b", "fake", stdin="from stdin only\n")
+    assert only_stdin.code == 0
+    assert any(a.endswith("from stdin only") for a in _calls(fake)[1]["argv"])
+
+
+def test_no_prompt_without_terminal_is_a_usage_error(fake):
+    assert_clean_error(fake.run("-b", "fake"), 2, "no prompt")
+
+
+def test_resume_runs_in_the_sessions_directory(fake, tmp_path):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    assert fake.run("-b", "fake", "one", cwd=project).code == 0
+    assert fake.run("resume", "--last", "two", cwd=elsewhere).code == 0
+    assert fake.run("-c", "three", cwd=elsewhere).code == 0
+    calls = _calls(fake)
+    assert [c["cwd"] for c in calls] == [str(project)] * 3
+    assert calls[1]["argv"][calls[1]["argv"].index("--resume") + 1] == SID
+    [session] = fake.sessions()
+    assert session["turn_count"] == 3
+
+
+def test_here_and_continue_pick_by_directory(fake, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    assert fake.run("-b", "fake", "in a", cwd=a).code == 0
+    assert fake.run("-b", "fake", "in b", cwd=b).code == 0
+    assert fake.run("-c", "--here", "again a", cwd=a).code == 0
+    by_title = {s["title"]: s for s in fake.sessions()}
+    assert by_title["in a"]["turn_count"] == 2 and by_title["in b"]["turn_count"] == 1
+    c = tmp_path / "c"
+    c.mkdir()
+    assert_clean_error(fake.run("-c", "--here", "x", cwd=c), 2, "no session to continue")
+    assert_clean_error(fake.run("resume", "--here", "x", cwd=c), 2, "no resumable session")
+
+
+def test_vanished_working_dir_is_exit_2(fake, tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    assert fake.run("-b", "fake", "one", cwd=gone).code == 0
+    gone.rmdir()
+    assert_clean_error(fake.run("resume", "--last", "two"), 2, "no longer exists")
+
+
+def test_stream_json_events(fake):
+    result = fake.run("-b", "fake", "-o", "stream-json", "go")
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert events[0]["type"] == "start" and events[0]["backend"] == "fake"
+    assert [e["text"] for e in events if e["type"] == "text"] == ["héllo ", "wörld"]
+    assert events[-1]["type"] == "done" and events[-1]["content"] == ""
+    assert events[-1]["session_id"] == events[0]["session_id"] == fake.sessions()[0]["id"]
+    assert any(e["type"] == "usage" for e in events)
+
+
+def test_json_output_fields(fake):
+    body = fake.run("-b", "fake", "-o", "json", "go").json()
+    assert set(body) == {"session_id", "backend", "backend_session_id", "model", "content",
+                         "usage", "cost_usd", "duration_ms", "exit_code", "error"}
+    assert body["content"] == "héllo wörld" and body["backend_session_id"] == SID
+    assert body["usage"]["total_tokens"] == 24 and body["cost_usd"] == 0.001
+
+
+def test_auto_resume_and_new(fake):
+    fake.config(fake.home.joinpath("config.yaml").read_text() + "session:\n  auto_resume: true\n")
+    assert fake.run("-b", "fake", "one").code == 0
+    assert fake.run("two").code == 0  # continues: same directory, same backend
+    assert fake.run("--new", "-b", "fake", "three").code == 0
+    turns = sorted(s["turn_count"] for s in fake.sessions())
+    assert turns == [1, 2]
+
+
+def test_tags_title_and_default_tags(fake):
+    fake.config(fake.home.joinpath("config.yaml").read_text()
+                + "session:\n  default_tags: [team]\n")
+    assert fake.run("-b", "fake", "--title", "My title", "-t", "x", "-t", "y", "go").code == 0
+    [session] = fake.sessions()
+    assert session["title"] == "My title" and session["tags"] == ["team", "x", "y"]
+
+
+def test_store_prompts_false(fake):
+    fake.config(fake.home.joinpath("config.yaml").read_text()
+                + "session:\n  store_prompts: false\n  store_token_usage: false\n")
+    assert fake.run("-b", "fake", "secret prompt").code == 0
+    text = next(fake.home.joinpath("sessions").rglob("*.json")).read_text()
+    assert "secret prompt" not in text and "(prompt not stored)" in text
+    assert "token_usage" not in json.loads(text)

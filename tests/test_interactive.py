@@ -1,0 +1,431 @@
+"""Interactive sessions: clinvk driven in a pty (pexpect) with no prompt, in front of fake
+interactive CLIs that write their stores like the real ones (tests/fakes/fake_tui.py),
+and in front of the real claude TUI against the stand-in API."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_TUI = REPO / "tests" / "fakes" / "fake_tui.py"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Term:
+    """clinvk homes, fake backends, and clinvk run in a pty of its own."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.home = tmp / "home"
+        self.home.mkdir()
+        self.clinvk_home = tmp / "clinvk-home"
+        self.clinvk_home.mkdir()
+        self.work = tmp / "work"
+        self.work.mkdir()
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home),
+                    "CLINVK_HOME": str(self.clinvk_home), "LANG": "C.UTF-8", "TERM": "xterm"}
+        lines = ["backends:"]
+        for flavor in ("claude", "codex", "gemini"):
+            script = tmp / f"fake-{flavor}"
+            script.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKE_TUI} {flavor} "$@"\n')
+            script.chmod(0o755)
+            lines += [f"  {flavor}:", f"    command: {script}"]
+        (self.clinvk_home / "config.yaml").write_text("\n".join(lines) + "\n")
+
+    def spawn(self, *args: str, cwd: Path | None = None, env: dict | None = None,
+              dimensions=(24, 80)) -> pexpect.spawn:
+        return pexpect.spawn(sys.executable, ["-m", "clinvk", *args], cwd=str(cwd or self.work),
+                             env={**self.env, **(env or {})}, encoding="utf-8",
+                             dimensions=dimensions, timeout=15)
+
+    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "clinvk", *args], cwd=str(cwd or self.work),
+                              env=self.env, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    def sessions(self) -> list[dict]:
+        done = self.run("sessions", "list", "--all", "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
+@pytest.fixture
+def term(tmp_path: Path) -> Term:
+    return Term(tmp_path)
+
+
+def say(child: pexpect.spawn, text: str) -> None:
+    child.expect_exact("> ")
+    child.send(text + "\r")
+    child.expect_exact(f"FAKE REPLY to: {text}")
+
+
+def finish(child: pexpect.spawn, command: str = "/exit") -> int:
+    child.expect_exact("> ")
+    child.send(command + "\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus if child.signalstatus is None else 128 + child.signalstatus
+
+
+def usage(inp, cached, creation, out, reasoning) -> dict[str, int]:
+    return {"input_tokens": inp, "cached_input_tokens": cached,
+            "cache_creation_input_tokens": creation, "output_tokens": out,
+            "reasoning_tokens": reasoning, "total_tokens": inp + out}
+
+
+CLAUDE_TURN = usage(160, 40, 20, 7, 0)  # 100 uncached + 40 cache read + 20 cache write
+CODEX_TURN = usage(200, 50, 0, 9, 3)
+GEMINI_TURN = usage(300, 60, 0, 15, 4)  # 11 candidates + 4 thoughts
+TURN_USAGE = {"claude": CLAUDE_TURN, "codex": CODEX_TURN, "gemini": GEMINI_TURN}
+
+
+def times(u: dict[str, int], n: int) -> dict[str, int]:
+    return {k: v * n for k, v in u.items()}
+
+
+# --- pass-through -------------------------------------------------------------------------
+
+
+def test_claude_like_session_is_recorded_with_id_chosen_up_front(term: Term) -> None:
+    child = term.spawn("-b", "claude")
+    child.expect_exact("fake claude ready")
+    child.expect_exact("24x80")  # the pty is sized like the terminal
+    say(child, "hello there")
+    say(child, "second question")
+    assert finish(child) == 0
+    # clinvk added no output of its own
+    assert "clinvk" not in child.before
+    [rec] = term.sessions()
+    assert rec["backend"] == "claude" and rec["title"] == "hello there"
+    assert rec["turn_count"] == 2 and rec["status"] == "active"
+    assert [t["prompt"] for t in rec["turns"]] == ["hello there", "second question"]
+    assert rec["token_usage"] == times(CLAUDE_TURN, 2)  # repeated lines of a message count once
+    assert rec["model"] == "claude-fake-1"
+    project = term.home / ".claude" / "projects" / re.sub(r"[^A-Za-z0-9]", "-", str(term.work))
+    assert (project / f"{rec['backend_session_id']}.jsonl").is_file()
+
+
+def test_colours_and_keys_pass_through_and_resize_is_forwarded(term: Term) -> None:
+    child = term.spawn("-b", "claude", dimensions=(24, 80))
+    child.expect_exact("\x1b[1mfake claude ready\x1b[0m")  # colours unchanged
+    say(child, "abc")
+    child.expect_exact("> ")
+    child.setwinsize(40, 132)
+    child.expect_exact("[resized 40x132]")
+    child.send("/size\r")
+    child.expect_exact("size 40x132")
+    child.send("typo\x7f\x7fpo\r")  # backspace handled by the backend, not clinvk
+    child.expect_exact("FAKE REPLY to: typo")
+    assert finish(child) == 0
+    [rec] = term.sessions()
+    assert [t["prompt"] for t in rec["turns"]] == ["abc", "typo"]
+
+
+def test_ctrl_c_goes_to_the_backend_and_the_exit_code_is_its_own(term: Term) -> None:
+    child = term.spawn("-b", "claude")
+    say(child, "working on it")
+    child.expect_exact("> ")
+    child.send("\x03")
+    child.expect_exact("[interrupt]")  # the backend saw Ctrl-C; clinvk is still there
+    assert child.isalive()
+    say(child, "still here")
+    child.expect_exact("> ")
+    child.send("\x03\x03")  # the fake exits with 130 on a second Ctrl-C
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    [rec] = term.sessions()
+    assert rec["status"] == "interrupted" and rec["turn_count"] == 2
+
+
+def test_exit_code_of_the_backend_is_clinvks(term: Term) -> None:
+    child = term.spawn("-b", "codex")
+    say(child, "fail afterwards")
+    assert finish(child, "/exit 3") == 3
+    [rec] = term.sessions()
+    assert rec["status"] == "error" and rec["turns"][-1]["exit_code"] == 3
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_z_suspends_like_a_job_and_continues(term: Term) -> None:
+    child = term.spawn("-b", "gemini")
+    say(child, "before suspend")
+    child.expect_exact("> ")
+    child.send("\x1a")
+    deadline = time.monotonic() + 10
+    while _state(child.pid) != "T" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(child.pid) == "T"  # clinvk stopped itself, as a shell job does
+    os.kill(child.pid, signal.SIGCONT)  # what `fg` does
+    child.send("after resume\r")
+    child.expect_exact("FAKE REPLY to: after resume")
+    assert finish(child) == 0
+    [rec] = term.sessions()
+    assert [t["prompt"] for t in rec["turns"]] == ["before suspend", "after resume"]
+
+
+# --- capture: finding the session, nothing typed, ephemeral -------------------------------
+
+
+@pytest.mark.parametrize("backend", ["codex", "gemini"])
+def test_session_file_of_this_directory_is_found(term: Term, backend: str) -> None:
+    other = term.tmp / "elsewhere"
+    other.mkdir()
+    # another terminal creates a session in another directory during the run
+    child = term.spawn("-b", backend, env={"FAKE_TUI_OTHER_DIR": str(other)})
+    say(child, f"hello {backend}")
+    assert finish(child) == 0
+    [rec] = term.sessions()
+    assert rec["backend"] == backend and rec["working_dir"] == str(term.work)
+    assert rec["title"] == f"hello {backend}" and rec["turn_count"] == 1
+    assert rec["token_usage"] == TURN_USAGE[backend]
+    shown = term.run("sessions", "show", rec["id"][:8], "--transcript", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    texts = [m["text"] for m in json.loads(shown.stdout)["messages"]]
+    assert f"hello {backend}" in texts and "other hello" not in " ".join(texts)
+
+
+@pytest.mark.parametrize("backend", ["claude", "codex", "gemini"])
+def test_nothing_typed_records_nothing(term: Term, backend: str) -> None:
+    child = term.spawn("-b", backend)
+    child.expect_exact(f"fake {backend} ready")
+    assert finish(child) == 0
+    assert term.sessions() == []
+
+
+def test_ephemeral_records_nothing(term: Term) -> None:
+    before = sorted(p.relative_to(term.clinvk_home) for p in term.clinvk_home.rglob("*"))
+    child = term.spawn("--ephemeral", "-b", "claude")
+    say(child, "secret")
+    assert finish(child) == 0
+    after = sorted(p.relative_to(term.clinvk_home) for p in term.clinvk_home.rglob("*"))
+    assert after == before
+
+
+def test_dry_run_prints_the_interactive_command(term: Term) -> None:
+    child = term.spawn("--dry-run", "-b", "codex", "-m", "gpt-x")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "fake-codex -m gpt-x" in child.before
+    assert term.sessions() == []
+
+
+# --- interactive resume --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["claude", "codex", "gemini"])
+def test_resume_adds_turns_and_usage_to_the_same_session(term: Term, backend: str) -> None:
+    child = term.spawn("-b", backend)
+    say(child, "first")
+    assert finish(child) == 0
+    [rec] = term.sessions()
+    elsewhere = term.tmp / "other-cwd"
+    elsewhere.mkdir()
+    # -c from another directory: the backend runs in the session's own directory
+    child = term.spawn("-c", cwd=elsewhere)
+    say(child, "second")
+    say(child, "third")
+    assert finish(child) == 0
+    child = term.spawn("resume", rec["id"][:6])
+    say(child, "fourth")
+    assert finish(child) == 0
+    child = term.spawn("resume", "--last")
+    child.expect_exact(f"fake {backend} ready")
+    assert finish(child) == 0  # nothing typed: nothing added
+    [after] = term.sessions()
+    assert after["id"] == rec["id"]
+    assert after["backend_session_id"] == rec["backend_session_id"]
+    assert [t["prompt"] for t in after["turns"]] == ["first", "second", "third", "fourth"]
+    assert after["token_usage"] == times(TURN_USAGE[backend], 4)
+    assert all(t["usage"] == TURN_USAGE[backend] for t in after["turns"])
+
+
+def test_headless_then_interactive_then_transcript(term: Term) -> None:
+    child = term.spawn("-b", "gemini")
+    say(child, "one")
+    assert finish(child) == 0
+    [rec] = term.sessions()
+    text = term.run("sessions", "show", rec["id"], "--transcript")
+    assert text.returncode == 0, text.stderr
+    assert "user:" in text.stdout and "  one" in text.stdout
+    assert "FAKE REPLY to: one" in text.stdout
+    md = term.run("sessions", "show", rec["id"], "--transcript", "--format", "markdown")
+    assert "### User" in md.stdout and "### Assistant" in md.stdout
+
+
+# --- the real claude TUI against the stand-in API ------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+def test_real_claude_tui_session_is_recorded(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "tests"))
+    import realcli
+    from standin import StandIn
+
+    exe = realcli.require_cli("claude")
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    work.mkdir()
+    clinvk_home = tmp_path / "clinvk-home"
+    with StandIn() as api:
+        env = realcli.prepare_cli("claude", api, home, workdir=work, cli_path=exe)
+        env.pop("NO_COLOR", None)
+        env["CLINVK_HOME"] = str(clinvk_home)
+        clinvk_home.mkdir()
+        (clinvk_home / "config.yaml").write_text(f"backends:\n  claude:\n    command: {exe}\n")
+
+        def spawn(*args: str) -> pexpect.spawn:
+            return pexpect.spawn(sys.executable, ["-m", "clinvk", *args], cwd=str(work), env=env,
+                                 encoding="utf-8", dimensions=(40, 120), timeout=60)
+
+        child = spawn()
+        _claude_turn(child, "hello MARK:tui1", "MARK:tui1")
+        child.setwinsize(30, 100)  # resize while it runs
+        _claude_turn(child, "more MARK:tui2", "MARK:tui2")
+        code = _claude_exit(child)
+        billed = api.billed_total("anthropic")
+        assert code == 0
+        sessions = json.loads(subprocess.run(
+            [sys.executable, "-m", "clinvk", "sessions", "list", "--json"], cwd=str(work),
+            env=env, capture_output=True, text=True, timeout=60).stdout)
+        assert len(sessions) == 1
+        rec = sessions[0]
+        assert rec["title"] == "hello MARK:tui1" and rec["turn_count"] == 2
+        assert rec["backend_session_id"]
+        assert rec["token_usage"] == billed
+
+        mark = api.mark()
+        child = spawn("-c")
+        _claude_turn(child, "again MARK:tui3", "MARK:tui3")
+        assert _claude_exit(child) == 0
+        billed_resume = api.billed_total("anthropic", since=mark)
+        [after] = json.loads(subprocess.run(
+            [sys.executable, "-m", "clinvk", "sessions", "list", "--json"], cwd=str(work),
+            env=env, capture_output=True, text=True, timeout=60).stdout)
+        assert after["id"] == rec["id"] and after["turn_count"] == 3
+        assert after["turns"][-1]["usage"] == billed_resume
+        shown = subprocess.run(
+            [sys.executable, "-m", "clinvk", "sessions", "show", rec["id"], "--transcript",
+             "--format", "json"], cwd=str(work), env=env, capture_output=True, text=True,
+            timeout=60)
+        messages = json.loads(shown.stdout)["messages"]
+        assert [m["text"] for m in messages if m["role"] == "user"] == [
+            "hello MARK:tui1", "more MARK:tui2", "again MARK:tui3"]
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+
+
+def wait_screen(child: pexpect.spawn, needle: str, timeout: float = 90) -> None:
+    """Read until `needle` has been drawn. A TUI moves the cursor instead of writing spaces,
+    so the output is compared without escape sequences and without whitespace."""
+    want = "".join(needle.split())
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            seen += child.read_nonblocking(65536, timeout=0.5)
+        except pexpect.TIMEOUT:
+            continue
+        if want in "".join(_ANSI.sub("", seen).split()):
+            return
+    raise AssertionError(f"{needle!r} not shown; screen ends with {_ANSI.sub('', seen)[-500:]!r}")
+
+
+def _claude_turn(child: pexpect.spawn, prompt: str, mark: str) -> None:
+    time.sleep(1.5)  # let the TUI settle before typing
+    child.send(prompt)
+    time.sleep(0.5)
+    child.send("\r")
+    wait_screen(child, f"messages. {mark}")  # "MOCK CLAUDE REPLY to N messages. MARK:..."
+
+
+def _claude_exit(child: pexpect.spawn) -> int:
+    time.sleep(1)
+    child.send("\x03")
+    time.sleep(0.3)
+    child.send("\x03")  # Ctrl-C twice: claude exits
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+    return child.exitstatus if child.signalstatus is None else 128 + child.signalstatus
+
+
+REPLY_TEXT = {"codex": "user messages. {mark}", "gemini": "contents. {mark}"}
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("backend", [
+    pytest.param("codex", marks=pytest.mark.xfail(
+        strict=False, reason="codex 0.169 TUI bills a second request (a hidden thread that "
+        "asks for a task title; no config key turns it off and no store of codex records its "
+        "tokens), so the rollout's usage is one request short; also sometimes 'app server did "
+        "not become ready' at startup")),
+    "gemini",
+])
+def test_real_codex_and_gemini_tuis_are_recorded(tmp_path: Path, backend: str) -> None:
+    sys.path.insert(0, str(REPO / "tests"))
+    import realcli
+    from standin import StandIn, sum_usage
+
+    exe = realcli.require_cli(backend)
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    clinvk_home = tmp_path / "clinvk-home"
+    clinvk_home.mkdir()
+    with StandIn() as api:
+        env = realcli.prepare_cli(backend, api, home, workdir=work, cli_path=exe)
+        env["CLINVK_HOME"] = str(clinvk_home)
+        (clinvk_home / "config.yaml").write_text(f"backends:\n  {backend}:\n    command: {exe}\n")
+        # codec_errors: a chunk read from the pty may end inside a multi-byte character
+        child = pexpect.spawn(sys.executable, ["-m", "clinvk", "-b", backend], cwd=str(work),
+                              env=env, encoding="utf-8", codec_errors="replace",
+                              dimensions=(40, 120), timeout=60)
+        if backend == "gemini":  # its input box is drawn once it is ready for typing
+            wait_screen(child, "Type your message")
+            time.sleep(1.5)
+        else:
+            time.sleep(6)  # startup
+        child.send("hello MARK:tui1")
+        time.sleep(0.5)
+        child.send("\r")
+        wait_screen(child, REPLY_TEXT[backend].format(mark="MARK:tui1"))
+        time.sleep(3)  # let the TUI write its store before quitting
+        # Ctrl-C twice in a row quits both TUIs. Not a third time: once the TUI has gone,
+        # clinvk has the terminal back (not raw) and a Ctrl-C would interrupt its recording
+        # (that was the "no session recorded" flake).
+        child.send("\x03")
+        time.sleep(0.4)
+        child.send("\x03")
+        child.expect(pexpect.EOF, timeout=30)
+        child.close()
+        # every request billed, gemini's model-router request included (from its telemetry)
+        requests = api.requests_for(realcli.API_OF[backend])
+        billed = sum_usage([r["billed"] for r in requests])
+    done = subprocess.run([sys.executable, "-m", "clinvk", "sessions", "list", "--json"],
+                          cwd=str(work), env=env, capture_output=True, text=True, timeout=60)
+    [rec] = json.loads(done.stdout)
+    assert rec["backend"] == backend and rec["title"] == "hello MARK:tui1"
+    assert rec["turn_count"] == 1 and rec["backend_session_id"]
+    if backend == "gemini":
+        assert {r["kind"] for r in requests} == {"main", "utility"}  # the router was called
+    assert rec["token_usage"] == billed

@@ -1,0 +1,96 @@
+"""The pty runner: line splitting, timeouts, interrupts, exit codes (no backend involved)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clinvk.runner import LineSplitter, run_lines
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r")), max_size=20),
+       st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=10))
+def test_splitter_reassembles_lines_split_anywhere(lines, cuts):
+    data = "".join(line + "\r\n" for line in lines).encode()
+    splitter, out, pos, i = LineSplitter(), [], 0, 0
+    while pos < len(data):  # chunks of varying size, cutting multi-byte characters too
+        size = cuts[i % len(cuts)]
+        out += splitter.feed(data[pos : pos + size])
+        pos, i = pos + size, i + 1
+    out += splitter.flush()
+    assert out == lines
+
+
+def test_splitter_bounds_a_line_without_newline():
+    splitter = LineSplitter(max_line=1000)
+    pieces = splitter.feed(b"x" * 2500)
+    assert pieces and all(len(p) <= 2500 for p in pieces)
+    assert "".join(pieces + splitter.flush()) == "x" * 2500
+
+
+def _run(code: str, **kw):
+    lines: list[str] = []
+    result = run_lines([sys.executable, "-c", code], cwd=os.getcwd(), env=os.environ,
+                       on_line=lines.append, **kw)
+    return result, lines
+
+
+def test_exit_code_and_lines_through_pty():
+    result, lines = _run("import sys; print('one'); print('twö'); sys.exit(5)")
+    assert lines == ["one", "twö"]
+    assert result.exit_code == 5 and not result.timed_out and not result.interrupted
+
+
+def test_long_line_of_hundreds_of_kb():
+    result, lines = _run("print('a' * 500_000); print('end')")
+    assert lines == ["a" * 500_000, "end"]
+    assert result.exit_code == 0
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    marker = tmp_path / "grandchild.pid"
+    code = ("import subprocess, sys, time\n"
+            f"p = subprocess.Popen(['sleep', '60']); open({str(marker)!r}, 'w').write(str(p.pid))\n"
+            "print('started', flush=True); time.sleep(60)")
+    started = time.monotonic()
+    result, lines = _run(code, timeout=1.5)
+    assert result.timed_out and lines == ["started"]
+    assert time.monotonic() - started < 10
+    grandchild = int(marker.read_text())
+    time.sleep(0.2)
+    try:
+        os.kill(grandchild, 0)
+        with open(f"/proc/{grandchild}/stat") as fh:
+            alive = fh.read().split()[2] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        alive = False
+    assert not alive, "the backend's child survived the timeout"
+
+
+def test_sigint_is_forwarded_and_the_child_may_finish():
+    code = ("import signal, sys, time\n"
+            "def h(*a):\n    print('got sigint, finishing', flush=True); sys.exit(42)\n"
+            "signal.signal(signal.SIGINT, h)\nprint('ready', flush=True)\ntime.sleep(30)")
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    result, lines = _run(code)
+    assert result.interrupted
+    assert lines == ["ready", "got sigint, finishing"]
+    assert result.exit_code == 42
+
+
+def test_child_ignoring_sigint_is_killed_after_grace():
+    code = ("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "print('ready', flush=True)\ntime.sleep(60)")
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    result, _ = _run(code, grace=0.5)
+    assert result.interrupted and result.signal == signal.SIGKILL
+    assert time.monotonic() - started < 10
