@@ -165,22 +165,28 @@ def gemini_dir(environ: Mapping[str, str]) -> Path:
     return (Path(configured) if configured else home_dir(environ)) / ".gemini"
 
 
-def _project_folders(base: Path, working_dir: str) -> list[Path]:
-    """Candidate `tmp/<project>` folders for a working dir: the slug from `projects.json`,
-    the legacy sha256 hash of the path, then every other project folder."""
+def _own_project_folders(base: Path, working_dir: str) -> list[Path]:
+    """The `tmp/<project>` folders of a working dir: the slug from `projects.json`, then the
+    legacy sha256 hash of the path."""
     tmp = base / "tmp"
     normalized = os.path.abspath(working_dir)
-    preferred: list[Path] = []
+    own: list[Path] = []
     try:
         registry = json.loads((base / "projects.json").read_text(encoding="utf-8"))
         slug = as_str(as_dict(as_dict(registry).get("projects")).get(normalized))
         if slug and is_safe_id(slug):
-            preferred.append(tmp / slug)
+            own.append(tmp / slug)
     except (OSError, ValueError, RecursionError):
         pass
-    preferred.append(tmp / hashlib.sha256(normalized.encode()).hexdigest())
+    own.append(tmp / hashlib.sha256(normalized.encode()).hexdigest())
+    return own
+
+
+def _project_folders(base: Path, working_dir: str) -> list[Path]:
+    """Candidate `tmp/<project>` folders for a working dir: its own, then every other one."""
+    preferred = _own_project_folders(base, working_dir)
     try:
-        others = sorted(p for p in tmp.iterdir() if p.is_dir() and p not in preferred)
+        others = sorted(p for p in (base / "tmp").iterdir() if p.is_dir() and p not in preferred)
     except OSError:
         others = []
     return preferred + others
@@ -272,6 +278,14 @@ class GeminiAdapter:
         from clinvk.backends.gemini_store import read_gemini_transcript
 
         return read_gemini_transcript(files)
+
+    def tidy_store(self, working_dir: str, environ: Mapping[str, str]) -> None:
+        """Before and after every run: remove the resume stubs that make gemini's own
+        clean-up delete whole sessions (see gemini_stubs)."""
+        from clinvk.backends.gemini_stubs import remove_stubs
+
+        for folder in _own_project_folders(gemini_dir(environ), working_dir):
+            remove_stubs(folder / "chats")
 
     def interactive_env(self, working_dir: str, environ: Mapping[str, str],
                         scratch: Path) -> dict[str, str]:

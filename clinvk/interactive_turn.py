@@ -65,7 +65,9 @@ def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_
     extra_env = getattr(adapter, "interactive_env", None)
     if extra_env is not None and not spec.ephemeral:
         environ.update(extra_env(plan.workdir, plan.environ, scratch))
+    plan.tidy_store()
     result = run_interactive(argv, cwd=plan.workdir, env=environ)
+    plan.tidy_store()
     if spec.ephemeral:
         return result.returncode
     session_id = resume_id or new_id

@@ -126,6 +126,15 @@ class _Plan:
             self.cleanup()
             raise UsageError(f"cannot fork session {spec.session['id'][:8]}: {exc}") from None
 
+    def tidy_store(self) -> None:
+        """The adapter's optional repair of the backend's own store, before and after a run."""
+        tidy = getattr(self.adapter, "tidy_store", None)
+        if tidy is not None:
+            try:
+                tidy(self.workdir, self.environ)
+            except OSError:
+                pass
+
     def cleanup(self) -> None:
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -173,8 +182,10 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
 
     from clinvk.runner import run_lines
 
+    plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
                        timeout=spec.timeout or None)
+    plan.tidy_store()
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):
         _handle(event, state, renderer, recorder, env)
     return _conclude(spec, plan, state, result, renderer, recorder)

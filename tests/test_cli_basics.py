@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error
@@ -123,6 +124,14 @@ def test_config_path_and_init(clinvk, tmp_path):
         assert key in text
     again = clinvk.run("config", "init")
     assert again.code == 0 and "exists" in again.err
+
+
+def test_shipped_example_is_the_documented_one():
+    """`config init` writes the package's copy; it must be the repo's config.example.yaml."""
+    root = Path(__file__).resolve().parents[1]
+    shipped = root / "clinvk" / "config.example.yaml"
+    assert not shipped.is_symlink()  # a symlink does not survive every way the tree is copied
+    assert shipped.read_text() == (root / "config.example.yaml").read_text()
 
 
 def test_bad_timeout_env(clinvk):

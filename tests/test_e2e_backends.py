@@ -188,3 +188,45 @@ def test_not_installed_is_exit_3(backend, tmp_path):
     finally:
         backend.env["PATH"] = env_path
     assert_clean_error(result, 3, f"`{backend.name}`", "npm install")
+
+
+def _chat_files(backend: Backend) -> list[Path]:
+    return sorted((Path(backend.env["HOME"]) / ".gemini").rglob("chats/session-*.jsonl"))
+
+
+def _age_chat_files(backend: Backend) -> None:
+    """Pretend every gemini chat started in an earlier minute (as after a pause)."""
+    import re
+
+    for path in _chat_files(backend):
+        path.rename(path.with_name(re.sub(r"T\d\d-\d\d-", "T00-00-", path.name)))
+
+
+def test_gemini_resume_survives_its_own_cleanup(standin, tmp_path):
+    """gemini 0.61 leaves a stub file when a session is resumed in a later minute than it
+    started, and its start-up clean-up then deletes the whole session on the next run of any
+    other session in the project. clinvk removes those stubs, its own and ones a direct
+    `gemini --resume` left, so the session is still there to resume."""
+    gemini = Backend("gemini", standin, tmp_path)
+    first = gemini.run("-o", "json", "start MARK:one")
+    assert first.code == 0, first.err
+    session = first.json()
+    _age_chat_files(gemini)
+    assert gemini.run("resume", session["session_id"][:8], "again MARK:two").code == 0
+    assert gemini.run("--new", "another session MARK:other").code == 0
+
+    _age_chat_files(gemini)  # and once more behind clinvk's back: gemini --resume directly
+    direct = realcli.headless_argv("gemini", "directly MARK:direct",
+                                   resume=session["backend_session_id"],
+                                   cli_path=realcli.require_cli("gemini"))
+    done = subprocess.run(direct, cwd=gemini.project, env=gemini.env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    short = session["backend_session_id"][:8]
+    assert len([p for p in _chat_files(gemini) if p.name.endswith(f"-{short}.jsonl")]) == 2
+    assert gemini.run("--new", "yet another MARK:other2").code == 0
+
+    result, _, requests = gemini.turn("resume", session["session_id"], "last MARK:three")
+    assert result.code == 0, result.err
+    texts = [t for r in requests for t in r["user_texts"]]
+    assert any("MARK:one" in t for t in texts) and any("MARK:direct" in t for t in texts)
