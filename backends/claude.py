@@ -284,7 +284,9 @@ class ClaudeAdapter:
         argv = [request.command]
         if request.resume_id:
             argv += ["--resume", request.resume_id]
-        elif new_session_id:
+            if request.fork:  # a copy under the id clinvk chose (measured on claude 2.1.330)
+                argv.append("--fork-session")
+        if new_session_id and (request.fork or not request.resume_id):
             argv += ["--session-id", new_session_id]
         if request.model:
             argv += ["--model", request.model]

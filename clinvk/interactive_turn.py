@@ -27,9 +27,18 @@ def run_interactive_session(app: App, spec: TurnSpec) -> int:
     """Run the backend's interactive interface for `spec` (new, or resuming spec.session)
     and record what happened; returns the backend's exit code."""
     plan = _Plan(app, spec)
+    try:
+        return _run_planned(app, spec, plan)
+    finally:
+        plan.cleanup()
+
+
+def _run_planned(app: App, spec: TurnSpec, plan: _Plan) -> int:
     adapter = plan.adapter
     resume_id = plan.request.resume_id
-    new_id = str(uuid.uuid4()) if resume_id is None and adapter.assigns_session_id else None
+    # a new session, or a fork the backend copies itself (claude): clinvk chooses the id
+    fresh = resume_id is None or (plan.request.fork and resume_id == _original_id(spec))
+    new_id = str(uuid.uuid4()) if fresh and adapter.assigns_session_id else None
     plan.argv = adapter.build_interactive_argv(plan.request, new_id)
     env = app.env
     if spec.dry_run:
@@ -53,9 +62,10 @@ def run_interactive_session(app: App, spec: TurnSpec) -> int:
 
 def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_id: str | None,
                     known_turns: int, before_files: set, scratch: Path) -> int:
-    """Run the interface (with the adapter's optional `interactive_env`, whose files go to
-    `scratch`, a private folder removed afterwards) and record the new turns (with the
-    adapter's optional `interactive_turn_usage` when the store's own figures are short)."""
+    """Run the interface (with the adapter's optional `interactive_env` and
+    `interactive_argv`, whose files go to `scratch`, a private folder removed afterwards)
+    and record the new turns (with the adapter's optional `interactive_turn_usage` when
+    the store's own figures are short)."""
     from clinvk.interactive import run_interactive
 
     adapter = plan.adapter
@@ -65,26 +75,44 @@ def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_
     extra_env = getattr(adapter, "interactive_env", None)
     if extra_env is not None and not spec.ephemeral:
         environ.update(extra_env(plan.workdir, plan.environ, scratch))
+    extra_argv = getattr(adapter, "interactive_argv", None)
+    if extra_argv is not None and not spec.ephemeral:
+        argv = extra_argv(argv, plan.environ, scratch)
     plan.tidy_store()
     result = run_interactive(argv, cwd=plan.workdir, env=environ)
     plan.tidy_store()
     if spec.ephemeral:
         return result.returncode
-    session_id = resume_id or new_id
+    session_id = new_id or resume_id
     transcript = _read(plan, session_id, env.warn) if session_id else None
     if transcript is None and not resume_id:  # e.g. the backend ignored the id we chose
         session_id = adapter.find_new_session(plan.workdir, result.started_at, plan.environ,
                                               before_files)
         transcript = _read(plan, session_id, env.warn) if session_id else None
-    if transcript is None or session_id is None:
-        return result.returncode  # nothing was said (or the store cannot be read): no record
-    turns = split_turns(transcript.messages)[known_turns:]
+    turns = split_turns(transcript.messages)[known_turns:] if transcript and session_id else []
     exact = getattr(adapter, "interactive_turn_usage", None)
     if turns and exact is not None:
         turns = exact(turns, scratch, session_id) or turns
-    if turns:
+    if turns and transcript is not None and session_id is not None:
         _record(app, spec, plan, session_id, transcript, turns, result)
+    elif plan.request.fork and resume_id != _original_id(spec):
+        _discard_copy(plan, resume_id)  # nothing was said in the fork: drop clinvk's copy
     return result.returncode
+
+
+def _original_id(spec: TurnSpec) -> str | None:
+    return spec.session.get("backend_session_id") if spec.session else None
+
+
+def _discard_copy(plan: _Plan, copy_id: str | None) -> None:
+    """Remove the store files of a fork's copy (made by the adapter's `prepare_fork`)."""
+    if not copy_id:
+        return
+    for path in plan.adapter.session_files(copy_id, plan.workdir, plan.environ):
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 def _read(plan: _Plan, session_id: str, warn=None) -> Transcript | None:
@@ -138,14 +166,16 @@ def _record(app: App, spec: TurnSpec, plan: _Plan, session_id: str, transcript: 
     common = {"store_prompts": settings.get("session.store_prompts"),
               "store_usage": settings.get("session.store_token_usage")}
     model = plan.model or transcript.model
-    if spec.session is not None:
+    if spec.session is not None and not spec.fork:
         recorder = Recorder(app.store, dict(spec.session), exists=True, **common)
     else:
         tags = tuple(dict.fromkeys([*settings.get("session.default_tags"), *spec.tags]))
         title = spec.title or (sessions.make_title(turns[0].prompt) if common["store_prompts"]
                                else None)
+        parent_id = spec.session["id"] if spec.fork and spec.session else spec.parent_id
         record = sessions.new_session(spec.backend, plan.workdir, model=model, title=title,
-                                      tags=tags, now=_when(turns[0]))
+                                      tags=tags, now=_when(turns[0]), parent_id=parent_id,
+                                      metadata=spec.metadata)
         recorder = Recorder(app.store, record, exists=False, **common)
     recorder.started(session_id, model)
     status, error = _outcome(result)

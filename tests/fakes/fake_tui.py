@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small fake interactive CLI that writes its session store the way the real ones do.
 
-    fake_tui.py claude [--session-id UUID | --resume UUID] [--model M]
+    fake_tui.py claude [--session-id UUID] [--resume UUID [--fork-session]] [--model M]
     fake_tui.py codex  [resume [-m M] -- THREAD_ID]
     fake_tui.py gemini [--resume UUID] [-m M]
 
@@ -65,6 +65,11 @@ class ClaudeStore:
         base = Path(os.environ.get("CLAUDE_CONFIG_DIR") or home() / ".claude")
         self.path = base / "projects" / re.sub(r"[^A-Za-z0-9]", "-", cwd) / f"{self.id}.jsonl"
         self.cwd = cwd
+        original = _opt(args, "--resume")
+        if "--fork-session" in args and original and original != self.id:  # claude's own copy
+            source = self.path.with_name(f"{original}.jsonl")
+            for line in source.read_text().splitlines():
+                append(self.path, {**json.loads(line), "sessionId": self.id})
 
     def turn(self, prompt: str, reply: str) -> None:
         common = {"sessionId": self.id, "cwd": self.cwd, "isSidechain": False}
