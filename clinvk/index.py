@@ -26,9 +26,20 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from clinvk.index_schema import ORDERS, ROW_COLS, SCHEMA, VALUE_COLS, Filters, row_values, where
+from clinvk.index_schema import (
+    DERIVED_TABLES,
+    ORDERS,
+    ROW_COLS,
+    SCHEMA,
+    VALUE_COLS,
+    Filters,
+    row_values,
+    where,
+)
 
-INDEX_VERSION = 3  # 2: model, token fields, cost, turn durations; 3: backend_session_id
+# 2: model, token fields, cost, turn durations; 3: backend_session_id; 4: durations as JSON,
+# per-backend totals, turn durations and their buckets kept by triggers (stats)
+INDEX_VERSION = 4
 RACY_NS = 2_000_000_000
 STALE_TEMP_SECONDS = 3600
 Reader = Callable[[Path], "tuple[dict[str, Any], os.stat_result]"]
@@ -77,6 +88,7 @@ class Index:
                 db = sqlite3.connect(self.db_path, timeout=15)
                 db.isolation_level = None
                 if db.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION:
+                    db.execute("PRAGMA recursive_triggers=ON")
                     db.execute("BEGIN")
                     return db
                 db.close()
@@ -102,12 +114,12 @@ class Index:
         try:
             db.isolation_level = None
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            db.execute("PRAGMA recursive_triggers=ON")  # REPLACE must fire the delete triggers
             if not self.in_memory:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             if version != INDEX_VERSION:
-                drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in ("sessions", "dirs",
-                                                                       "skipped", "meta"))
+                drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in DERIVED_TABLES)
                 db.executescript(f"BEGIN IMMEDIATE;{drops}{_SCHEMA}"
                                  f"PRAGMA user_version={INDEX_VERSION};COMMIT;")
             return db

@@ -3,9 +3,17 @@ WHERE clause of a `Filters`. Kept apart from index.py (which keeps the index up 
 that readers such as stats and search can build their own queries over the same columns.
 
 Besides the fields used to filter and sort, each row carries the session's token totals,
-cost, model and its turn durations (comma-separated milliseconds), so that `sessions stats`
-and `sessions search` never need to open the session files; `sessions_stats_backend` covers
-`stats --by backend` (a scan of that index, already in key order: no table reads, no sort).
+cost, model and its turn durations (a JSON array of milliseconds), so that `sessions stats`
+and `sessions search` never need to open the session files.
+
+Triggers on `sessions` keep, for `stats` and `stats --by backend` without filters, what
+would otherwise take a scan of every row: `backend_totals` (session, turn and token sums
+per backend: integers, exact under any sequence of inserts and deletes), `turn_durations`
+(one row per timed turn, indexed on (backend, duration)) and `duration_buckets` (how many
+durations per backend fall in each bucket of BUCKET_SHIFT bits), from which an exact k-th
+smallest duration needs the bucket counts and one small range of the index (stats.py).
+Every write to `sessions` is a DELETE and an INSERT (the REPLACE of index._put fires the
+delete trigger because connections set recursive_triggers).
 """
 
 from __future__ import annotations
@@ -18,6 +26,11 @@ from typing import Any
 from clinvk.clock import parse_rfc3339
 
 SEP = "\x1f"
+BUCKET_SHIFT = 8  # duration_buckets: 256 ms wide
+DURATION_LIMIT = 2**62  # turn durations are clamped to +-this (SQLite integers are 64-bit)
+SUMMED = ("turn_count", "input_tokens", "cached_tokens", "cache_creation_tokens",
+          "output_tokens", "reasoning_tokens", "total_tokens")
+TOTAL_COLS = ("sessions", *SUMMED)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -33,14 +46,45 @@ CREATE UNIQUE INDEX IF NOT EXISTS sessions_file ON sessions(dirkey, name);
 CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions(last_used);
 CREATE INDEX IF NOT EXISTS sessions_dir_last ON sessions(working_dir, last_used);
 CREATE INDEX IF NOT EXISTS sessions_backend_last ON sessions(backend, last_used);
-CREATE INDEX IF NOT EXISTS sessions_stats_backend ON sessions(backend, turn_count, input_tokens,
-  cached_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, total_tokens, cost_usd,
-  durations);
+CREATE INDEX IF NOT EXISTS sessions_cost ON sessions(backend, cost_usd) WHERE cost_usd IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dirs (dirkey TEXT PRIMARY KEY, mtime INTEGER);
 CREATE TABLE IF NOT EXISTS skipped (dirkey TEXT, name TEXT, sig_mtime INTEGER,
   size INTEGER, inode INTEGER, reason TEXT, PRIMARY KEY (dirkey, name));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);
+""" + f"""
+CREATE TABLE IF NOT EXISTS turn_durations (sid TEXT NOT NULL, backend TEXT NOT NULL,
+  duration INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS turn_durations_sid ON turn_durations(sid);
+CREATE INDEX IF NOT EXISTS turn_durations_key ON turn_durations(backend, duration);
+CREATE TABLE IF NOT EXISTS duration_buckets (backend TEXT NOT NULL, bucket INTEGER NOT NULL,
+  n INTEGER NOT NULL, PRIMARY KEY (backend, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backend_totals (backend TEXT PRIMARY KEY, {', '.join(
+    f'{c} INTEGER NOT NULL' for c in TOTAL_COLS)});
+CREATE TRIGGER IF NOT EXISTS sessions_added AFTER INSERT ON sessions BEGIN
+  INSERT INTO turn_durations SELECT new.id, new.backend, value FROM json_each(new.durations);
+  INSERT INTO backend_totals VALUES (new.backend, 1, {', '.join(f'new.{c}' for c in SUMMED)})
+    ON CONFLICT (backend) DO UPDATE SET sessions = sessions + 1, {', '.join(
+    f'{c} = {c} + excluded.{c}' for c in SUMMED)};
+END;
+CREATE TRIGGER IF NOT EXISTS sessions_removed AFTER DELETE ON sessions BEGIN
+  DELETE FROM turn_durations WHERE sid = old.id;
+  UPDATE backend_totals SET sessions = sessions - 1, {', '.join(
+    f'{c} = {c} - old.{c}' for c in SUMMED)} WHERE backend = old.backend;
+  DELETE FROM backend_totals WHERE backend = old.backend AND sessions = 0;
+END;
+CREATE TRIGGER IF NOT EXISTS turn_added AFTER INSERT ON turn_durations BEGIN
+  INSERT INTO duration_buckets VALUES (new.backend, new.duration >> {BUCKET_SHIFT}, 1)
+    ON CONFLICT (backend, bucket) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS turn_removed AFTER DELETE ON turn_durations BEGIN
+  UPDATE duration_buckets SET n = n - 1
+    WHERE backend = old.backend AND bucket = old.duration >> {BUCKET_SHIFT};
+  DELETE FROM duration_buckets
+    WHERE backend = old.backend AND bucket = old.duration >> {BUCKET_SHIFT} AND n = 0;
+END;
 """
+DERIVED_TABLES = ("sessions", "dirs", "skipped", "meta", "turn_durations", "duration_buckets",
+                  "backend_totals")
 VALUE_COLS = (
     "backend", "status", "working_dir", "title", "created_at", "last_used", "turn_count",
     "total_tokens", "resumable", "tags", "tags_key", "metadata", "meta_key", "search",
@@ -86,6 +130,10 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _duration(value: Any) -> int:
+    return max(-DURATION_LIMIT, min(DURATION_LIMIT, _int(value)))
+
+
 def row_values(record: dict[str, Any]) -> tuple[Any, ...]:
     """The indexed values of a validated record, in VALUE_COLS order."""
     tags = record["tags"]
@@ -107,7 +155,7 @@ def row_values(record: dict[str, Any]) -> tuple[Any, ...]:
         usage.get("cached_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0,
         usage.get("output_tokens") or 0, usage.get("reasoning_tokens") or 0,
         None if cost is None else float(cost),
-        ",".join(str(_int(t.get("duration_ms"))) for t in turns if "duration_ms" in t),
+        json.dumps([_duration(t["duration_ms"]) for t in turns if "duration_ms" in t]),
         record.get("backend_session_id"),
     )  # fmt: skip
 

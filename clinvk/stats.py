@@ -6,8 +6,10 @@ are the sums of the sessions' `token_usage`, to the token. No Click here."""
 
 from __future__ import annotations
 
+import json
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import UsageError
@@ -17,9 +19,9 @@ if TYPE_CHECKING:
 
 # SQL for each grouping; day is the UTC date of the session's last use
 # "+" keeps SQLite from walking an index in key order with a table read per row, which is
-# slower than a scan and a sort; backend has a covering index (index_schema) instead
+# slower than a scan and a sort (unfiltered totals by backend come from stats_totals)
 GROUPS = {
-    "backend": "backend",
+    "backend": "+backend",
     "model": "+model",
     "day": "date(last_used / 1000000, 'unixepoch')",
     "dir": "+working_dir",
@@ -29,7 +31,8 @@ TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "cache_creation_input_tok
 _SQL = (
     "SELECT {key}, count(*), sum(turn_count), sum(input_tokens), sum(cached_tokens), "
     "sum(cache_creation_tokens), sum(output_tokens), sum(reasoning_tokens), sum(total_tokens), "
-    "sum(cost_usd), count(cost_usd), group_concat(durations) FILTER (WHERE durations != '') "
+    "sum(cost_usd), count(cost_usd), group_concat(substr(durations, 2, length(durations) - 2)) "
+    "FILTER (WHERE durations != '[]') "
     "FROM sessions{{where}} GROUP BY 1"
 )
 
@@ -62,33 +65,43 @@ def kth(runs: list[list[int]], k: int) -> int:
     return lo
 
 
-def _durations_summary(runs: list[list[int]]) -> dict[str, Any]:
-    n = sum(len(r) for r in runs)
+def durations_summary(n: int, kth_of: Callable[[int], int]) -> dict[str, Any]:
+    """Median and nearest-rank p95 of n durations, given kth_of(k): the k-th smallest
+    (1-based). An even count's median is the mean of the two middle values."""
     if not n:
         return {"median": None, "p95": None, "turns_timed": 0}
-    median = kth(runs, (n + 1) // 2) if n % 2 else (kth(runs, n // 2) + kth(runs, n // 2 + 1)) / 2
-    return {"median": median, "p95": kth(runs, max(1, math.ceil(0.95 * n))), "turns_timed": n}
+    median = kth_of((n + 1) // 2) if n % 2 else (kth_of(n // 2) + kth_of(n // 2 + 1)) / 2
+    return {"median": median, "p95": kth_of(max(1, math.ceil(0.95 * n))), "turns_timed": n}
+
+
+def _durations_summary(runs: list[list[int]]) -> dict[str, Any]:
+    return durations_summary(sum(len(r) for r in runs), lambda k: kth(runs, k))
 
 
 def summarise(key: Any, sessions: int, turns: int, tokens: dict[str, int],
-              cost: float | None, cost_sessions: int, runs: list[list[int]]) -> dict[str, Any]:
-    """One group's figures, raw (the shape of `stats --json`); runs: sorted duration lists."""
+              cost: float | None, cost_sessions: int,
+              runs: list[list[int]] | dict[str, Any]) -> dict[str, Any]:
+    """One group's figures, raw (the shape of `stats --json`); runs: sorted duration lists,
+    or their durations_summary already made."""
     inp = tokens["input_tokens"]
+    durations = runs if isinstance(runs, dict) else _durations_summary([r for r in runs if r])
     return {
         "key": key, "sessions": sessions, "turns": turns, "tokens": tokens,
         "cache_hit_ratio": tokens["cached_input_tokens"] / inp if inp else None,
-        "duration_ms": _durations_summary([r for r in runs if r]),
+        "duration_ms": durations,
         "cost_usd": None if not cost_sessions else round(cost or 0.0, 10),
         "cost_sessions": cost_sessions,
     }
 
 
 def _durations(text: str | None) -> list[int]:
-    """Sorted turn durations from the index's comma-separated lists."""
-    return sorted(map(int, text.split(","))) if text else []
+    """Sorted turn durations from the index's JSON arrays, joined by commas."""
+    return sorted(json.loads(f"[{text}]")) if text else []
 
 
-def _merge(groups: list[dict[str, Any]], durations: list[list[int]]) -> dict[str, Any]:
+def merge(groups: list[dict[str, Any]],
+          durations: list[list[int]] | dict[str, Any]) -> dict[str, Any]:
+    """The total of groups; durations: every group's sorted durations, or their summary."""
     costs = [g["cost_usd"] for g in groups if g["cost_usd"] is not None]
     tokens = {f: sum(g["tokens"][f] for g in groups) for f in TOKEN_FIELDS}
     return summarise(None, sum(g["sessions"] for g in groups), sum(g["turns"] for g in groups),
@@ -96,10 +109,30 @@ def _merge(groups: list[dict[str, Any]], durations: list[list[int]]) -> dict[str
                      sum(g["cost_sessions"] for g in groups), durations)
 
 
+def _order(by: str | None, groups: list[dict[str, Any]]) -> None:
+    if by == "day":
+        groups.sort(key=lambda g: g["key"] or "")
+    else:
+        groups.sort(key=lambda g: (-g["tokens"]["total_tokens"], -g["sessions"], str(g["key"])))
+
+
 def stats(store: SessionStore, by: str | None = None,
           filters: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"by", "groups": [...], "total": {...}} over the sessions matching filters."""
     check_by(by)
+    if by in (None, "backend") and not any((filters or {}).values()):
+        from clinvk.stats_totals import backend_stats
+
+        groups, total = backend_stats(store)
+        _order(by, groups)
+        return {"by": by, "groups": groups if by else [], "total": total}
+    return scan_stats(store, by, filters)
+
+
+def scan_stats(store: SessionStore, by: str | None = None,
+               filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """stats() from one query over the matching rows of the index (any filter, any grouping):
+    the sums in SQL, the durations sorted here."""
     sql = _SQL.format(key=GROUPS[by] if by else "NULL")
     groups, every = [], []
     for key, n, turns, *rest in store.query(sql, **(filters or {})):
@@ -107,11 +140,8 @@ def stats(store: SessionStore, by: str | None = None,
         cost, cost_n, durations = rest[6], rest[7], _durations(rest[8])
         every.append(durations)
         groups.append(summarise(key, n, int(turns or 0), tokens, cost, cost_n, [durations]))
-    if by == "day":
-        groups.sort(key=lambda g: g["key"] or "")
-    else:
-        groups.sort(key=lambda g: (-g["tokens"]["total_tokens"], -g["sessions"], str(g["key"])))
-    return {"by": by, "groups": groups if by else [], "total": _merge(groups, every)}
+    _order(by, groups)
+    return {"by": by, "groups": groups if by else [], "total": merge(groups, every)}
 
 
 def session_stats(record: dict[str, Any]) -> dict[str, Any]:
