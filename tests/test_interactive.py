@@ -502,3 +502,98 @@ def test_real_codex_and_gemini_tuis_are_recorded(tmp_path: Path, backend: str) -
     if backend == "gemini":
         assert {r["kind"] for r in requests} == {"main", "utility"}  # the router was called
     assert rec["token_usage"] == billed
+
+
+def _codex_turn(child: pexpect.spawn, prompt: str, mark: str) -> None:
+    child.send(prompt)
+    time.sleep(0.5)
+    child.send("\r")
+    wait_screen(child, f"user messages. {mark}")  # "MOCK CODEX REPLY to N user messages. MARK:…"
+    time.sleep(2)  # the title request (first turn) and the rollout's token count
+
+
+def _codex_quit(child: pexpect.spawn) -> None:
+    child.send("\x03")
+    time.sleep(0.4)
+    child.send("\x03")  # Ctrl-C twice quits; not a third time (see above)
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+def test_real_codex_tui_title_request_is_billed_to_the_first_turn(tmp_path: Path) -> None:
+    """codex's TUI asks the model for a task title in a hidden thread of its own: its
+    tokens are in no store, yet billed. They go to the first turn; a resumed run adds
+    exactly what it was billed."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import realcli
+    from standin import StandIn, sum_usage
+
+    exe = realcli.require_cli("codex")
+    home, work, clinvk_home = tmp_path / "home", tmp_path / "work", tmp_path / "clinvk-home"
+    work.mkdir()
+    clinvk_home.mkdir()
+    with StandIn() as api:
+        env = realcli.prepare_cli("codex", api, home, workdir=work, cli_path=exe)
+        env["CLINVK_HOME"] = str(clinvk_home)
+        (clinvk_home / "config.yaml").write_text(f"backends:\n  codex:\n    command: {exe}\n")
+
+        def clinvk(*args: str) -> pexpect.spawn:
+            return pexpect.spawn(sys.executable, ["-m", "clinvk", *args], cwd=str(work), env=env,
+                                 encoding="utf-8", codec_errors="replace", dimensions=(40, 120),
+                                 timeout=60)
+
+        child = clinvk("-b", "codex")
+        time.sleep(6)  # startup
+        _codex_turn(child, "first MARK:cx1", "MARK:cx1")
+        _codex_turn(child, "second MARK:cx2", "MARK:cx2")
+        _codex_quit(child)
+        first_run = api.requests_for("openai")
+        mark = api.mark()
+        child = clinvk("resume", "--last")
+        time.sleep(6)
+        _codex_turn(child, "third MARK:cx3", "MARK:cx3")
+        _codex_quit(child)
+        resumed = api.billed_total("openai", since=mark)
+        everything = sum_usage([r["billed"] for r in api.requests_for("openai")])
+    done = subprocess.run([sys.executable, "-m", "clinvk", "sessions", "list", "--json"],
+                          cwd=str(work), env=env, capture_output=True, text=True, timeout=60)
+    [rec] = json.loads(done.stdout)
+    title = [r for r in first_run if "Generate a concise" in " ".join(r["user_texts"])]
+    for r in first_run:
+        print("REQ", r["time"], r["billed"], [t[-80:] for t in r["user_texts"]])
+    print("TURNS", rec["turns"])
+    assert len(title) == 1  # the hidden request is really made (and billed)
+
+    def main(mark: str) -> dict[str, int]:
+        [req] = [r for r in first_run if r not in title and mark in r["user_texts"][-1]]
+        return req["billed"]
+
+    turns = rec["turns"]
+    assert [t["prompt"] for t in turns] == ["first MARK:cx1", "second MARK:cx2", "third MARK:cx3"]
+    assert turns[0]["usage"] == sum_usage([main("MARK:cx1"), title[0]["billed"]])
+    assert turns[1]["usage"] == main("MARK:cx2")
+    assert turns[2]["usage"] == resumed
+    assert rec["token_usage"] == everything == sum_usage([t["usage"] for t in turns])
+
+
+def test_a_late_ctrl_c_does_not_cut_the_recording_short(monkeypatch) -> None:
+    """Ctrl-C pressed as the backend exits reaches clinvk while it records: ignored."""
+    from clinvk import interactive_turn
+    from clinvk.commands import run as run_cmd
+
+    recorded = []
+
+    def fake_session(app, spec) -> int:
+        os.kill(os.getpid(), signal.SIGINT)  # delivered while "recording"
+        recorded.append(spec)
+        return 7
+
+    monkeypatch.setattr(interactive_turn, "run_interactive_session", fake_session)
+    app = type("AppStub", (), {"changes_nothing": False})()
+    spec = type("SpecStub", (), {"ephemeral": False, "dry_run": False})()
+    before = signal.getsignal(signal.SIGINT)
+    assert run_cmd.execute_interactive(app, spec) == 7
+    assert recorded == [spec]
+    assert signal.getsignal(signal.SIGINT) is before  # restored afterwards

@@ -68,11 +68,25 @@ def wants_interactive(app: App, words: tuple[str, ...] | list[str]) -> bool:
 
 
 def execute_interactive(app: App, spec: Any) -> int:
-    """Hand the terminal to the backend's interactive interface and record the session."""
+    """Hand the terminal to the backend's interactive interface and record the session.
+
+    Ctrl-C belongs to the backend: while it runs it is forwarded to it (clinvk.interactive),
+    and a late one, pressed as the backend exits, must not cut clinvk's recording short."""
+    import signal
+
     from clinvk.interactive_turn import run_interactive_session
 
     app.changes_nothing = spec.ephemeral or spec.dry_run
-    return run_interactive_session(app, spec)
+    # a Python handler, not SIG_IGN: the backend, spawned meanwhile, gets default handling
+    previous = signal.signal(signal.SIGINT, _late_interrupt)
+    try:
+        return run_interactive_session(app, spec)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _late_interrupt(_signum: int, _frame: object) -> None:
+    """Ctrl-C outside the backend's run: ignored, the session is being recorded."""
 
 
 def require_prompt(app: App, words: tuple[str, ...]) -> str:
