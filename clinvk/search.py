@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 SNIPPET_WIDTH = 40  # characters shown on each side of the match
+# record -> texts of its conversation; it may also have `narrow(records, query)`: the ids
+# of those records whose conversation may contain query (None: it cannot tell)
 TranscriptReader = Callable[[dict[str, Any]], Iterable[str]]
 
 
@@ -101,16 +103,20 @@ def _transcript_hits(
     rows = store.query("SELECT id, backend, backend_session_id, working_dir FROM sessions{where}"
                        f" ORDER BY {column} {direction}, id {direction}",
                        **{**filters, "resumable": True})
-    for sid, backend, backend_session_id, working_dir in rows:
-        if sid in seen:
+    lights = [{"id": sid, "backend": backend, "backend_session_id": backend_session_id,
+               "working_dir": working_dir}
+              for sid, backend, backend_session_id, working_dir in rows if sid not in seen]
+    # a reader with a cache (search_cmd) says which sessions can match at all
+    narrow = getattr(read_transcript, "narrow", None)
+    keep = narrow(lights, needle) if narrow is not None else None
+    for light in lights:
+        if keep is not None and light["id"] not in keep:
             continue
-        light = {"id": sid, "backend": backend, "backend_session_id": backend_session_id,
-                 "working_dir": working_dir}
         for text in read_transcript(light):
             found = snippet(text, needle)
             if found is not None:
                 try:
-                    yield Hit(store.get(sid), "transcript", found)
+                    yield Hit(store.get(light["id"]), "transcript", found)
                 except ClinvkError:  # deleted meanwhile
                     pass
                 break

@@ -11,44 +11,64 @@ from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
 from clinvk.commands.list_filters import filter_options, sort_options, take_filters
 
-# characters no JSON encoder escapes: a query made only of them can be looked for in the
-# raw store files first, and only files that contain it need to be parsed
+# characters no JSON encoder escapes: a word of the query made only of them can be looked
+# for in the raw store files first, and only files that contain it need to be parsed
 _RAW_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                      " .,:;-_+=*#@!?()[]{}%$^|~`")
+                      ".,:;-_+=*#@!?()[]{}%$^|~`")
+# the only characters whose str.lower() holds an ASCII letter (KELVIN SIGN, I WITH DOT
+# ABOVE), raw and JSON-escaped: a file holding one may match and must be parsed
+_LOWERS_TO_ASCII = ("\u212a".encode(), "\u0130".encode(), b"\\u212a", b"\\u0130")
 
 
 def raw_prefilter(query: str) -> bytes | None:
-    """The lowercased bytes to look for in raw store files, or None when the query could
-    be escaped in JSON (then every transcript is parsed)."""
-    needle = " ".join(query.split())
-    return needle.lower().encode() if needle and set(needle) <= _RAW_SAFE else None
+    """The lowercased bytes to look for in raw store files: the longest word of the query
+    (the conversation's whitespace is flattened before matching, so a run of spaces or a
+    line break may stand between two words), or None when it could be escaped in JSON
+    (then every transcript is parsed)."""
+    word = max(query.split(), key=len, default="")
+    return word.lower().encode() if word and set(word) <= _RAW_SAFE else None
 
 
 def _raw_contains(files: list[Any], needle: bytes) -> bool:
     for path in files:
         try:
             with open(path, "rb") as fh:
-                if needle in fh.read().lower():
-                    return True
+                raw = fh.read().lower()
         except OSError:
             return True  # let the real reader report it
+        if needle in raw or any(odd in raw for odd in _LOWERS_TO_ASCII):
+            return True
     return False
 
 
 def _transcript_reader(app: App, query: str) -> Any:
-    """record -> texts of its conversation in the backend's store (none if unreadable)."""
+    """record -> texts of its conversation in the backend's store (none if unreadable), with
+    `narrow` (search.TranscriptReader) answering from the transcript cache."""
     from clinvk.errors import ClinvkError
     from clinvk.transcript_render import backend_context, load_transcript, transcript_files
 
     unreadable: list[str] = []
     needle = raw_prefilter(query)
     contexts: dict[str, Any] = {}
+    cached: dict[str, list[str]] = {}
+
+    def locate(record: dict[str, Any]) -> Any:
+        if record["backend"] not in contexts:
+            contexts[record["backend"]] = backend_context(app, record)
+        return transcript_files(app, record, contexts[record["backend"]])
+
+    def load(record: dict[str, Any], found: Any) -> list[str] | None:
+        try:
+            transcript = load_transcript(app, record, found)
+        except Exception:  # left to read(), which reports it
+            return None
+        return [m.text for m in transcript.messages if m.text]
 
     def read(record: dict[str, Any]) -> Iterable[str]:
+        if record["id"] in cached:
+            return cached.pop(record["id"])
         try:
-            if record["backend"] not in contexts:
-                contexts[record["backend"]] = backend_context(app, record)
-            found = transcript_files(app, record, contexts[record["backend"]])
+            found = locate(record)
             if needle is not None and not _raw_contains(found[1], needle):
                 return ()
             transcript = load_transcript(app, record, found)
@@ -64,7 +84,17 @@ def _transcript_reader(app: App, query: str) -> Any:
             return ()
         return [m.text for m in transcript.messages if m.text]
 
+    def narrow(records: list[dict[str, Any]], text: str) -> set[str] | None:
+        from clinvk.transcript_lookup import cached_matches
+
+        answer = cached_matches(app, records, text, load, locate)
+        if answer is None:
+            return None
+        cached.update(answer[0])
+        return set(answer[0]) | answer[1]
+
     read.unreadable = unreadable  # type: ignore[attr-defined]
+    read.narrow = narrow  # type: ignore[attr-defined]
     return read
 
 

@@ -1,0 +1,155 @@
+"""Derived cache of the conversations kept by the backends, for `sessions search
+--transcripts`: a repeated search reads neither nor parses the backends' store files.
+
+One SQLite file (cache_path) beside the session index, as disposable as it: deleted,
+damaged, of another version or unusable, it is rebuilt or left aside (the search then reads
+the files as before). `docs` holds, per clinvk session, the signature of the backend's
+files it was read from (path, size, mtime_ns, inode of each file; an mtime younger than the
+index's racy window is recorded as -1 so that the next search reads the file again) and
+the texts of its messages, each flattened to single spaces as search.snippet does and
+joined by SEP (whitespace, so never inside a flattened text or a query). `grams` is a
+contentless FTS5 index (trigram tokenizer, detail=none) of the same texts lowercased by
+Python: a query's trigrams must all be there, which narrows the documents to a superset
+of the matches; each is then checked with Python's `in` on the lowercased texts, so the
+hits are exactly those of the scan. Queries of fewer than 3 characters check every cached
+document. Without FTS5 or its trigram tokenizer the cache is not used. No Click here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+CACHE_VERSION = 1
+SEP = "\x1f"
+MAX_GRAMS = 24  # trigrams of a query put in the FTS expression (the check does the rest)
+_SCHEMA = (
+    "CREATE TABLE docs (id INTEGER PRIMARY KEY, sid TEXT NOT NULL UNIQUE, sig TEXT NOT NULL, "
+    "body TEXT NOT NULL);"
+    "CREATE VIRTUAL TABLE grams USING fts5(body, content='', detail='none', "
+    "tokenize='trigram case_sensitive 1');"
+)
+
+
+def cache_path(home: Path) -> Path:
+    return Path(home) / "transcripts.sqlite3"
+
+
+def signature(files: Iterable[Path]) -> str | None:
+    """The files' identity as stored in docs.sig; None if one cannot be stat'ed."""
+    from clinvk.index import settled
+
+    sig = []
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        sig.append(f"{path}{SEP}{st.st_size}{SEP}{settled(st.st_mtime_ns)}{SEP}{st.st_ino}")
+    return "\n".join(sig)
+
+
+def flatten(texts: Iterable[str]) -> list[str]:
+    return [" ".join(text.split()) for text in texts]
+
+
+def _lowered(pieces: list[str]) -> str:
+    return SEP.join(piece.lower() for piece in pieces)
+
+
+def _fts_query(needle: str) -> str:
+    grams = list(dict.fromkeys(needle[i:i + 3] for i in range(len(needle) - 2)))
+    if len(grams) > MAX_GRAMS:
+        step = len(grams) / MAX_GRAMS
+        grams = [grams[int(i * step)] for i in range(MAX_GRAMS)] + [grams[-1]]
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _contains(body: str, needle: str) -> bool:
+    return any(needle in piece.lower() for piece in body.split(SEP))
+
+
+class TranscriptCache:
+    """The cache file of one $CLINVK_HOME; every method raises sqlite3.Error on trouble."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.path = path
+        try:
+            self.db = self._open(sqlite3)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            for suffix in ("", "-wal", "-shm", "-journal"):  # damaged: start again
+                try:
+                    os.unlink(f"{path}{suffix}")
+                except OSError:
+                    pass
+            self.db = self._open(sqlite3)
+
+    def _open(self, sqlite3: Any) -> Any:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        os.close(fd)
+        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_VERSION:
+                db.executescript(f"BEGIN IMMEDIATE;DROP TABLE IF EXISTS docs;DROP TABLE IF EXISTS "
+                                 f"grams;{_SCHEMA}PRAGMA user_version={CACHE_VERSION};COMMIT;")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        self.db.close()
+
+    def signatures(self) -> dict[str, str]:
+        """sid -> stored signature of every cached session."""
+        return dict(self.db.execute("SELECT sid, sig FROM docs"))
+
+    def update(self, put: dict[str, tuple[str, list[str]]], drop: Iterable[str]) -> None:
+        """Store (signature, flattened texts) per sid and forget the sids in drop, in one
+        transaction."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for sid in [*drop, *put]:
+                row = db.execute("SELECT id, body FROM docs WHERE sid = ?", (sid,)).fetchone()
+                if row is not None:
+                    db.execute("INSERT INTO grams(grams, rowid, body) VALUES ('delete', ?, ?)",
+                               (row[0], _lowered(row[1].split(SEP))))
+                    db.execute("DELETE FROM docs WHERE id = ?", (row[0],))
+            for sid, (sig, pieces) in put.items():
+                body = SEP.join(pieces)
+                rowid = db.execute("INSERT INTO docs (sid, sig, body) VALUES (?, ?, ?)",
+                                   (sid, sig, body)).lastrowid
+                db.execute("INSERT INTO grams(rowid, body) VALUES (?, ?)", (rowid, _lowered(pieces)))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def matching(self, needle: str, sids: set[str]) -> dict[str, list[str]]:
+        """sid -> flattened texts of the cached sessions among sids whose texts contain
+        needle (already lowercased, single-spaced), by Python's own `in`."""
+        if len(needle) >= 3:
+            rows = self.db.execute(
+                "SELECT sid, body FROM docs WHERE id IN (SELECT rowid FROM grams WHERE grams "
+                "MATCH ?)", (_fts_query(needle),))
+        else:
+            rows = self.db.execute("SELECT sid, body FROM docs")
+        return {sid: body.split(SEP) for sid, body in rows
+                if sid in sids and _contains(body, needle)}
+
+
+def cacheable(pieces: list[str]) -> bool:
+    """Texts the cache can hold as they are (no NUL, no lone surrogate)."""
+    try:
+        SEP.join(pieces).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any("\x00" in piece for piece in pieces)

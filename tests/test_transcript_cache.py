@@ -1,0 +1,169 @@
+"""`sessions search --transcripts` through the transcript cache gives the hits and snippets
+of a scan of the backend files, follows changed, new and deleted transcripts, handles
+queries shorter than a trigram, and is not written by a read-only store."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinvk.session import new_session
+from clinvk.store import SessionStore
+from clinvk.transcript_cache import SEP, TranscriptCache, cache_path, flatten
+
+QUERIES = ("needle", "NEEDLE", "ne", "x", "lorem ipsum", "ipsum\n  dolor", "Ünïcode ß",
+           "quote \"it\"", "nothing-like-this")
+
+
+@pytest.fixture
+def home(clinvk):
+    clinvk.config("session:\n  auto_clean: false\n")
+    clinvk.store = SessionStore(clinvk.home)
+    return clinvk
+
+
+def _transcript(path: Path, bsid: str, texts: list[str]) -> None:
+    lines = []
+    for n, text in enumerate(texts):
+        role = "user" if n % 2 == 0 else "assistant"
+        content = text if role == "user" else [{"type": "text", "text": text}]
+        lines.append(json.dumps({"type": role, "sessionId": bsid, "cwd": "/x",
+                                 "message": {"id": f"m{n}", "role": role, "content": content}}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _session(home, tmp_path: Path, n: int, texts: list[str] | None) -> tuple[dict, Path]:
+    from clinvk.backends.claude import project_dir_name
+
+    wdir = str(tmp_path / f"proj{n % 2}")
+    bsid = f"{n:08d}-b6a5-42b0-a483-53e93009ce30"
+    record = home.store.create(new_session("claude", wdir, title=f"session {n}",
+                                           backend_session_id=bsid))
+    folder = home.user_home / ".claude" / "projects" / project_dir_name(wdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{bsid}.jsonl"
+    if texts is not None:
+        _transcript(path, bsid, texts)
+    return record, path
+
+
+def _search(home, query: str) -> tuple[list, str]:
+    result = home.run("sessions", "search", "--transcripts", query, "-n", "100", "--json")
+    assert result.code == 0, result.err
+    return [(h["id"], h["match"]) for h in result.json()], result.err
+
+
+def _scanned(home, query: str) -> tuple[list, str]:
+    """The same search with the cache out of reach (a folder where its file would be)."""
+    cache = cache_path(home.home)
+    backup = cache.with_name("moved-aside")
+    if cache.exists():
+        cache.rename(backup)
+    cache.mkdir()
+    try:
+        return _search(home, query)
+    finally:
+        cache.rmdir()
+        if backup.exists():
+            backup.rename(cache)
+
+
+def _populate(home, tmp_path: Path) -> list[Path]:
+    texts = [["lorem ipsum dolor", "a NEEDLE in\n  the hay"], ["ipsum   dolor sit", "ne"],
+             ["Ünïcode SS and ß", "say \"it\" quote \"IT\""], ["x marks", "nothing"],
+             ["needle again"], []]
+    paths = [_session(home, tmp_path, n, t)[1] for n, t in enumerate(texts)]
+    _session(home, tmp_path, 99, None)  # no transcript file at all
+    return paths
+
+
+def test_cached_search_equals_the_scan(home, tmp_path):
+    _populate(home, tmp_path)
+    for query in QUERIES:
+        want = _scanned(home, query)
+        assert _search(home, query) == want  # first: fills the cache
+        assert _search(home, query) == want  # then from the cache
+    assert cache_path(home.home).is_file()
+    assert "could not be read" in _search(home, "needle")[1]
+
+
+def test_changed_new_and_deleted_transcripts_are_followed(home, tmp_path):
+    paths = _populate(home, tmp_path)
+    assert [m["snippet"] for _, m in _search(home, "zebra")[0]] == []
+    bsid = paths[3].stem
+    _transcript(paths[3], bsid, ["x marks", "a zebra appears"])  # changed, same folder
+    os.utime(paths[3], ns=(1, 1))  # even with an old mtime: the size differs
+    assert [m["snippet"] for _, m in _search(home, "zebra")[0]] == ["a zebra appears"]
+    _session(home, tmp_path, 7, ["another zebra"])  # new
+    assert len(_search(home, "zebra")[0]) == 2
+    paths[3].unlink()  # deleted: not found, reported as before
+    hits, err = _search(home, "zebra")
+    assert [m["snippet"] for _, m in hits] == ["another zebra"]
+    assert "could not be read" in err
+    assert _search(home, "zebra") == _scanned(home, "zebra")
+    docs = TranscriptCache(cache_path(home.home))
+    assert not any(bsid in sig for sig in docs.signatures().values())
+    docs.close()
+
+
+def test_deleted_sessions_leave_the_cache(home, tmp_path):
+    _populate(home, tmp_path)
+    _search(home, "needle")
+    gone = home.store.list()[0]["id"]
+    assert home.run("sessions", "delete", gone, "--yes").code == 0
+    _search(home, "needle")
+    docs = TranscriptCache(cache_path(home.home))
+    assert gone not in docs.signatures()
+    docs.close()
+
+
+def test_a_damaged_cache_is_rebuilt(home, tmp_path):
+    _populate(home, tmp_path)
+    want = _search(home, "needle")
+    cache_path(home.home).write_bytes(b"not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{cache_path(home.home)}{suffix}").unlink(missing_ok=True)
+    assert _search(home, "needle") == want
+
+
+def test_read_only_store_writes_no_cache(home, tmp_path):
+    from clinvk.app import App
+    from clinvk.commands.search_cmd import _transcript_reader
+    from clinvk.env import Environment
+    from clinvk.search import search
+
+    _populate(home, tmp_path)
+    app = App(Environment(environ=dict(home.env)))
+    app.changes_nothing = True
+    hits = search(app.store, "needle", read_transcript=_transcript_reader(app, "needle"))
+    assert len(hits) == 2
+    assert not cache_path(home.home).exists()
+
+
+TEXT = st.text(st.sampled_from("aAbB ß\nİı\"Σς-x\x1e"), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(TEXT, max_size=4), min_size=1, max_size=5), TEXT)
+def test_matching_is_python_substring_of_the_flattened_texts(docs, query):
+    needle = " ".join(query.split()).lower()
+    if not needle:
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = TranscriptCache(Path(tmp) / "t.sqlite3")
+        cache.update({str(n): ("sig", flatten(texts)) for n, texts in enumerate(docs)}, [])
+        got = cache.matching(needle, {str(n) for n in range(len(docs))})
+        want = {str(n) for n, texts in enumerate(docs)
+                if any(needle in " ".join(t.split()).lower() for t in texts)}
+        assert set(got) == want
+        for sid in got:
+            assert got[sid] == flatten(docs[int(sid)])
+            assert all(SEP not in piece for piece in got[sid])
+        cache.close()
