@@ -21,12 +21,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SEP = "\x1f"
 MAX_GRAMS = 24  # trigrams of a query put in the FTS expression (the check does the rest)
 _SCHEMA = (
     "CREATE TABLE docs (id INTEGER PRIMARY KEY, sid TEXT NOT NULL UNIQUE, sig TEXT NOT NULL, "
     "body TEXT NOT NULL);"
+    "CREATE INDEX docs_sig ON docs(sid, sig);"  # read the signatures without the texts
     "CREATE VIRTUAL TABLE grams USING fts5(body, content='', detail='none', "
     "tokenize='trigram case_sensitive 1');"
 )
@@ -66,8 +67,14 @@ def _fts_query(needle: str) -> str:
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
-def _contains(body: str, needle: str) -> bool:
-    return any(needle in piece.lower() for piece in body.split(SEP))
+def _from_match(body: str, needle: str) -> list[str] | None:
+    """The texts of body from the first that contains needle on, or None if none does
+    (the search stops at the first text that matches: the earlier ones are not needed)."""
+    pieces = body.split(SEP)
+    for n, piece in enumerate(pieces):
+        if needle in piece.lower():
+            return pieces[n:]
+    return None
 
 
 class TranscriptCache:
@@ -134,16 +141,17 @@ class TranscriptCache:
         db.execute("COMMIT")
 
     def matching(self, needle: str, sids: set[str]) -> dict[str, list[str]]:
-        """sid -> flattened texts of the cached sessions among sids whose texts contain
-        needle (already lowercased, single-spaced), by Python's own `in`."""
+        """sid -> flattened texts, from the first that contains needle (already lowercased,
+        single-spaced, by Python's own `in`) on, of the cached sessions among sids that
+        have one."""
         if len(needle) >= 3:
             rows = self.db.execute(
                 "SELECT sid, body FROM docs WHERE id IN (SELECT rowid FROM grams WHERE grams "
                 "MATCH ?)", (_fts_query(needle),))
         else:
             rows = self.db.execute("SELECT sid, body FROM docs")
-        return {sid: body.split(SEP) for sid, body in rows
-                if sid in sids and _contains(body, needle)}
+        found = ((sid, _from_match(body, needle)) for sid, body in rows if sid in sids)
+        return {sid: pieces for sid, pieces in found if pieces is not None}
 
 
 def cacheable(pieces: list[str]) -> bool:

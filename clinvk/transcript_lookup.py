@@ -1,6 +1,7 @@
 """`sessions search --transcripts` through the transcript cache (transcript_cache): bring
 the cache up to date for the sessions searched (only sessions whose backend files changed
-are read again), then say which of them contain the query. Sessions the cache cannot hold
+are read again, for at most FILL_SECONDS per search), then say which of them contain the
+query. Sessions the cache cannot hold
 (transcript unreadable or gone, texts it cannot store) are left to the reader, which reads
 them as without a cache. Like the session index, the cache is written by this read-only
 command, but never when the store is read-only (--ephemeral, --dry-run)."""
@@ -8,6 +9,7 @@ command, but never when the store is read-only (--ephemeral, --dry-run)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,10 @@ if TYPE_CHECKING:
     from clinvk.app import App
     from clinvk.transcript_cache import TranscriptCache
 
+# seconds one search spends reading changed transcripts into the cache; the rest are read
+# as without a cache (their raw files prefiltered), and cached by the next searches, so
+# that a first search over a large history costs about this much more than the scan
+FILL_SECONDS = 1.0
 # record, found files -> texts of its conversation, or None when it cannot be read
 Loader = Callable[[dict[str, Any], Any], "list[str] | None"]
 
@@ -28,6 +34,7 @@ def _refresh(app: App, cache: TranscriptCache, lights: list[dict[str, Any]], loa
     put: dict[str, tuple[str, list[str]]] = {}
     drop: list[str] = []
     uncached: set[str] = set()
+    deadline = time.monotonic() + FILL_SECONDS
     for light in lights:
         sid = light["id"]
         try:
@@ -41,6 +48,9 @@ def _refresh(app: App, cache: TranscriptCache, lights: list[dict[str, Any]], loa
                 drop.append(sid)
             continue
         if known.get(sid) == sig:
+            continue
+        if time.monotonic() > deadline:
+            uncached.add(sid)
             continue
         texts = load(light, found)
         pieces = None if texts is None else flatten(texts)
@@ -64,8 +74,9 @@ def _refresh(app: App, cache: TranscriptCache, lights: list[dict[str, Any]], loa
 
 def cached_matches(app: App, lights: list[dict[str, Any]], needle: str, load: Loader,
                    locate: Callable[[dict[str, Any]], Any]) -> tuple[dict[str, list[str]], set[str]] | None:
-    """({id: flattened texts} of the sessions whose conversation contains needle, the ids
-    the cache cannot answer for), or None when there is no usable cache."""
+    """({id: its flattened texts from the first that contains needle on} of the sessions
+    whose conversation contains needle, the ids the cache cannot answer for), or None when
+    there is no usable cache."""
     import sqlite3
 
     from clinvk.transcript_cache import TranscriptCache, cache_path

@@ -164,6 +164,30 @@ def test_matching_is_python_substring_of_the_flattened_texts(docs, query):
                 if any(needle in " ".join(t.split()).lower() for t in texts)}
         assert set(got) == want
         for sid in got:
-            assert got[sid] == flatten(docs[int(sid)])
+            pieces = flatten(docs[int(sid)])
+            first = next(n for n, p in enumerate(pieces) if needle in p.lower())
+            assert got[sid] == pieces[first:]
             assert all(SEP not in piece for piece in got[sid])
         cache.close()
+
+
+def test_a_search_out_of_fill_time_reads_the_rest_as_before(home, tmp_path, monkeypatch):
+    """Past FILL_SECONDS the changed transcripts are left to the scan: same hits, and the
+    next searches fill the cache."""
+    import clinvk.transcript_lookup as lookup
+    from clinvk.app import App
+    from clinvk.commands.search_cmd import _transcript_reader
+    from clinvk.env import Environment
+    from clinvk.search import search
+
+    _populate(home, tmp_path)
+    want = _scanned(home, "needle")
+    monkeypatch.setattr(lookup, "FILL_SECONDS", -1.0)
+    app = App(Environment(environ=dict(home.env)))
+    hits = search(app.store, "needle", limit=100,
+                  read_transcript=_transcript_reader(app, "needle"))
+    assert [(h.record["id"], {"field": h.field, "snippet": h.snippet}) for h in hits] == want[0]
+    docs = TranscriptCache(cache_path(home.home))
+    assert docs.signatures() == {}
+    docs.close()
+    assert _search(home, "needle") == want
