@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from clinvk.app import App
     from clinvk.transcript_cache import TranscriptCache
 
-# seconds one search spends reading changed transcripts into the cache; the rest are read
-# as without a cache (their raw files prefiltered), and cached by the next searches, so
-# that a first search over a large history costs about this much more than the scan
-FILL_SECONDS = 1.0
+# seconds one search spends reading changed transcripts for the cache (storing them takes
+# about as long again); the rest are read as without a cache (their raw files prefiltered)
+# and cached by the next searches, so that a first search over a large history costs
+# about a second more than the scan, not the whole fill at once
+FILL_SECONDS = 0.5
 # record, found files -> texts of its conversation, or None when it cannot be read
 Loader = Callable[[dict[str, Any], Any], "list[str] | None"]
 

@@ -15,8 +15,9 @@ from clinvk.commands.list_filters import filter_options, sort_options, take_filt
 # for in the raw store files first, and only files that contain it need to be parsed
 _RAW_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                       ".,:;-_+=*#@!?()[]{}%$^|~`")
-# the only characters whose str.lower() holds an ASCII letter (KELVIN SIGN, I WITH DOT
-# ABOVE), raw and JSON-escaped: a file holding one may match and must be parsed
+# the only characters whose str.lower() holds an ASCII letter (KELVIN SIGN -> k, I WITH DOT
+# ABOVE -> i), raw and JSON-escaped: with a k or an i in the query, a file holding one may
+# match and must be parsed
 _LOWERS_TO_ASCII = ("\u212a".encode(), "\u0130".encode(), b"\\u212a", b"\\u0130")
 
 
@@ -30,13 +31,14 @@ def raw_prefilter(query: str) -> bytes | None:
 
 
 def _raw_contains(files: list[Any], needle: bytes) -> bool:
+    odd = _LOWERS_TO_ASCII if b"i" in needle or b"k" in needle else ()
     for path in files:
         try:
             with open(path, "rb") as fh:
                 raw = fh.read().lower()
         except OSError:
             return True  # let the real reader report it
-        if needle in raw or any(odd in raw for odd in _LOWERS_TO_ASCII):
+        if needle in raw or any(char in raw for char in odd):
             return True
     return False
 
