@@ -5,8 +5,9 @@
    of that bundle into a fresh HOME and $CLINVK_HOME (target: each under 10 s).
 2. `sessions search --transcripts` over 1,000 sessions with 100 kB transcripts each, against
    `grep -rl` over the same files (target: within 3x). n/a when the command is missing.
-   Median of 7 runs after one warm-up; the first search after the transcripts were written
-   (which fills the transcript cache) is reported on its own row, and so are two floors:
+   Median of 7 runs after one warm-up; the first 8 searches after the transcripts were
+   written (which fill the transcript cache, 0.5 s of reading per search) come before and
+   are reported on their own row, and so are two floors:
    `sessions search` without --transcripts and a bare `python -c pass`.
 
     python bench/transfer_bench.py [--sessions 1000] [--kb 100] [--write]
@@ -112,7 +113,8 @@ def search(tmp: Path, count: int, kb: int) -> list[str]:
     search_argv = clinvk("sessions", "search", "--transcripts", "NEEDLE-XYZZY", "-n", str(count),
                          "--json")
     floor_argv = clinvk("sessions", "search", "NEEDLE-XYZZY", "-n", str(count), "--json")
-    t_first, _ = timed(search_argv, env, tmp)  # the first search reads every transcript
+    t_first, _ = timed(search_argv, env, tmp)  # the first search starts filling the cache
+    fills = [t_first] + [timed(search_argv, env, tmp)[0] for _ in range(7)]  # (0.5 s a search)
     t_grep, done = median_of(grep, env, tmp)
     hits_grep = len(done.stdout.splitlines())
     t_search, done = median_of(search_argv, env, tmp)
@@ -125,8 +127,8 @@ def search(tmp: Path, count: int, kb: int) -> list[str]:
     return [f"| `grep -rl` over the same {count} files ({hits_grep} hits) | {t_grep:.3f} s | | |",
             f"| sessions search --transcripts, {count} × {kb} kB ({hits} hits) | {t_search:.3f} s "
             f"({ratio:.1f}× grep) | ≤ 3× grep | {'ok' if ratio <= 3 else 'MISSED'} |",
-            f"| (first search after the transcripts were written: cache filled) | {t_first:.2f} s "
-            "| | |",
+            f"| (first 8 searches after the transcripts were written: cache being filled) | "
+            f"{' '.join(f'{t:.2f}' for t in fills)} s | | |",
             f"| (floor: `sessions search` without --transcripts) | {t_floor:.3f} s "
             f"({t_floor / max(t_grep, 1e-6):.1f}× grep) | | |",
             f"| (floor: `python -c pass`) | {t_python:.3f} s "
