@@ -23,6 +23,11 @@ def index_path(home: Path) -> Path:
     return home / "index.sqlite3"
 
 
+def transcript_cache_path(home: Path) -> Path:
+    """The derived cache of transcript text for `sessions search --transcripts`."""
+    return home / "transcripts.sqlite3"
+
+
 def lock_path(home: Path) -> Path:
     return home / "store.lock"
 

@@ -34,7 +34,9 @@ _SCHEMA = (
 
 
 def cache_path(home: Path) -> Path:
-    return Path(home) / "transcripts.sqlite3"
+    from clinvk.paths import transcript_cache_path
+
+    return transcript_cache_path(Path(home))
 
 
 def signature(files: Iterable[Path]) -> str | None:
