@@ -262,7 +262,7 @@ class SessionStore:
             return False
         with self.lock():
             try:
-                _record, key, name = self._find(session_id)
+                record, key, name = self._find(session_id)
             except SessionNotFound:
                 return False
             folder = self.root / key
@@ -281,6 +281,7 @@ class SessionStore:
                 os.rmdir(folder)
             except OSError:
                 pass
+        _forget_texts(self.home, [record["id"]])
         return True
 
     def purge(self, *, until: datetime, dry_run: bool = False) -> tuple[list[dict[str, Any]], int]:
@@ -340,6 +341,8 @@ class SessionStore:
                         os.rmdir(folder)
                     except OSError:
                         pass
+        if not dry_run:
+            _forget_texts(self.home, [r["id"] for r in removed])
         return removed, freed
 
     def list(
@@ -418,3 +421,10 @@ def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
         f"session id prefix {given.strip()!r} is ambiguous; it matches:\n"
         + "\n".join(lines) + more
     )
+
+
+def _forget_texts(home: Path, session_ids: list[str]) -> None:
+    """Deleted sessions leave no conversation text in clinvk's derived transcript cache."""
+    from clinvk.transcript_cache import forget
+
+    forget(home, session_ids)

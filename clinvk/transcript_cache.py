@@ -53,6 +53,37 @@ def signature(files: Iterable[Path]) -> str | None:
     return "\n".join(sig)
 
 
+def forget(home: Path, session_ids: Iterable[str]) -> None:
+    """Drop deleted sessions' texts from the cache, when there is one (errors ignored: the
+    next search forgets them too)."""
+    path = cache_path(home)
+    ids = list(session_ids)
+    if not ids or not path.is_file():
+        return
+    import sqlite3
+
+    try:
+        cache = TranscriptCache(path)
+    except (sqlite3.Error, OSError):
+        return
+    try:
+        cache.update({}, ids)
+    except sqlite3.Error:
+        pass
+    finally:
+        cache.close()
+
+
+def remove(home: Path) -> None:
+    """Delete the cache file (session.store_prompts is off: keep no conversation text)."""
+    path = cache_path(home)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except OSError:
+            pass
+
+
 def flatten(texts: Iterable[str]) -> list[str]:
     return [" ".join(text.split()) for text in texts]
 
@@ -108,6 +139,7 @@ class TranscriptCache:
                                  f"grams;{_SCHEMA}PRAGMA user_version={CACHE_VERSION};COMMIT;")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA secure_delete=ON")  # a forgotten conversation is overwritten
         except BaseException:
             db.close()
             raise

@@ -84,6 +84,11 @@ def cached_matches(app: App, lights: list[dict[str, Any]], needle: str, load: Lo
 
     if app.store.read_only or not lights:
         return None
+    if not app.settings.get("session.store_prompts"):  # keep no copy of conversations
+        from clinvk.transcript_cache import remove
+
+        remove(app.store.home)
+        return None
     try:
         cache = TranscriptCache(cache_path(app.store.home))
     except (sqlite3.Error, OSError):

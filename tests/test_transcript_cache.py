@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,34 @@ def test_a_search_out_of_fill_time_reads_the_rest_as_before(home, tmp_path, monk
     assert docs.signatures() == {}
     docs.close()
     assert _search(home, "needle") == want
+
+
+def _cached_ids(home) -> set[str]:
+    docs = TranscriptCache(cache_path(home.home))
+    try:
+        return set(docs.signatures())
+    finally:
+        docs.close()
+
+
+def test_deleted_and_cleaned_sessions_leave_no_text_in_the_cache(home, tmp_path):
+    first, _ = _session(home, tmp_path, 1, ["secret plans", "noted"])
+    second, _ = _session(home, tmp_path, 2, ["more secret plans", "noted"])
+    assert len(_search(home, "secret")[0]) == 2
+    assert _cached_ids(home) == {first["id"], second["id"]}
+    assert home.run("sessions", "delete", "--yes", first["id"]).code == 0
+    assert _cached_ids(home) == {second["id"]}
+    time.sleep(1.1)  # times have whole seconds: now the session is older than 0 minutes
+    assert home.run("sessions", "clean", "--older-than", "0m").code == 0
+    assert _cached_ids(home) == set()
+    raw = b"".join(p.read_bytes() for p in home.home.glob("transcripts.sqlite3*"))
+    assert b"secret plans" not in raw  # overwritten, not just unlinked from the tables
+
+
+def test_no_cache_of_conversations_when_prompts_are_not_stored(home, tmp_path):
+    _session(home, tmp_path, 1, ["secret plans", "noted"])
+    assert len(_search(home, "secret")[0]) == 1
+    assert cache_path(home.home).is_file()
+    home.config("session:\n  auto_clean: false\n  store_prompts: false\n")
+    assert len(_search(home, "secret")[0]) == 1  # still found, by reading the files
+    assert not list(home.home.glob("transcripts.sqlite3*"))
