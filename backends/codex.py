@@ -179,16 +179,39 @@ class CodexAdapter:
     assigns_session_id = False  # the new thread's id is read from the rollout it creates
 
     def build_interactive_argv(self, request: TurnRequest, new_session_id: str | None) -> list[str]:
-        """`codex [OPTIONS]` or `codex resume [OPTIONS] THREAD_ID`."""
+        """`codex [OPTIONS] --no-daemon` or `codex resume [OPTIONS] --no-daemon -- THREAD_ID`
+        (no shared background server: see codex_usage)."""
+        from clinvk.backends.codex_usage import with_no_daemon
+
         argv = [request.command]
         if request.resume_id:
             argv.append("resume")
         if request.model:
             argv += ["-m", request.model]
-        argv += [*request.extra_flags, *request.passthrough]
+        argv = with_no_daemon([*argv, *request.extra_flags, *request.passthrough])
         if request.resume_id:
             argv += ["--", request.resume_id]
         return argv
+
+    def interactive_env(self, working_dir: str, environ: Mapping[str, str],
+                        scratch: Path) -> dict[str, str]:
+        """RUST_LOG that makes codex log each API response's usage (see codex_usage)."""
+        from clinvk.backends.codex_usage import interactive_env
+
+        return interactive_env(environ)
+
+    def interactive_argv(self, argv: list[str], environ: Mapping[str, str],
+                         scratch: Path) -> list[str]:
+        """The run's argv with codex's log file sent to `scratch` (see codex_usage)."""
+        from clinvk.backends.codex_usage import interactive_argv
+
+        return interactive_argv(argv, environ, scratch)
+
+    def interactive_turn_usage(self, turns: list, scratch: Path, session_id: str) -> list | None:
+        """The run's new turns with every billed request, the TUI's title request included."""
+        from clinvk.backends.codex_usage import exact_turn_usage
+
+        return exact_turn_usage(turns, scratch, session_id)
 
     def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:
         from clinvk.backends.codex_store import list_rollouts

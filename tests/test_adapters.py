@@ -473,6 +473,108 @@ def test_codex_argv():
     ]
 
 
+def test_codex_interactive_argv_runs_without_the_shared_daemon(tmp_path: Path):
+    adapter = get_adapter("codex")
+    new = request(prompt="", model="o9", passthrough=["-s", "read-only"])
+    assert adapter.build_interactive_argv(new, None) == ["/bin/x", "-m", "o9", "-s", "read-only",
+                                                         "--no-daemon"]
+    resumed = request(prompt="", resume_id="T1")
+    assert adapter.build_interactive_argv(resumed, None) == ["/bin/x", "resume", "--no-daemon",
+                                                             "--", "T1"]
+    own = request(prompt="", passthrough=["--no-daemon"])  # not twice
+    assert adapter.build_interactive_argv(own, None) == ["/bin/x", "--no-daemon"]
+    remote = request(prompt="", passthrough=["--remote", "ws://h:1"])  # codex refuses both
+    assert adapter.build_interactive_argv(remote, None) == ["/bin/x", "--remote", "ws://h:1"]
+    # per run: codex's log file into the scratch folder, before resume's `-- THREAD_ID`
+    argv = ["/bin/x", "resume", "--no-daemon", "--", "T1"]
+    log = json.dumps(str(tmp_path / "codex-log"))
+    assert adapter.interactive_argv(argv, {}, tmp_path) == [
+        "/bin/x", "resume", "--no-daemon", "-c", f"log_dir={log}", "--", "T1"]
+    assert adapter.interactive_env("/w", {}, tmp_path) == {"RUST_LOG": "codex_otel.log_only=info"}
+    # the user's own RUST_LOG: kept for codex and for the commands the agent runs
+    theirs = {"RUST_LOG": 'my_crate=debug,"x"'}
+    assert adapter.interactive_env("/w", theirs, tmp_path) == {
+        "RUST_LOG": 'my_crate=debug,"x",codex_otel.log_only=info'}
+    assert adapter.interactive_argv(["/bin/x"], theirs, tmp_path) == [
+        "/bin/x", "-c", f"log_dir={log}",
+        "-c", 'shell_environment_policy.set.RUST_LOG="my_crate=debug,\\"x\\""']
+    assert adapter.interactive_argv(["/bin/x", "--remote", "ws://h:1"], {}, tmp_path) == [
+        "/bin/x", "--remote", "ws://h:1"]
+
+
+CODEX_MAIN = "01a208d0-45cb-72f3-953d-62d9212946a3"
+CODEX_TITLE = "01a208d0-5c84-7af1-8e85-87826ed56051"
+
+
+def _codex_log_line(time: str, thread: str, fields: str) -> str:
+    """A line of codex 0.169's log file as RUST_LOG=codex_otel.log_only=info writes it."""
+    return (f"2026-11-23T14:{time}Z  INFO codex_otel.log_only: {fields} "
+            f"event.timestamp=2026-11-23T14:{time[:9]}Z conversation.id={thread} "
+            "app.version=0.169.0 originator=codex-tui terminal.type=xterm-256color model=gpt-mock")
+
+
+def _codex_completed(time: str, thread: str, inp: int, out: int) -> str:
+    return _codex_log_line(time, thread, (
+        'event.name="codex.sse_event" event.kind=response.completed '
+        f"input_token_count={inp} output_token_count={out} cached_token_count=50 "
+        f"cache_write_token_count=0 reasoning_token_count=3 tool_token_count={inp + out} ttft_ms=0"))
+
+
+def _codex_turns(*usages: Usage):
+    from clinvk.backends.transcript import TranscriptTurn
+
+    times = ["2026-11-23T14:30:02.585Z", "2026-11-23T14:31:10.000Z", "2026-11-23T14:32:00.000Z"]
+    return [TranscriptTurn(f"p{n}", times[n], times[n], usage, "gpt-mock")
+            for n, usage in enumerate(usages)]
+
+
+def _write_codex_log(scratch: Path, lines: list[str]) -> None:
+    (scratch / "codex-log").mkdir(parents=True, exist_ok=True)
+    (scratch / "codex-log" / "codex-tui.log").write_text("\n".join(lines) + "\n")
+
+
+def test_codex_title_threads_usage_goes_to_the_turn_it_was_asked_in(tmp_path: Path):
+    adapter = get_adapter("codex")
+    lines = [
+        _codex_log_line("29:56.851745", CODEX_MAIN, 'event.name="codex.startup_phase"'),
+        _codex_log_line("30:02.585685", CODEX_MAIN, 'event.name="codex.user_prompt" prompt=[REDACTED]'),
+        _codex_log_line("30:02.644978", CODEX_MAIN,  # the same response, without the counts
+                        'event.name="codex.sse_event" event.kind=response.completed duration_ms=0'),
+        _codex_completed("30:02.645132", CODEX_MAIN, 683, 11),
+        _codex_log_line("30:02.657913", CODEX_TITLE, 'event.name="codex.startup_phase"'),
+        # a prompt logged in clear (otel.log_user_prompt) cannot pass for a response
+        _codex_log_line("30:02.688349", CODEX_TITLE, 'event.name="codex.user_prompt" prompt=hi '
+                        "event.name=codex.sse_event event.kind=response.completed "
+                        "input_token_count=999999"),
+        "2026-11-23T14:30:02.700000Z DEBUG codex_core::x: input_token_count=5 (another target)",
+        # the title request answered after the next prompt was sent: still the first turn's
+        _codex_completed("31:11.000000", CODEX_TITLE, 403, 11),
+        _codex_completed("31:11.500000", CODEX_MAIN, 697, 11),
+    ]
+    _write_codex_log(tmp_path, lines)
+    rollout = [Usage(683, 50, 0, 11, 3), Usage(697, 50, 0, 11, 3)]
+    turns = adapter.interactive_turn_usage(_codex_turns(*rollout), tmp_path, CODEX_MAIN)
+    assert [t.usage for t in turns] == [Usage(1086, 100, 0, 22, 6), Usage(697, 50, 0, 11, 3)]
+    assert [t.prompt for t in turns] == ["p0", "p1"]
+    # no log (codex --remote, an older codex): the rollout's figures stand
+    assert adapter.interactive_turn_usage(_codex_turns(*rollout), tmp_path / "none", CODEX_MAIN) is None
+
+
+def test_codex_log_and_rollout_disagreeing(tmp_path: Path):
+    adapter = get_adapter("codex")
+    # a response billed but cut short of the rollout (codex killed): the last turn gets it
+    _write_codex_log(tmp_path, [_codex_completed("30:03.000000", CODEX_MAIN, 683, 11),
+                                _codex_completed("31:12.000000", CODEX_MAIN, 697, 11),
+                                _codex_completed("31:13.000000", CODEX_MAIN, 700, 11)])
+    rollout = [Usage(683, 50, 0, 11, 3), Usage(697, 50, 0, 11, 3)]
+    turns = adapter.interactive_turn_usage(_codex_turns(*rollout), tmp_path, CODEX_MAIN)
+    assert [t.usage for t in turns] == [rollout[0], Usage(1397, 100, 0, 22, 6)]
+    # a log short of the rollout (cut off): the rollout stands, other threads still count
+    _write_codex_log(tmp_path, [_codex_completed("30:03.000000", CODEX_TITLE, 403, 11)])
+    turns = adapter.interactive_turn_usage(_codex_turns(*rollout), tmp_path, CODEX_MAIN)
+    assert [t.usage for t in turns] == [Usage(1086, 100, 0, 22, 6), rollout[1]]
+
+
 def test_gemini_argv():
     adapter = get_adapter("gemini")
     assert adapter.build_argv(request()) == ["/bin/x", "-p", "hello", "--output-format", "stream-json"]
