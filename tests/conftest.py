@@ -112,22 +112,29 @@ def pytest_sessionstart(session) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """codex's TUI leaves its shared app-server daemon running; stop the ones that the
-    tests started (their HOME is under pytest's temporary folders)."""
+    """codex's TUI may leave its shared app-server daemon running; stop the ones that this
+    test session started (their HOME is under this session's own temporary folder), and
+    nothing of another pytest session running at the same time."""
     import signal
 
     proc = Path("/proc")
-    if not proc.is_dir():
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if not proc.is_dir() or factory is None:
+        return
+    try:
+        base = os.fsencode(str(factory.getbasetemp())) + b"/"
+    except (OSError, ValueError):
         return
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")[:2]
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if b"codex" in cmdline and b"/pytest-of-" in environ:
+        program = b" ".join(os.path.basename(a) for a in argv)
+        if b"codex" in program and b"clinvk" not in program and base in environ:
             try:
                 os.kill(int(entry.name), signal.SIGTERM)
             except OSError:

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from clinvk.runner import LineSplitter, run_lines
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r")), max_size=20),
+# text a backend can print: any character but a line end or a lone surrogate (not UTF-8)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r",
+                                               blacklist_categories=("Cs",))), max_size=20),
        st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=10))
 def test_splitter_reassembles_lines_split_anywhere(lines, cuts):
     data = "".join(line + "\r\n" for line in lines).encode()
