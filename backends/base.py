@@ -198,8 +198,9 @@ class Adapter(Protocol):
     assigns_session_id: bool  # an interactive run takes clinvk's id for a new session
 
     def build_interactive_argv(self, request: TurnRequest, new_session_id: str | None) -> list[str]:
-        """The argv of the backend's own interactive interface (request.prompt is unused):
-        a new session (with `new_session_id` when `assigns_session_id`), or `request.resume_id`."""
+        """The argv of the backend's own interactive interface: a new session (with
+        `new_session_id` when `assigns_session_id`), or `request.resume_id`; a non-empty
+        `request.prompt` is sent as the first message of a new session (a hand-over)."""
         ...
 
     def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:

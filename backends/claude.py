@@ -290,7 +290,8 @@ class ClaudeAdapter:
             argv += ["--session-id", new_session_id]
         if request.model:
             argv += ["--model", request.model]
-        return [*argv, *request.extra_flags, *request.passthrough]
+        first = [request.prompt] if request.prompt and not request.resume_id else []
+        return [*argv, *request.extra_flags, *request.passthrough, *first]
 
     def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:
         from clinvk.backends.claude_store import list_claude_files

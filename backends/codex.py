@@ -191,6 +191,8 @@ class CodexAdapter:
         argv = with_no_daemon([*argv, *request.extra_flags, *request.passthrough])
         if request.resume_id:
             argv += ["--", request.resume_id]
+        elif request.prompt:
+            argv += ["--", request.prompt]
         return argv
 
     def interactive_env(self, working_dir: str, environ: Mapping[str, str],

@@ -260,6 +260,8 @@ class GeminiAdapter:
             argv += ["--session-id", new_session_id]
         if request.model:
             argv += ["-m", request.model]
+        if request.prompt and not request.resume_id:
+            argv.append(f"--prompt-interactive={request.prompt}")
         return [*argv, *request.extra_flags, *request.passthrough]
 
     def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:

@@ -40,9 +40,10 @@ def handoff_spec(app: App, session: dict[str, Any], backend: str, prompt: str,
     limit = int(app.settings.get("handoff.max_chars"))
     text = compose(transcript, session["backend"], prompt, limit)
     turn.setdefault("title", session.get("title") or None)
+    stored = prompt or f"(the conversation, handed over from {session['backend']})"
     return TurnSpec(
         prompt=text, backend=backend, workdir=session["working_dir"], parent_id=session["id"],
-        metadata={"handed_from": session["backend"]}, stored_prompt=prompt, **turn,
+        metadata={"handed_from": session["backend"]}, stored_prompt=stored, **turn,
     )
 
 

@@ -170,7 +170,8 @@ def _record(app: App, spec: TurnSpec, plan: _Plan, session_id: str, transcript: 
         recorder = Recorder(app.store, dict(spec.session), exists=True, **common)
     else:
         tags = tuple(dict.fromkeys([*settings.get("session.default_tags"), *spec.tags]))
-        title = spec.title or (sessions.make_title(turns[0].prompt) if common["store_prompts"]
+        said = turns[0].prompt if spec.stored_prompt is None else spec.stored_prompt
+        title = spec.title or (sessions.make_title(said) if common["store_prompts"]
                                else None)
         parent_id = spec.session["id"] if spec.fork and spec.session else spec.parent_id
         record = sessions.new_session(spec.backend, plan.workdir, model=model, title=title,
@@ -182,8 +183,10 @@ def _record(app: App, spec: TurnSpec, plan: _Plan, session_id: str, transcript: 
     for n, turn in enumerate(turns):
         last = n == len(turns) - 1
         at = _when(turn)
+        # a hand-over's first message is the whole earlier conversation: recorded as its spec says
+        first = n == 0 and spec.stored_prompt is not None
         recorder.finish(
-            prompt=turn.prompt, duration_ms=_duration_ms(turn),
+            prompt=spec.stored_prompt if first else turn.prompt, duration_ms=_duration_ms(turn),
             exit_code=result.returncode if last else 0, usage=turn.usage.to_dict(),
             cost_usd=None, status=status if last else "active", error=error if last else None,
             at=at,

@@ -121,6 +121,49 @@ def test_hand_over_gives_the_new_backend_the_conversation(old, new, standin, tmp
     assert _carries(requests[-1], "first question MARK:one")  # the new backend kept it
 
 
+SCREEN_REPLY = {"claude": "messages. {mark}", "codex": "user messages. {mark}",
+                "gemini": "contents. {mark}"}
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("old,new", [("gemini", "claude"), ("claude", "codex"),
+                                     ("codex", "gemini")])
+def test_hand_over_without_prompt_opens_the_new_backends_interface(old, new, standin, tmp_path):
+    """On a terminal, `resume ID --to NEW` with no PROMPT starts NEW's own interface with
+    the conversation as its first message, and records the new session when it exits."""
+    import time
+
+    import pexpect
+    from test_interactive import wait_screen
+
+    world = World((old, new), standin, tmp_path)
+    result, _ = world.turn(old, "-b", old, "-o", "json", "first question MARK:hand")
+    first = result.json()
+    mark = standin.mark()
+    child = pexpect.spawn(sys.executable, ["-m", "clinvk", "resume", first["session_id"],
+                                           "--to", new], cwd=str(world.project), env=world.env,
+                          encoding="utf-8", codec_errors="replace", dimensions=(40, 120),
+                          timeout=60)
+    wait_screen(child, SCREEN_REPLY[new].format(mark="MARK:hand"))  # answered, untyped
+    time.sleep(3)  # let the interface write its store (codex: and ask for a title)
+    child.send("\x03")
+    time.sleep(0.4)
+    child.send("\x03")
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+    assert child.signalstatus is None, child.before  # clinvk ended on its own, as the backend
+    requests = [r for r in standin.requests[mark:] if r["api"] == API[new]]
+    main = [r for r in requests if r.get("kind") != "utility"]
+    assert _carries(main[0]["user_texts"], "first question MARK:hand")
+    assert _carries(main[0]["user_texts"], f"MOCK {old.upper()} REPLY")
+    handed = next(r for r in world.sessions().values() if r["id"] != first["session_id"])
+    assert handed["backend"] == new and handed["parent_id"] == first["session_id"]
+    assert handed["metadata"] == {"handed_from": old} and handed["turn_count"] == 1
+    assert handed["turns"][0]["prompt"] == f"(the conversation, handed over from {old})"
+    billed = standin.billed_total(API[new], since=mark)
+    assert {k: handed["token_usage"][k] for k in billed} == billed
+
+
 def test_hand_over_keeps_the_newest_turns_within_max_chars(standin, tmp_path):
     world = World(("claude", "codex"), standin, tmp_path)
     world.clinvk_home.mkdir()

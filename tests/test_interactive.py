@@ -324,15 +324,30 @@ def test_fork_with_nothing_typed_leaves_no_session_and_no_copy(term: Term, backe
         assert _store_files(term) == before
 
 
-def test_hand_over_without_prompt_is_refused_on_a_terminal(term: Term) -> None:
-    child = term.spawn("-b", "claude")
-    say(child, "first")
+@pytest.mark.parametrize(("old", "new"), [("claude", "gemini"), ("gemini", "codex"),
+                                          ("codex", "claude")])
+def test_hand_over_without_prompt_opens_the_new_backend_with_the_conversation(
+        term: Term, old: str, new: str) -> None:
+    child = term.spawn("-b", old)
+    say(child, "first question")
     assert finish(child) == 0
-    child = term.spawn("resume", "--last", "--to", "gemini")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 2
-    assert "clinvk: error: --to needs a PROMPT" in child.before
+    [original] = term.sessions()
+    child = term.spawn("resume", "--last", "--to", new)
+    child.expect_exact(f"fake {new} ready")
+    child.expect_exact("FAKE REPLY to the first message")  # sent on the command line
+    say(child, "next question")
+    assert finish(child) == 0
+    handed = next(r for r in term.sessions() if r["id"] != original["id"])
+    assert handed["backend"] == new and handed["parent_id"] == original["id"]
+    assert handed["metadata"] == {"handed_from": old}
+    assert handed["title"] == original["title"] == "first question"
+    assert [t["prompt"] for t in handed["turns"]] == [
+        f"(the conversation, handed over from {old})", "next question"]
+    assert handed["token_usage"] == times(TURN_USAGE[new], 2)
+    text = _transcript(term, handed["id"])
+    assert "<previous_conversation>" in text and "first question" in text
+    assert "FAKE REPLY to: first question" in text  # the old backend's reply went along
+    assert next(r for r in term.sessions() if r["id"] == original["id"])["turn_count"] == 1
 
 
 # --- the real claude TUI against the stand-in API ------------------------------------------

@@ -71,18 +71,15 @@ def _branch(ctx: click.Context, app: App, opts: dict[str, Any], session: dict[st
     if opts["fork"] and opts["to_backend"]:
         raise UsageError("--fork and --to exclude each other")
     interactive = wants_interactive(app, words)
-    if interactive and opts["to_backend"]:
-        raise UsageError("--to needs a PROMPT: the new backend's first turn carries the "
-                         "conversation, followed by PROMPT")
     prompt = "" if interactive else require_prompt(app, tuple(words))
     turn = {"model": opts["model"], "ephemeral": opts["ephemeral"], "dry_run": opts["dry_run"],
             "timeout": opts["timeout"], "passthrough": ctx.meta.get(PASSTHROUGH_KEY, ())}
     if opts["fork"]:
         spec = fork_spec(session, prompt, **turn)
-        if interactive:  # the fork opens in the backend's own interface
-            return execute_interactive(app, spec)
     else:
         spec = handoff_spec(app, session, opts["to_backend"], prompt, **turn)
+    if interactive:  # the new session opens in the backend's own interface
+        return execute_interactive(app, spec)
     return execute(app, spec, opts["output_format"])
 
 

@@ -4,6 +4,8 @@
     fake_tui.py claude [--session-id UUID] [--resume UUID [--fork-session]] [--model M]
     fake_tui.py codex  [resume [-m M] -- THREAD_ID]
     fake_tui.py gemini [--resume UUID] [-m M]
+    (a new session's first message: claude `... PROMPT`, codex `... -- PROMPT`,
+    gemini `--prompt-interactive=PROMPT`)
 
 (also chosen by FAKE_TUI_FLAVOR). The terminal is put in raw mode like a TUI's. Typed
 characters are echoed; Enter submits the line, which is answered with a green
@@ -176,6 +178,20 @@ def _opt(args: list[str], name: str) -> str | None:
     return None
 
 
+def _first_message(flavor: str, args: list[str]) -> str | None:
+    """A prompt given on the command line, sent as the session's first message:
+    claude `[options] PROMPT`, codex `[options] -- PROMPT`, gemini `--prompt-interactive=PROMPT`."""
+    if flavor == "gemini":
+        given = [a.split("=", 1)[1] for a in args if a.startswith("--prompt-interactive=")]
+        return given[0] if given else _opt(args, "-i")
+    if flavor == "codex":
+        return args[args.index("--") + 1] if "--" in args and "resume" not in args else None
+    valued = ("--session-id", "--resume", "--model", "-m")
+    if args and not args[-1].startswith("-") and (len(args) < 2 or args[-2] not in valued):
+        return args[-1]
+    return None
+
+
 # --- the "TUI" -----------------------------------------------------------------------
 
 
@@ -206,6 +222,10 @@ def main() -> int:
     code = 0
     try:
         out(f"\x1b[1mfake {flavor} ready\x1b[0m {size()}\r\n> ")
+        first = _first_message(flavor, args)
+        if first:
+            store.turn(first, f"FAKE REPLY to: {first}")
+            out("\x1b[32mFAKE REPLY to the first message\x1b[0m\r\n> ")
         while True:
             try:
                 data = os.read(0, 1024)
