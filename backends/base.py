@@ -160,7 +160,16 @@ class LineParser(Protocol):
 
 
 class Adapter(Protocol):
-    """What clinvk needs from a backend CLI."""
+    """What clinvk needs from a backend CLI.
+
+    Optional methods, looked up with getattr where they are used (turn, interactive_turn):
+    `tidy_store(working_dir, environ)`, a repair of the backend's own store before and after
+    every run (gemini); `interactive_env(working_dir, environ, scratch) -> dict` and
+    `interactive_argv(argv, environ, scratch) -> list`, extra variables and arguments of an
+    interactive run whose files go to the private folder `scratch`; and
+    `interactive_turn_usage(turns, scratch, session_id) -> list | None`, the run's new turns
+    with the usage read from those files when the transcript's own is short (codex, gemini).
+    """
 
     name: str
     default_command: str

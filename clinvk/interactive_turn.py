@@ -89,11 +89,13 @@ def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_
         session_id = adapter.find_new_session(plan.workdir, result.started_at, plan.environ,
                                               before_files)
         transcript = _read(plan, session_id, env.warn) if session_id else None
-    turns = split_turns(transcript.messages)[known_turns:] if transcript and session_id else []
+    if transcript is None or session_id is None:
+        return result.returncode  # nothing was said (or the store cannot be read): no record
+    turns = split_turns(transcript.messages)[known_turns:]
     exact = getattr(adapter, "interactive_turn_usage", None)
     if turns and exact is not None:
         turns = exact(turns, scratch, session_id) or turns
-    if turns and transcript is not None and session_id is not None:
+    if turns:
         _record(app, spec, plan, session_id, transcript, turns, result)
     elif plan.request.fork and resume_id != _original_id(spec):
         _discard_copy(plan, resume_id)  # nothing was said in the fork: drop clinvk's copy

@@ -76,7 +76,11 @@ def forget(home: Path, session_ids: Iterable[str]) -> None:
 
 def remove(home: Path) -> None:
     """Delete the cache file (session.store_prompts is off: keep no conversation text)."""
-    path = cache_path(home)
+    _unlink(cache_path(home))
+
+
+def _unlink(path: Path) -> None:
+    """The database file and its journals, where they exist."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
             os.unlink(f"{path}{suffix}")
@@ -122,11 +126,7 @@ class TranscriptCache:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise
-            for suffix in ("", "-wal", "-shm", "-journal"):  # damaged: start again
-                try:
-                    os.unlink(f"{path}{suffix}")
-                except OSError:
-                    pass
+            _unlink(path)  # damaged: start again
             self.db = self._open(sqlite3)
 
     def _open(self, sqlite3: Any) -> Any:

@@ -79,6 +79,15 @@ def finish(child: pexpect.spawn, command: str = "/exit") -> int:
     return child.exitstatus if child.signalstatus is None else 128 + child.signalstatus
 
 
+def one_session(term: Term, backend: str, prompt: str = "first") -> dict:
+    """A new interactive session on `backend` with one typed prompt; its record."""
+    child = term.spawn("-b", backend)
+    say(child, prompt)
+    assert finish(child) == 0
+    [record] = term.sessions()
+    return record
+
+
 def usage(inp, cached, creation, out, reasoning) -> dict[str, int]:
     return {"input_tokens": inp, "cached_input_tokens": cached,
             "cache_creation_input_tokens": creation, "output_tokens": out,
@@ -233,10 +242,7 @@ def test_dry_run_prints_the_interactive_command(term: Term) -> None:
 
 @pytest.mark.parametrize("backend", ["claude", "codex", "gemini"])
 def test_resume_adds_turns_and_usage_to_the_same_session(term: Term, backend: str) -> None:
-    child = term.spawn("-b", backend)
-    say(child, "first")
-    assert finish(child) == 0
-    [rec] = term.sessions()
+    rec = one_session(term, backend)
     elsewhere = term.tmp / "other-cwd"
     elsewhere.mkdir()
     # -c from another directory: the backend runs in the session's own directory
@@ -286,10 +292,7 @@ def _transcript(term: Term, session_id: str) -> str:
 
 @pytest.mark.parametrize("backend", ["claude", "codex", "gemini"])
 def test_fork_without_prompt_opens_the_copy_interactively(term: Term, backend: str) -> None:
-    child = term.spawn("-b", backend)
-    say(child, "first")
-    assert finish(child) == 0
-    [original] = term.sessions()
+    original = one_session(term, backend)
     child = term.spawn("resume", original["id"][:8], "--fork")
     say(child, "forked turn")
     assert finish(child) == 0
@@ -312,9 +315,7 @@ def test_fork_without_prompt_opens_the_copy_interactively(term: Term, backend: s
 
 @pytest.mark.parametrize("backend", ["claude", "codex", "gemini"])
 def test_fork_with_nothing_typed_leaves_no_session_and_no_copy(term: Term, backend: str) -> None:
-    child = term.spawn("-b", backend)
-    say(child, "first")
-    assert finish(child) == 0
+    one_session(term, backend)
     before = _store_files(term)
     child = term.spawn("resume", "--last", "--fork")
     child.expect_exact(f"fake {backend} ready")
@@ -328,10 +329,7 @@ def test_fork_with_nothing_typed_leaves_no_session_and_no_copy(term: Term, backe
                                           ("codex", "claude")])
 def test_hand_over_without_prompt_opens_the_new_backend_with_the_conversation(
         term: Term, old: str, new: str) -> None:
-    child = term.spawn("-b", old)
-    say(child, "first question")
-    assert finish(child) == 0
-    [original] = term.sessions()
+    original = one_session(term, old, "first question")
     child = term.spawn("resume", "--last", "--to", new)
     child.expect_exact(f"fake {new} ready")
     child.expect_exact("FAKE REPLY to the first message")  # sent on the command line

@@ -213,7 +213,7 @@ def test_deleted_and_cleaned_sessions_leave_no_text_in_the_cache(home, tmp_path)
     assert home.run("sessions", "clean", "--older-than", "0m").code == 0
     assert _cached_ids(home) == set()
     raw = b"".join(p.read_bytes() for p in home.home.glob("transcripts.sqlite3*"))
-    assert b"secret plans" not in raw  # overwritten, not just unlinked from the tables
+    assert b"secret plans" not in raw  # nowhere in the file or its journal
 
 
 def test_no_cache_of_conversations_when_prompts_are_not_stored(home, tmp_path):
