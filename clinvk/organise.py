@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import UsageError
+from clinvk.record_check import META_KEY_MAX, META_VALUE_MAX, TAG_MAX
 from clinvk.session import make_title
 
 if TYPE_CHECKING:
@@ -16,9 +17,11 @@ if TYPE_CHECKING:
 _FORBIDDEN = {chr(c) for c in range(32)} | {"\x7f"}
 
 
-def _check_word(kind: str, value: str, example: str) -> str:
+def _check_word(kind: str, value: str, example: str, limit: int = TAG_MAX) -> str:
     if not value or not value.strip():
         raise UsageError(f"empty {kind}: give one, e.g. {example}")
+    if len(value) > limit:
+        raise UsageError(f"{kind} {value[:20]!r}... is longer than {limit} characters")
     if any(ch in _FORBIDDEN for ch in value):
         raise UsageError(f"invalid {kind} {value!r}: control characters are not allowed")
     return value
@@ -30,7 +33,7 @@ def check_tags(tags: Iterable[str]) -> list[str]:
 
 
 def check_key(key: str) -> str:
-    _check_word("metadata key", key, "`sessions meta ID ticket ABC-12`")
+    _check_word("metadata key", key, "`sessions meta ID ticket ABC-12`", META_KEY_MAX)
     if "=" in key:
         raise UsageError(f"invalid metadata key {key!r}: '=' is not allowed (it separates key "
                          "and value in --meta KEY=VALUE)")
@@ -72,6 +75,8 @@ def rename(store: SessionStore, session_id: str, title: str) -> dict[str, Any]:
 def set_meta(store: SessionStore, session_id: str, key: str, value: str) -> dict[str, Any]:
     """Set one metadata entry; returns the record."""
     check_key(key)
+    if len(value) > META_VALUE_MAX:
+        raise UsageError(f"metadata value is longer than {META_VALUE_MAX} characters")
     if any(ch in "\x1e\x1f" for ch in value):
         raise UsageError("invalid metadata value: characters \\x1e and \\x1f are not allowed")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from clinvk import session as sessions
+from clinvk.record_check import storable
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
@@ -43,6 +44,7 @@ class Recorder:
             rec["model"] = model
         if self.store is None:
             return
+        storable(rec)
         if not self.exists:
             self.record = self.store.create(rec)
             self.exists = True
@@ -58,6 +60,7 @@ class Recorder:
                 rec["model"] = self.record["model"]
             sessions.add_turn(rec, store_prompt=self.store_prompts, store_usage=self.store_usage,
                               **turn)
+            storable(rec)
 
         if self.store is None:
             apply(self.record)
@@ -75,3 +78,4 @@ def _set_ids(rec: dict[str, Any], backend_session_id: str, model: str | None) ->
     rec["backend_session_id"] = backend_session_id
     if model and not rec.get("model"):
         rec["model"] = model
+    storable(rec)

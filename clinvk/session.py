@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from clinvk.clock import format_rfc3339, parse_rfc3339, utc_now
-from clinvk.ids import is_valid_id, new_id
+from clinvk.clock import format_rfc3339, utc_now
+from clinvk.ids import new_id
 
 SCHEMA_VERSION = 1
 STATUSES = ("active", "error", "interrupted")
@@ -139,7 +140,7 @@ def add_turn(
     turn: dict[str, Any] = {
         "at": stamp,
         "prompt": clip_prompt(prompt) if store_prompt else None,
-        "duration_ms": int(duration_ms),
+        "duration_ms": max(0, int(duration_ms)),
         "exit_code": int(exit_code),
     }
     if not record.get("title"):
@@ -155,7 +156,7 @@ def add_turn(
         record.pop("token_usage", None)
     record.setdefault("turns", []).append(turn)
     record["turn_count"] = int(record.get("turn_count") or 0) + 1
-    if cost_usd is not None:
+    if cost_usd is not None and math.isfinite(cost_usd) and cost_usd >= 0:
         record["cost_usd"] = round(float(record.get("cost_usd") or 0.0) + float(cost_usd), 10)
     record["status"] = status
     record["error"] = error
@@ -163,75 +164,9 @@ def add_turn(
     return record
 
 
-def _check_type(record: Mapping[str, Any], key: str, types: tuple[type, ...]) -> None:
-    value = record.get(key)
-    if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
-        names = " or ".join(t.__name__ for t in types)
-        raise InvalidRecord(f"field '{key}' should be {names}, not {type(value).__name__}")
-
-
-def _check_time(record: dict[str, Any], key: str) -> None:
-    try:
-        record[key] = format_rfc3339(parse_rfc3339(record[key]))
-    except (ValueError, TypeError, OverflowError):
-        raise InvalidRecord(f"field '{key}' is not an RFC 3339 timestamp") from None
-
-
-def _check_core(obj: Any, expected_id: str | None) -> None:
-    if not isinstance(obj, dict):
-        raise InvalidRecord(f"expected a JSON object, found {type(obj).__name__}")
-    version = obj.get("schema_version")
-    if type(version) is not int:
-        raise InvalidRecord("missing or non-integer 'schema_version'")
-    if version != SCHEMA_VERSION:
-        raise InvalidRecord(f"unsupported schema_version {version}")
-    if not is_valid_id(obj.get("id")):
-        raise InvalidRecord("'id' is not 32 lowercase hex characters")
-    if expected_id is not None and obj["id"] != expected_id:
-        raise InvalidRecord(f"id {obj['id']} does not match the file name")
-    backend = obj.get("backend")
-    if not isinstance(backend, str) or not backend.strip():
-        raise InvalidRecord("'backend' must be a non-empty string")
-    wdir = obj.get("working_dir")
-    if not isinstance(wdir, str) or not os.path.isabs(wdir) or "\0" in wdir:
-        raise InvalidRecord("'working_dir' must be an absolute path")
-
-
 def validate_record(obj: Any, expected_id: str | None = None) -> dict[str, Any]:
-    """Check a loaded record; return a copy with defaults filled in, or raise InvalidRecord."""
-    _check_core(obj, expected_id)
-    record = dict(obj)
-    for key in ("backend_session_id", "model", "error", "parent_id"):
-        _check_type(record, key, (str,))
-        record.setdefault(key, None)
-    _check_type(record, "title", (str,))
-    record["title"] = record.get("title") or ""
-    status = record.setdefault("status", "active")
-    if status not in STATUSES:
-        raise InvalidRecord(f"unknown status {status!r}")
-    if record.get("created_at") is None and record.get("last_used") is None:
-        raise InvalidRecord("missing 'created_at' and 'last_used'")
-    record.setdefault("created_at", record.get("last_used"))
-    if record.get("last_used") is None:
-        record["last_used"] = record["created_at"]
-    _check_time(record, "created_at")
-    _check_time(record, "last_used")
-    for key, types in (("turn_count", (int,)), ("cost_usd", (int, float)), ("turns", (list,))):
-        _check_type(record, key, types)
-    record["turns"] = record.get("turns") or []
-    if record.get("turn_count") is None:
-        record["turn_count"] = len(record["turns"])
-    if "token_usage" in record:
-        _check_type(record, "token_usage", (dict,))
-        record["token_usage"] = normalise_usage(record["token_usage"] or {})
-    _check_type(record, "tags", (list,))
-    tags = record.get("tags") or []
-    if not all(isinstance(tag, str) for tag in tags):
-        raise InvalidRecord("'tags' must be a list of strings")
-    record["tags"] = tags
-    _check_type(record, "metadata", (dict,))
-    meta = record.get("metadata") or {}
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-        raise InvalidRecord("'metadata' must map strings to strings")
-    record["metadata"] = meta
-    return ordered(record)
+    """Check a loaded record; return a copy with defaults filled in, or raise InvalidRecord
+    (the checks are clinvk.record_check's, the one definition of a valid record)."""
+    from clinvk.record_check import check_record
+
+    return check_record(obj, expected_id)[0]

@@ -98,8 +98,9 @@ def _mkdir_private(path: Path) -> bool:
     return True
 
 
-def atomic_write(path: Path, record: dict[str, Any]) -> os.stat_result:
-    """Write JSON to path via temp file + fsync + rename + folder fsync; returns its stat."""
+def stage(path: Path, record: dict[str, Any]) -> tuple[Path, os.stat_result]:
+    """Write the record as a fsynced temp file beside path, to be renamed over it later;
+    returns (temp path, its stat). A temp name is `.<name>.<12 hex>.tmp` (see sweep_temps)."""
     data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -111,23 +112,65 @@ def atomic_write(path: Path, record: dict[str, Any]) -> os.stat_result:
             view = view[os.write(fd, view):]
         os.fsync(fd)
         st = os.fstat(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        os.close(fd)
+        discard(tmp)
         raise
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    os.close(fd)
+    return tmp, st
+
+
+def discard(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def fsync_dir(folder: Path) -> None:
+    dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def atomic_write(path: Path, record: dict[str, Any]) -> os.stat_result:
+    """Write JSON to path via temp file + fsync + rename + folder fsync; returns its stat."""
+    tmp, st = stage(path, record)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        discard(tmp)
+        raise
+    fsync_dir(path.parent)
     return st
+
+
+def sweep_temps(root: Path) -> int:
+    """Remove every temp file (`.*.tmp`) in the folders under root: called by a writer that
+    holds the store lock after a previous holder died holding it, so none of them can belong
+    to a live writer (temp files are made and renamed under the lock). Returns how many."""
+    removed = 0
+    try:
+        folders = [e.path for e in os.scandir(root)
+                   if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                stale = [e.path for e in entries if e.name.startswith(".")
+                         and e.name.endswith(".tmp") and e.is_file(follow_symlinks=False)]
+        except OSError:
+            continue
+        for path in stale:
+            try:
+                os.unlink(path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def _store_error(action: str, exc: OSError) -> StoreError:

@@ -132,10 +132,12 @@ class SessionStore:
                 yield False
                 return
             self._lock_depth = 1
+            _claim(fd, self.root)
             try:
                 yield True
             finally:
                 self._lock_depth = 0
+                _release(fd)
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
@@ -263,8 +265,10 @@ class SessionStore:
         with self.lock():
             try:
                 record, key, name = self._find(session_id)
-            except SessionNotFound:
-                return False
+            except SessionNotFound:  # perhaps a damaged file, which every listing skips
+                from clinvk.store_write import delete_damaged
+
+                return delete_damaged(self, session_id)
             folder = self.root / key
             try:
                 before = os.lstat(folder).st_mtime_ns
@@ -421,6 +425,29 @@ def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
         f"session id prefix {given.strip()!r} is ambiguous; it matches:\n"
         + "\n".join(lines) + more
     )
+
+
+def _claim(fd: int, root: Path) -> None:
+    """Note our pid in the lock file while we hold the lock. A pid left there by the last
+    holder means it died holding the lock: its temp files can belong to no live writer
+    (they are only made under the lock), so remove them now."""
+    from clinvk.session_files import sweep_temps
+
+    try:
+        if os.pread(fd, 32, 0).strip():
+            sweep_temps(root)
+        mine = f"{os.getpid()}\n".encode()
+        os.pwrite(fd, mine, 0)
+        os.ftruncate(fd, len(mine))
+    except OSError:
+        pass
+
+
+def _release(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+    except OSError:
+        pass
 
 
 def _forget_texts(home: Path, session_ids: list[str]) -> None:

@@ -135,10 +135,12 @@ def run(ctx: click.Context, app: App, **opts: Any) -> int:
     app.close_store()  # no index connection held open while the backend runs
     backend = session["backend"] if session else (opts["backend"] or app.settings.get("default_backend"))
     app.settings.backend(backend)  # unknown or disabled backend → exit 2 before anything runs
+    from clinvk.organise import check_tags  # an unstorable tag → exit 2 before anything runs
+
     spec = TurnSpec(
         prompt=prompt, backend=backend, model=opts["model"], workdir=opts["workdir"],
         session=session, ephemeral=opts["ephemeral"], dry_run=opts["dry_run"],
-        timeout=opts["timeout"], title=opts["title"], tags=tuple(opts["tags"]),
+        timeout=opts["timeout"], title=opts["title"], tags=tuple(check_tags(opts["tags"])),
         passthrough=ctx.meta.get(PASSTHROUGH_KEY, ()),
     )
     if interactive:

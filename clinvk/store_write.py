@@ -1,0 +1,167 @@
+"""Writes of many sessions at once (`sessions import`), and the removal of a damaged session
+file by its id. Kept apart from store.py, on the same plumbing (lock, index, file helpers).
+
+A batch is all or nothing on disk: every record is first written and fsynced as a temp file
+in its folder, and only when all are there are they renamed into place, one rename each, so
+a process killed while writing leaves no session of the batch, only temp files, which the
+next writer removes (SessionStore.lock). A kill during the renames themselves (a few
+microseconds each) leaves some renamed: `sessions import` treats an entry identical to the
+stored session as imported already, so the same command run again completes the import.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError
+from clinvk.ids import is_valid_id, validate_id_or_prefix
+from clinvk.session import InvalidRecord, ordered, validate_record
+from clinvk.session_files import (
+    _mkdir_private,
+    _store_error,
+    dirkey,
+    discard,
+    fsync_dir,
+    stage,
+)
+
+if TYPE_CHECKING:
+    from clinvk.store import SessionStore
+
+PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
+
+
+@dataclass
+class Planned:
+    record: dict[str, Any]
+    key: str
+    name: str
+    old: tuple[str, str] | None  # the file it replaces (valid or damaged), if any
+
+
+def damaged(store: SessionStore, id_or_prefix: str) -> list[tuple[str, str, str]]:
+    """(dirkey, name, reason) of the damaged files (skipped by every listing) whose file
+    name is a session id starting with id_or_prefix."""
+    prefix = validate_id_or_prefix(id_or_prefix)
+    if not store._ready():
+        return []
+    rows = store._idx().fetch("SELECT dirkey, name, reason FROM skipped WHERE name >= ? AND "
+                              "name < ? AND dirkey != '' ORDER BY name, dirkey",
+                              (prefix, prefix + "g"))
+    return [tuple(row) for row in rows if row[1].endswith(".json") and is_valid_id(row[1][:-5])]
+
+
+def damaged_id(store: SessionStore, id_or_prefix: str) -> tuple[str, str]:
+    """(id, reason) of the one damaged session file matching; SessionNotFound if none."""
+    rows = damaged(store, id_or_prefix)
+    ids = sorted({name[:-5] for _key, name, _reason in rows})
+    if not ids:
+        raise SessionNotFound(f"no session matches {id_or_prefix.strip()!r}")
+    if len(ids) > 1:
+        raise AmbiguousPrefix(f"session id prefix {id_or_prefix.strip()!r} is ambiguous; it "
+                              "matches the damaged files of " + ", ".join(ids[:10]))
+    return ids[0], rows[0][2]
+
+
+def delete_damaged(store: SessionStore, session_id: str) -> bool:
+    """Remove every damaged file of this one session (by id or prefix); False if none."""
+    with store.lock():
+        try:
+            sid, _reason = damaged_id(store, session_id)
+        except SessionNotFound:
+            return False
+        files = [(key, name) for key, name, _ in damaged(store, sid) if name == f"{sid}.json"]
+        for key, name in files:
+            try:
+                os.unlink(store.root / key / name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise _store_error("delete", exc) from None
+        store._idx().drop_many(files)
+    from clinvk.transcript_cache import forget
+
+    forget(store.home, [sid])
+    return True
+
+
+def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) -> list[Planned]:
+    """Check a batch before anything is written (the caller holds the store lock): each
+    record valid, and its id free unless in `replace`."""
+    from clinvk.store import SessionExists
+
+    store._ensure_home()
+    store._ready()
+    out = []
+    for record in records:
+        try:
+            clean = validate_record(record)
+        except InvalidRecord as exc:
+            raise StoreError(f"refusing to store an invalid session: {exc}") from None
+        sid = clean["id"]
+        key, name = dirkey(clean["working_dir"]), f"{sid}.json"
+        rows = store._idx().by_prefix(sid, limit=1)
+        old = (rows[0][1], rows[0][2]) if rows else None
+        if old is None:
+            old = next(((k, n) for k, n, _ in damaged(store, sid) if n == name), None)
+        if old is None and (store.root / key / name).exists():
+            old = (key, name)
+        if old is not None and sid not in replace:
+            raise SessionExists(f"session {sid} already exists")
+        out.append(Planned(clean, key, name, old))
+    return out
+
+
+def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
+    """Write a planned batch: all temp files first, then every rename (see the module doc)."""
+    staged: list[tuple[Path, os.stat_result]] = []
+    folders: dict[str, int | None] = {}  # dirkey -> its mtime before our first change
+    try:
+        for n, item in enumerate(batch, start=1):
+            folder = store.root / item.key
+            created = _mkdir_private(folder)
+            folders.setdefault(item.key, None if created else os.lstat(folder).st_mtime_ns)
+            staged.append(stage(folder / item.name, ordered(item.record)))
+            _test_pause("staged", n)
+        for n, (item, (tmp, _st)) in enumerate(zip(batch, staged, strict=True), start=1):
+            os.replace(tmp, store.root / item.key / item.name)
+            _test_pause("renamed", n)
+        for key in folders:
+            fsync_dir(store.root / key)
+    except OSError as exc:
+        raise _store_error("write session file", exc) from None
+    finally:
+        for tmp, _st in staged:
+            if tmp.exists():
+                discard(tmp)
+    _reindex(store, batch, staged, folders)
+    return [item.record for item in batch]
+
+
+def _reindex(store: SessionStore, batch: list[Planned], staged: list, folders: dict) -> None:
+    for item, (_tmp, st) in zip(batch, staged, strict=True):
+        if item.old is not None and item.old != (item.key, item.name):
+            discard(store.root / item.old[0] / item.old[1])
+            store._idx().drop(*item.old)
+        store._idx().put(item.key, item.name, item.record, st, settle=False)
+    for key, before in folders.items():
+        try:
+            store._idx().note_write(key, before, os.lstat(store.root / key).st_mtime_ns)
+        except OSError:
+            pass
+
+
+def _test_pause(phase: str, n: int) -> None:
+    """For the tests of a killed import only: with CLINVK_TEST_IMPORT_PAUSE=PHASE:N
+    ("staged:N" or "renamed:N") the process says so on stderr after its N-th temp file
+    written or renamed, then waits to be killed."""
+    if os.environ.get(PAUSE_VAR) == f"{phase}:{n}":
+        import time
+
+        sys.stderr.write(f"clinvk: paused at {phase}:{n}\n")
+        sys.stderr.flush()
+        time.sleep(3600)
