@@ -159,7 +159,7 @@ def delete_session(session_id: str | dict[str, Any]) -> bool:
     if isinstance(session_id, dict):
         session_id = session_id["id"]
     try:
-        return app.store.delete(app.store.resolve_id(session_id))
+        return app.store.delete(session_id)  # an id or prefix; a damaged file's too
     except SessionNotFound:
         return False
     finally:

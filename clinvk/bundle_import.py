@@ -119,7 +119,8 @@ def _decode_file(raw: Any) -> StoreFile:
 def _entry(app: App, where: str, raw: Any) -> _Entry:
     from clinvk.backends._jsonl import is_safe_id
     from clinvk.bundle import adapter_for
-    from clinvk.session import InvalidRecord, validate_record
+    from clinvk.record_check import check_record
+    from clinvk.session import InvalidRecord
 
     if not isinstance(raw, dict) or not isinstance(raw.get("session"), dict):
         raise _fail(where, 'an entry must be an object with a "session" object')
@@ -130,10 +131,12 @@ def _entry(app: App, where: str, raw: Any) -> _Entry:
     if size > MAX_RECORD_CHARS:
         raise _fail(where, f"the session record is larger than {MAX_RECORD_CHARS} characters")
     try:
-        record = validate_record(raw["session"])
+        record, notes = check_record(raw["session"])
     except InvalidRecord as exc:
         raise _fail(where, f"invalid session record: {exc}") from None
     where = f"{where} ({record['id'][:8]})"
+    for note in notes:
+        app.env.warn(f"{where}: {note}")
     entry = _Entry(where, record)
     transcript = raw.get("transcript")
     if transcript is None:
@@ -257,21 +260,28 @@ def import_files(app: App, paths: list[str], options: ImportOptions) -> list[dic
     _plan_writes(entries, options)
     _check_targets(entries, options)
     with app.store.lock():
-        return [_install(app, entry) for entry in entries]
+        return _install(app, entries, options)
 
 
-def _install(app: App, entry: _Entry) -> dict[str, Any]:
+def _install(app: App, entries: list[_Entry], options: ImportOptions) -> list[dict[str, Any]]:
+    """Under the store lock: check the ids once more (a damaged file's too), install the
+    transcripts, then record every session at once (store_write: all or nothing on disk)."""
     from clinvk.backends._relocate import write_store_file
     from clinvk.errors import StoreError
+    from clinvk.store import SessionExists
+    from clinvk.store_write import commit, plan
 
-    if entry.writes:
-        root: Path = entry.adapter.store_root(entry.environ)  # type: ignore[union-attr]
+    replace = {entry.record["id"] for entry in entries} if options.force else set()
+    try:
+        batch = plan(app.store, [entry.record for entry in entries], replace)
+    except SessionExists as exc:  # a damaged file of that id, or one imported meanwhile
+        raise BundleInvalid(f"{exc.message} (use --new-id for a copy or --force to replace "
+                            "it); nothing was imported") from None
+    for entry in entries:
+        root: Path | None = entry.adapter.store_root(entry.environ) if entry.writes else None  # type: ignore[union-attr]
         for file in entry.writes:
             try:
-                write_store_file(root, file.path, file.content)
+                write_store_file(root, file.path, file.content)  # type: ignore[arg-type]
             except (OSError, ValueError) as exc:
-                raise StoreError(f"{entry.where}: cannot write {root / file.path}: {exc}") from None
-    record = entry.record
-    if entry.replaces:
-        return app.store.update(record["id"], lambda _old: dict(record))
-    return app.store.create(record)
+                raise StoreError(f"{entry.where}: cannot write {root / file.path}: {exc}") from None  # type: ignore[operator]
+    return commit(app.store, batch)

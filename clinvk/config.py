@@ -201,6 +201,10 @@ def _apply_file(values: dict, sources: dict, warnings: list, path: Path, require
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
+    except Exception as exc:  # whatever else a hostile file makes the parser raise
+        raise ConfigError(f"{path}: invalid YAML: {type(exc).__name__}") from None
     if data is None:
         return True
     if not isinstance(data, dict):
@@ -261,7 +265,9 @@ def _merge_backends(values: dict, sources: dict, warnings: list, data: Any, path
 def _check(path: Path, dotted: str, value: Any, check: _Check) -> None:
     ok, expected = check
     if not ok(value):
-        raise ConfigError(f"{path}: key '{dotted}' must be {expected}, got {value!r}")
+        import reprlib  # the value shortened: it may be huge or deeply nested
+
+        raise ConfigError(f"{path}: key '{dotted}' must be {expected}, got {reprlib.repr(value)}")
 
 
 def _apply_env(values: dict, sources: dict, environ: Mapping[str, str]) -> str | None:

@@ -148,13 +148,13 @@ def atomic_write(path: Path, record: dict[str, Any]) -> os.stat_result:
 
 
 def sweep_temps(root: Path) -> int:
-    """Remove every temp file (`.*.tmp`) in the folders under root: called by a writer that
-    holds the store lock after a previous holder died holding it, so none of them can belong
-    to a live writer (temp files are made and renamed under the lock). Returns how many."""
+    """Remove every temp file (`.*.tmp`) in root and the folders under it: called by a writer
+    that holds the store lock after a previous holder died holding it, so none of them can
+    belong to a live writer (temp files are made and renamed under the lock). Returns how many."""
     removed = 0
     try:
-        folders = [e.path for e in os.scandir(root)
-                   if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+        folders = [root, *(e.path for e in os.scandir(root)
+                           if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))]
     except OSError:
         return 0
     for folder in folders:

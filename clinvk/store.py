@@ -31,6 +31,7 @@ from clinvk.session_files import (  # noqa: F401  (re-exported: the store's file
     dirkey,
     read_session_file,
 )
+from clinvk.store_write import JOURNAL
 
 ORDERS = ("last_used", "created", "created_at", "title", "turns", "tokens")
 
@@ -92,6 +93,9 @@ class SessionStore:
         """True when there is a sessions/ folder to read (reads never create one)."""
         if not self._check_root():
             return False
+        if not self.read_only and not self._lock_depth and (self.root / JOURNAL).exists():
+            with self.lock(blocking=False):  # a batch writer died: finish its batch (_claim)
+                pass
         self._idx().sync()
         return True
 
@@ -429,12 +433,15 @@ def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
 
 def _claim(fd: int, root: Path) -> None:
     """Note our pid in the lock file while we hold the lock. A pid left there by the last
-    holder means it died holding the lock: its temp files can belong to no live writer
-    (they are only made under the lock), so remove them now."""
+    holder means it died holding the lock: finish the renames of its batch if it was doing
+    them (store_write), and remove its temp files, which can belong to no live writer (they
+    are only made under the lock)."""
     from clinvk.session_files import sweep_temps
+    from clinvk.store_write import recover
 
     try:
         if os.pread(fd, 32, 0).strip():
+            recover(root)
             sweep_temps(root)
         mine = f"{os.getpid()}\n".encode()
         os.pwrite(fd, mine, 0)

@@ -2,11 +2,12 @@
 file by its id. Kept apart from store.py, on the same plumbing (lock, index, file helpers).
 
 A batch is all or nothing on disk: every record is first written and fsynced as a temp file
-in its folder, and only when all are there are they renamed into place, one rename each, so
-a process killed while writing leaves no session of the batch, only temp files, which the
-next writer removes (SessionStore.lock). A kill during the renames themselves (a few
-microseconds each) leaves some renamed: `sessions import` treats an entry identical to the
-stored session as imported already, so the same command run again completes the import.
+in its folder; then a journal (sessions/.batch-journal.json, written atomically) lists the
+renames to do; then they are done and the journal removed. A process killed before the
+journal is complete leaves only temp files, which the next process to take the store lock
+removes; one killed during the renames leaves the journal, and that next process finishes
+them first (`recover`). Either way no listing ever shows part of a batch for longer than
+the dead process's last moment.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from clinvk.session import InvalidRecord, ordered, validate_record
 from clinvk.session_files import (
     _mkdir_private,
     _store_error,
+    atomic_write,
     dirkey,
     discard,
     fsync_dir,
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
+JOURNAL = ".batch-journal.json"
 
 
 @dataclass
@@ -65,6 +68,17 @@ def damaged_id(store: SessionStore, id_or_prefix: str) -> tuple[str, str]:
         raise AmbiguousPrefix(f"session id prefix {id_or_prefix.strip()!r} is ambiguous; it "
                               "matches the damaged files of " + ", ".join(ids[:10]))
     return ids[0], rows[0][2]
+
+
+def find_for_delete(store: SessionStore, id_or_prefix: str) -> tuple[str, dict[str, Any] | None, str]:
+    """(id, record, "") of the session to delete, or (id, None, reason) when only a damaged
+    file has that id; SessionNotFound / AmbiguousPrefix as store.get."""
+    try:
+        record = store.get(id_or_prefix)
+    except SessionNotFound:
+        sid, reason = damaged_id(store, id_or_prefix)
+        return sid, None, reason
+    return record["id"], record, ""
 
 
 def delete_damaged(store: SessionStore, session_id: str) -> bool:
@@ -117,9 +131,10 @@ def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) 
 
 
 def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
-    """Write a planned batch: all temp files first, then every rename (see the module doc)."""
+    """Write a planned batch: all temp files, the journal, every rename (see the module doc)."""
     staged: list[tuple[Path, os.stat_result]] = []
     folders: dict[str, int | None] = {}  # dirkey -> its mtime before our first change
+    journal = store.root / JOURNAL
     try:
         for n, item in enumerate(batch, start=1):
             folder = store.root / item.key
@@ -127,11 +142,16 @@ def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
             folders.setdefault(item.key, None if created else os.lstat(folder).st_mtime_ns)
             staged.append(stage(folder / item.name, ordered(item.record)))
             _test_pause("staged", n)
-        for n, (item, (tmp, _st)) in enumerate(zip(batch, staged, strict=True), start=1):
-            os.replace(tmp, store.root / item.key / item.name)
+        moves = [[f"{item.key}/{tmp.name}", f"{item.key}/{item.name}",
+                  None if item.old in (None, (item.key, item.name)) else "/".join(item.old)]
+                 for item, (tmp, _st) in zip(batch, staged, strict=True)]
+        atomic_write(journal, {"moves": moves})  # type: ignore[arg-type]
+        for n, move in enumerate(moves, start=1):
+            os.replace(store.root / move[0], store.root / move[1])
             _test_pause("renamed", n)
         for key in folders:
             fsync_dir(store.root / key)
+        discard(journal)
     except OSError as exc:
         raise _store_error("write session file", exc) from None
     finally:
@@ -140,6 +160,54 @@ def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
                 discard(tmp)
     _reindex(store, batch, staged, folders)
     return [item.record for item in batch]
+
+
+def recover(root: Path) -> None:
+    """Finish the renames of a batch whose writer died during them (the caller holds the
+    store lock, taken over from that dead writer); then no journal is left."""
+    import json
+
+    journal = root / JOURNAL
+    try:
+        moves = json.loads(journal.read_bytes())["moves"]
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        moves = []
+    for move in moves if isinstance(moves, list) else []:
+        paths = _journal_paths(root, move)
+        if paths is None:
+            continue
+        tmp, final, old = paths
+        try:
+            if os.path.lexists(tmp):
+                os.replace(tmp, final)
+                fsync_dir(final.parent)
+            if old is not None and os.path.lexists(final):
+                discard(old)
+        except OSError:
+            pass
+    discard(journal)
+
+
+def _journal_paths(root: Path, move: Any) -> tuple[Path, Path, Path | None] | None:
+    """The (temp, final, replaced) paths of one journal line, if they are what commit writes."""
+    if not isinstance(move, list) or len(move) != 3:
+        return None
+    out: list[Path | None] = []
+    for n, rel in enumerate(move):
+        if rel is None and n == 2:
+            out.append(None)
+            continue
+        parts = rel.split("/") if isinstance(rel, str) else []
+        if len(parts) != 2 or any(p in ("", ".", "..") or p.startswith(".") for p in parts[:1]):
+            return None
+        name_ok = (parts[1].startswith(".") and parts[1].endswith(".tmp")) if n == 0 else \
+            (parts[1].endswith(".json") and is_valid_id(parts[1][:-5]))
+        if not name_ok:
+            return None
+        out.append(root / parts[0] / parts[1])
+    return out[0], out[1], out[2]  # type: ignore[return-value]
 
 
 def _reindex(store: SessionStore, batch: list[Planned], staged: list, folders: dict) -> None:

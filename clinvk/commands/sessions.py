@@ -182,19 +182,30 @@ def describe(record: dict[str, Any], env: Environment) -> str:
 @pass_app
 def delete(app: App, session_ids: tuple[str, ...], yes: bool) -> int:
     """Delete sessions (asks first on a terminal unless --yes)."""
+    from clinvk.store_write import find_for_delete
+
     store = app.store
-    records = {r["id"]: r for r in (store.get(s) for s in session_ids)}
+    records: dict[str, dict[str, Any]] = {}
+    damaged: dict[str, str] = {}  # id -> why its file is skipped everywhere else
+    for given in session_ids:
+        sid, record, reason = find_for_delete(store, given)
+        if record is not None:
+            records[sid] = record
+        else:
+            damaged[sid] = reason
     if not yes and app.env.stdin_isatty:
         for line in format_rows(list(records.values()), app.env):
             app.env.stderr.write(f"  {line}\n")
-        app.env.stderr.write(f"Delete {len(records)} session(s)? [y/N] ")
+        for sid, reason in damaged.items():
+            app.env.stderr.write(f"  {sid[:8]}  (damaged file: {reason[:80]})\n")
+        app.env.stderr.write(f"Delete {len(records) + len(damaged)} session(s)? [y/N] ")
         app.env.stderr.flush()
         if app.env.stdin.readline().strip().lower() not in ("y", "yes"):
             app.env.stderr.write("nothing deleted\n")
             return 0
-    for sid in records:
+    for sid in [*records, *damaged]:
         store.delete(sid)
-    app.env.stdout.write(f"deleted {len(records)} session(s)\n")
+    app.env.stdout.write(f"deleted {len(records) + len(damaged)} session(s)\n")
     return 0
 
 
