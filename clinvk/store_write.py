@@ -132,6 +132,8 @@ def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) 
 
 def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
     """Write a planned batch: all temp files, the journal, every rename (see the module doc)."""
+    if not batch:
+        return []
     staged: list[tuple[Path, os.stat_result]] = []
     folders: dict[str, int | None] = {}  # dirkey -> its mtime before our first change
     journal = store.root / JOURNAL
@@ -200,7 +202,7 @@ def _journal_paths(root: Path, move: Any) -> tuple[Path, Path, Path | None] | No
             out.append(None)
             continue
         parts = rel.split("/") if isinstance(rel, str) else []
-        if len(parts) != 2 or any(p in ("", ".", "..") or p.startswith(".") for p in parts[:1]):
+        if len(parts) != 2 or parts[0] in ("", "..") or parts[0].startswith("."):
             return None
         name_ok = (parts[1].startswith(".") and parts[1].endswith(".tmp")) if n == 0 else \
             (parts[1].endswith(".json") and is_valid_id(parts[1][:-5]))
