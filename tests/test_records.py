@@ -319,3 +319,17 @@ def test_an_import_killed_while_renaming_is_completed(clinvk: Clinvk, tmp_path: 
     assert not os.path.exists(clinvk.home / "sessions" / ".batch-journal.json")
     again = clinvk.run("sessions", "import", str(path))
     assert_clean_error(again, 2, "exists already")  # SPEC: an id that exists is an error
+
+
+def test_what_a_user_types_or_a_backend_says_never_loses_a_turn(clinvk: Clinvk) -> None:
+    clinvk.add_fake_backend(FAKE_SESSION_ID="s" * 5000)  # a backend id no check accepts
+    result = clinvk.run("-b", "fake", "-t", "ok", "hello")
+    assert result.code == 0, result.err
+    (rec,) = clinvk.sessions()
+    assert rec["turn_count"] == 1 and rec["backend_session_id"] is None and rec["tags"] == ["ok"]
+    for bad in ("", "t" * 201):  # refused before anything runs
+        assert_clean_error(clinvk.run("-b", "fake", "-t", bad, "hello"), 2, "tag")
+    assert_clean_error(clinvk.run("sessions", "tag", rec["id"][:6], "t" * 201), 2, "longer")
+    assert_clean_error(clinvk.run("sessions", "meta", rec["id"][:6], "k", "v" * 10_001), 2,
+                       "longer")
+    assert len(clinvk.sessions()) == 1
