@@ -23,6 +23,8 @@ READ_SIZE = 1 << 16
 MAX_LINE = 16 << 20  # a longer line is handed over in pieces rather than buffered whole
 POLL = 0.2  # how often a quiet child is checked for timeout / interrupt
 GRACE = 3.0  # seconds a child gets to finish after Ctrl-C or SIGTERM before it is killed
+DRAIN_QUIET = 0.05  # after the child exited: output still in the pty arrives within this
+DRAIN_MAX = 2.0  # ... and a grandchild that keeps the pty open is read for this long at most
 
 
 @dataclass
@@ -131,6 +133,19 @@ class _PtyReader:
         return None
 
 
+def _drain(reader: _PtyReader, splitter: LineSplitter, on_line: Callable[[str], None]) -> None:
+    """Read what an exited child left in the pty: until its end (EIO, once no process
+    holds the pty any more), a short quiet spell, or DRAIN_MAX when a grandchild that
+    inherited the pty keeps writing."""
+    until = time.monotonic() + DRAIN_MAX
+    while time.monotonic() < until:
+        chunk = reader.read(DRAIN_QUIET)
+        if not chunk:  # the end, or quiet
+            return
+        for line in splitter.feed(chunk):
+            on_line(line)
+
+
 def _kill_group(child: pexpect.spawn, sig: int) -> None:
     try:
         os.killpg(child.pid, sig)
@@ -198,7 +213,8 @@ def run_lines(
                 wait = max(0.0, min(wait, deadline - now))
             chunk = reader.read(wait)
             if chunk is None:  # nothing for a while
-                if not child.isalive():  # exited, but something still holds the pty open
+                if not child.isalive():  # exited: what it wrote last may still be in the pty
+                    _drain(reader, splitter, on_line)
                     break
                 continue
             if not chunk:
