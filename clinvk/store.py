@@ -8,7 +8,6 @@ Nothing is created on construction or by reads of an empty home.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clinvk import store_lock
 from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError, UsageError
 from clinvk.ids import validate_id_or_prefix
 from clinvk.index import BadFile, Filters, Index, iter_files
@@ -51,6 +51,7 @@ class SessionStore:
         self._warned: set[str] = set()
         self._index: Index | None = None
         self._lock_depth = 0
+        self.lock_timeout = store_lock.DEFAULT_TIMEOUT  # seconds to wait for the lock
 
     # -- plumbing --------------------------------------------------------------------
     def warn(self, message: str) -> None:
@@ -106,8 +107,10 @@ class SessionStore:
             raise _store_error("create", exc) from None
 
     @contextmanager
-    def lock(self, blocking: bool = True) -> Iterator[bool]:
-        """Hold the store's exclusive lock (re-entrant); yields False if busy and not blocking."""
+    def lock(self, blocking: bool = True, wait: float | None = None) -> Iterator[bool]:
+        """Hold the store's exclusive lock (re-entrant); yields False if busy and not blocking.
+        Blocking waits at most `wait` seconds (default self.lock_timeout), then StoreLocked;
+        Ctrl-C interrupts the wait (store_lock)."""
         if self._lock_depth:
             self._lock_depth += 1
             try:
@@ -122,21 +125,18 @@ class SessionStore:
         except OSError as exc:
             raise _store_error("open lock file", exc) from None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                acquired = False
-            else:
-                acquired = True
-            if not acquired:
+            if blocking:
+                store_lock.acquire(fd, self.lock_timeout if wait is None else wait)
+            elif not store_lock.try_lock(fd):
                 yield False
                 return
+            store_lock.note_holder(fd)
             self._lock_depth = 1
             try:
                 yield True
             finally:
                 self._lock_depth = 0
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                store_lock.release(fd)
         finally:
             os.close(fd)
 
