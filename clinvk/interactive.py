@@ -6,8 +6,8 @@ as it would if it had been started directly (except Ctrl-Z, below); its output g
 the terminal unchanged. Resizes are forwarded (SIGWINCH → setwinsize). Ctrl-Z suspends
 like a job of the shell: the program is stopped, the terminal restored and clinvk stops
 too; `fg` brings both back and the program is asked to redraw. SIGINT/SIGTERM/SIGHUP/
-SIGQUIT sent to clinvk go to the program's process group, and GRACE seconds later
-whatever is left of that group is killed. The terminal's state is
+SIGQUIT sent to clinvk go to the program's process group; after a SIGTERM, SIGHUP or
+SIGQUIT, whatever is left of that group GRACE seconds later is killed. The terminal's state is
 changed only inside context managers that restore it, whatever happens. Knows no backend.
 """
 
@@ -113,7 +113,7 @@ class _Session:
 
     def on_signal(self, signum: int, _frame: object) -> None:
         self.forward.append(signum)
-        if self.kill_at is None:
+        if self.kill_at is None and signum != signal.SIGINT:  # SIGINT: the TUI may go on
             self.kill_at = time.monotonic() + GRACE
 
     def sync_size(self) -> None:
