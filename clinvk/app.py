@@ -32,7 +32,9 @@ class App:
     def store(self) -> SessionStore:
         from clinvk.store import SessionStore
 
-        return SessionStore(self.settings.home, warn=self.env.warn, read_only=self.changes_nothing)
+        store = SessionStore(self.settings.home, warn=self.env.warn, read_only=self.changes_nothing)
+        store.lock_timeout = float(self.settings.get("session.lock_timeout_seconds"))
+        return store
 
     def close_store(self) -> None:
         """Let go of the store's index (if it was opened) before a long-running backend."""

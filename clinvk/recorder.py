@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 
+STARTED_WAIT = 1.0  # seconds the backend's first line may wait for a busy store
+
+
 class Recorder:
     """Writes the session as soon as the backend's id is known, and the turn when it ends."""
 
@@ -42,14 +45,21 @@ class Recorder:
         rec["backend_session_id"] = backend_session_id
         if model and not rec.get("model"):
             rec["model"] = model
-        if self.store is None:
+        if self.store is None or (self.exists and not changed):
             return
         storable(rec)
-        if not self.exists:
-            self.record = self.store.create(rec)
-            self.exists = True
-        elif changed:
-            self.record = self.store.update(rec["id"], lambda r: _set_ids(r, backend_session_id, model))
+        from clinvk.store_lock import StoreLocked
+
+        try:  # the backend waits meanwhile (its output is not read): wait briefly only
+            with self.store.lock(wait=min(STARTED_WAIT, self.store.lock_timeout)):
+                if not self.exists:
+                    self.record = self.store.create(rec)
+                    self.exists = True
+                else:
+                    self.record = self.store.update(
+                        rec["id"], lambda r: _set_ids(r, backend_session_id, model))
+        except StoreLocked:
+            pass  # the store is busy: the ids are written with the turn, when it ends
 
     def finish(self, **turn: Any) -> dict[str, Any]:
         """Add the finished (or failed, or interrupted) turn to the session."""

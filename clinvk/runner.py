@@ -23,6 +23,8 @@ READ_SIZE = 1 << 16
 MAX_LINE = 16 << 20  # a longer line is handed over in pieces rather than buffered whole
 POLL = 0.2  # how often a quiet child is checked for timeout / interrupt
 GRACE = 3.0  # seconds a child gets to finish after Ctrl-C or SIGTERM before it is killed
+DRAIN_QUIET = 0.05  # after the child exited: output still in the pty arrives within this
+DRAIN_MAX = 2.0  # ... and a grandchild that keeps the pty open is read for this long at most
 
 
 @dataclass
@@ -131,6 +133,19 @@ class _PtyReader:
         return None
 
 
+def _drain(reader: _PtyReader, splitter: LineSplitter, on_line: Callable[[str], None]) -> None:
+    """Read what an exited child left in the pty: until its end (EIO, once no process
+    holds the pty any more), a short quiet spell, or DRAIN_MAX when a grandchild that
+    inherited the pty keeps writing."""
+    until = time.monotonic() + DRAIN_MAX
+    while time.monotonic() < until:
+        chunk = reader.read(DRAIN_QUIET)
+        if not chunk:  # the end, or quiet
+            return
+        for line in splitter.feed(chunk):
+            on_line(line)
+
+
 def _kill_group(child: pexpect.spawn, sig: int) -> None:
     try:
         os.killpg(child.pid, sig)
@@ -141,21 +156,93 @@ def _kill_group(child: pexpect.spawn, sig: int) -> None:
             pass
 
 
-def _reap(child: pexpect.spawn, stop: _Stop, deadline: float | None, grace: float) -> None:
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def finish_group(pgid: int, kill_at: float) -> None:
+    """After a stop was asked of a process group (Ctrl-C, timeout) and its leader is gone:
+    whatever is left of the group (a grandchild ignoring TERM/INT/HUP) gets until
+    kill_at, then SIGKILL. pexpect makes the child a session leader, so its pid is the
+    group's id; a group that is empty already costs nothing."""
+    while _group_alive(pgid) and time.monotonic() < kill_at:
+        time.sleep(0.01)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+class _Killer:
+    """The escalation of one run: first signal, then SIGKILL to the group at kill_at."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        self.child = child
+        self.kill_at: float | None = None
+
+    def start(self, sig: int, grace: float) -> None:
+        if self.kill_at is None:
+            _kill_group(self.child, sig)
+            self.kill_at = time.monotonic() + grace
+
+    def escalate(self) -> None:
+        if self.kill_at is not None and time.monotonic() >= self.kill_at:
+            _kill_group(self.child, signal.SIGKILL)
+            self.kill_at = time.monotonic() + 5.0
+
+
+def _reap(child: pexpect.spawn, killer: _Killer, stop: _Stop, deadline: float | None,
+          grace: float) -> None:
     """Wait for a child whose output has ended to exit, without pexpect's fixed sleeps;
-    a child that lingers past the timeout or a Ctrl-C is killed with its group."""
-    kill_at: float | None = None
+    a child that lingers past the timeout or a Ctrl-C is killed with its group, and once
+    a stop was asked for, nothing of the group outlives the grace period."""
     while child.isalive():
-        now = time.monotonic()
-        if kill_at is None and (stop.signum is not None or (deadline is not None and now >= deadline)):
-            _kill_group(child, signal.SIGTERM)
-            kill_at = now + grace
-        elif kill_at is not None and now >= kill_at:
-            _kill_group(child, signal.SIGKILL)
-            kill_at = now + 5.0
+        if stop.signum is not None or (deadline is not None and time.monotonic() >= deadline):
+            killer.start(signal.SIGTERM, grace)
+        killer.escalate()
         time.sleep(0.005)
     child.ptyproc.delayafterclose = 0
     child.close(force=True)
+    if killer.kill_at is not None:
+        finish_group(child.pid, killer.kill_at)
+
+
+def _pump(child: pexpect.spawn, killer: _Killer, on_line: Callable[[str], None], stop: _Stop,
+          deadline: float | None, grace: float) -> tuple[bool, bool]:
+    """Hand the child's output to on_line until it ends; (timed out, interrupted)."""
+    splitter = LineSplitter()
+    reader = _PtyReader(child.child_fd)
+    timed_out = interrupted = False
+    while True:
+        now = time.monotonic()
+        if stop.signum is not None and not interrupted:
+            interrupted = True
+            killer.kill_at = None  # Ctrl-C after a timeout: the child gets its grace again
+            killer.start(signal.SIGINT if stop.signum == signal.SIGINT else signal.SIGTERM, grace)
+        if deadline is not None and now >= deadline and not timed_out and not interrupted:
+            timed_out = True
+            killer.start(signal.SIGTERM, min(grace, 1.0))
+        killer.escalate()
+        wait = POLL
+        if deadline is not None and not timed_out:
+            wait = max(0.0, min(wait, deadline - now))
+        chunk = reader.read(wait)
+        if chunk is None:  # nothing for a while
+            if not child.isalive():  # exited: what it wrote last may still be in the pty
+                _drain(reader, splitter, on_line)
+                break
+            continue
+        if not chunk:
+            break
+        for line in splitter.feed(chunk):
+            on_line(line)
+    for line in splitter.flush():
+        on_line(line)
+    return timed_out, interrupted
 
 
 def run_lines(
@@ -167,47 +254,25 @@ def run_lines(
     timeout: float | None = None,
     grace: float = GRACE,
 ) -> RunResult:
-    """Spawn argv in a pty, call on_line for every line of its output, and wait for it."""
+    """Spawn argv in a pty, call on_line for every line of its output, and wait for it.
+    Should on_line raise (Ctrl-C while it waits for the store, say), the child's group is
+    stopped like on Ctrl-C before the exception goes on."""
     started = time.monotonic()
     child = pexpect.spawn(
         argv[0], argv[1:], cwd=cwd, env=dict(env), encoding=None, echo=False,
         dimensions=terminal_size(), use_poll=True,
     )
     stop = _Stop()
-    splitter = LineSplitter()
-    reader = _PtyReader(child.child_fd)
+    killer = _Killer(child)
     deadline = started + timeout if timeout else None
-    timed_out = interrupted = False
-    kill_at: float | None = None
     with _catching_signals(stop):
-        while True:
-            now = time.monotonic()
-            if stop.signum is not None and not interrupted:
-                interrupted = True
-                _kill_group(child, signal.SIGINT if stop.signum == signal.SIGINT else signal.SIGTERM)
-                kill_at = now + grace
-            if deadline is not None and now >= deadline and not timed_out and not interrupted:
-                timed_out = True
-                _kill_group(child, signal.SIGTERM)
-                kill_at = now + min(grace, 1.0)
-            if kill_at is not None and now >= kill_at:
-                _kill_group(child, signal.SIGKILL)
-                kill_at = now + 5.0
-            wait = POLL
-            if deadline is not None and not timed_out:
-                wait = max(0.0, min(wait, deadline - now))
-            chunk = reader.read(wait)
-            if chunk is None:  # nothing for a while
-                if not child.isalive():  # exited, but something still holds the pty open
-                    break
-                continue
-            if not chunk:
-                break
-            for line in splitter.feed(chunk):
-                on_line(line)
-        for line in splitter.flush():
-            on_line(line)
-        _reap(child, stop, deadline if not timed_out else None, grace)
+        try:
+            timed_out, interrupted = _pump(child, killer, on_line, stop, deadline, grace)
+        except BaseException:
+            killer.start(signal.SIGINT, grace)
+            _reap(child, killer, stop, None, grace)
+            raise
+        _reap(child, killer, stop, deadline if not timed_out else None, grace)
     return RunResult(
         exit_code=child.exitstatus,
         signal=child.signalstatus,

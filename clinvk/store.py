@@ -8,7 +8,6 @@ Nothing is created on construction or by reads of an empty home.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clinvk import store_lock
 from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError, UsageError
 from clinvk.ids import validate_id_or_prefix
 from clinvk.index import BadFile, Filters, Index, iter_files
@@ -52,6 +52,7 @@ class SessionStore:
         self._warned: set[str] = set()
         self._index: Index | None = None
         self._lock_depth = 0
+        self.lock_timeout = store_lock.DEFAULT_TIMEOUT  # seconds to wait for the lock
 
     # -- plumbing --------------------------------------------------------------------
     def warn(self, message: str) -> None:
@@ -110,8 +111,10 @@ class SessionStore:
             raise _store_error("create", exc) from None
 
     @contextmanager
-    def lock(self, blocking: bool = True) -> Iterator[bool]:
-        """Hold the store's exclusive lock (re-entrant); yields False if busy and not blocking."""
+    def lock(self, blocking: bool = True, wait: float | None = None) -> Iterator[bool]:
+        """Hold the store's exclusive lock (re-entrant); yields False if busy and not blocking.
+        Blocking waits at most `wait` seconds (default self.lock_timeout), then StoreLocked;
+        Ctrl-C interrupts the wait (store_lock)."""
         if self._lock_depth:
             self._lock_depth += 1
             try:
@@ -126,13 +129,9 @@ class SessionStore:
         except OSError as exc:
             raise _store_error("open lock file", exc) from None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                acquired = False
-            else:
-                acquired = True
-            if not acquired:
+            if blocking:
+                store_lock.acquire(fd, self.lock_timeout if wait is None else wait)
+            elif not store_lock.try_lock(fd):
                 yield False
                 return
             self._lock_depth = 1
@@ -141,8 +140,7 @@ class SessionStore:
                 yield True
             finally:
                 self._lock_depth = 0
-                _release(fd)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                store_lock.release(fd)
         finally:
             os.close(fd)
 
@@ -432,10 +430,10 @@ def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
 
 
 def _claim(fd: int, root: Path) -> None:
-    """Note our pid in the lock file while we hold the lock. A pid left there by the last
-    holder means it died holding the lock: finish the renames of its batch if it was doing
-    them (store_write), and remove its temp files, which can belong to no live writer (they
-    are only made under the lock)."""
+    """Note our pid in the lock file while we hold the lock (store_lock). A pid left there
+    by the last holder means it died holding the lock: finish the renames of its batch if
+    it was doing them (store_write), and remove its temp files, which can belong to no live
+    writer (they are only made under the lock)."""
     from clinvk.session_files import sweep_temps
     from clinvk.store_write import recover
 
@@ -443,18 +441,9 @@ def _claim(fd: int, root: Path) -> None:
         if os.pread(fd, 32, 0).strip():
             recover(root)
             sweep_temps(root)
-        mine = f"{os.getpid()}\n".encode()
-        os.pwrite(fd, mine, 0)
-        os.ftruncate(fd, len(mine))
     except OSError:
         pass
-
-
-def _release(fd: int) -> None:
-    try:
-        os.ftruncate(fd, 0)
-    except OSError:
-        pass
+    store_lock.note_holder(fd)
 
 
 def _forget_texts(home: Path, session_ids: list[str]) -> None:

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,3 +97,34 @@ def test_child_ignoring_sigint_is_killed_after_grace():
     result, _ = _run(code, grace=0.5)
     assert result.interrupted and result.signal == signal.SIGKILL
     assert time.monotonic() - started < 10
+
+
+QUIET_THEN_RESULT = os.path.join(os.path.dirname(__file__), "fakes", "quiet_then_result.sh")
+
+
+def _race_runs(monkeypatch, runs: int) -> list[int]:
+    """Run the quiet-then-result fake `runs` times; the indexes of runs that lost a line.
+    The poll interval is made tiny so that a poll times out right before the child's
+    last write and exit far more often than with the real interval (the race widened,
+    not changed)."""
+    import clinvk.runner as runner
+
+    monkeypatch.setattr(runner, "POLL", 0.0005)
+    lost = []
+    for i in range(runs):
+        lines: list[str] = []
+        result = run_lines([QUIET_THEN_RESULT, "0.002"], cwd=os.getcwd(), env=os.environ,
+                           on_line=lines.append)
+        assert result.exit_code == 0
+        if len(lines) != 2 or '"result"' not in lines[-1]:
+            lost.append(i)
+    return lost
+
+
+def test_last_line_is_read_after_the_child_exits(monkeypatch):
+    assert _race_runs(monkeypatch, 200) == []
+
+
+@pytest.mark.slow
+def test_last_line_is_read_after_the_child_exits_thousands_of_times(monkeypatch):
+    assert _race_runs(monkeypatch, 2000) == []
