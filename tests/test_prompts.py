@@ -11,13 +11,13 @@ import tempfile
 from datetime import timedelta
 
 import pytest
+from clinvk.backends import get_adapter
+from clinvk.backends.base import ARGV_PROMPT_MAX, TurnRequest
+from clinvk.backends.transcript import Message, Transcript
 from conftest import Result, assert_clean_error
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinvk.backends import get_adapter
-from clinvk.backends.base import ARGV_PROMPT_MAX, TurnRequest
-from clinvk.backends.transcript import Message, Transcript
 from clinvk.durations import parse_age, parse_timeout, seconds
 from clinvk.errors import ExitCode, UsageError
 from clinvk.handoff import MAX_ARG_BYTES, compose
