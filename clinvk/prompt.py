@@ -21,6 +21,12 @@ def clean(text: str) -> tuple[str, int]:
     """`text` with every NUL and undecodable byte replaced by U+FFFD, and how many there were.
     An argv string cannot hold NUL, and the store keeps UTF-8: such a prompt would fail at
     the spawn or, worse, after the backend had run and billed."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")  # the common case, at C speed
+            return text, 0
+        except UnicodeEncodeError:
+            pass
     return _UNSENDABLE.subn(REPLACEMENT, text)
 
 
