@@ -57,10 +57,13 @@ def _str_list(v: Any) -> bool:
 def _is_seconds(v: Any) -> bool:
     from clinvk.durations import seconds
 
+    if isinstance(v, str):  # a quoted "300" in YAML is a mistake worth naming
+        return False
     try:
-        return not isinstance(v, str) and seconds(v) >= 0
+        seconds(v)
     except ValueError:
         return False
+    return True
 
 
 def _str_map(v: Any) -> bool:
@@ -74,7 +77,7 @@ def _opt_str(v: Any) -> bool:
 _BOOL: _Check = (lambda v: isinstance(v, bool), "true or false")
 SCHEMA: dict[str, _Check] = {
     "default_backend": (lambda v: isinstance(v, str) and v != "", "a backend name"),
-    "timeout_seconds": (lambda v: _is_seconds(v), "a finite number of seconds ≥ 0"),
+    "timeout_seconds": (_is_seconds, "a finite number of seconds ≥ 0"),
     "session.auto_resume": _BOOL,
     "session.retention_days": (_nonneg_int, "a whole number of days ≥ 0"),
     "session.auto_clean": _BOOL,
