@@ -111,6 +111,11 @@ class Diagnostic:
 
 Event = TextDelta | SessionStarted | UsageReport | BackendError | Done | Diagnostic
 
+# Linux refuses one argv string over 128 KiB (MAX_ARG_STRLEN): a longer prompt goes to the
+# backend on its stdin (all three CLIs read it there, checked with 1 MB prompts), a shorter
+# one stays an argument as before.
+ARGV_PROMPT_MAX = 100_000  # bytes
+
 
 @dataclass
 class TurnRequest:
@@ -124,6 +129,17 @@ class TurnRequest:
     extra_flags: list[str] = field(default_factory=list)  # config backends.NAME.extra_flags
     passthrough: list[str] = field(default_factory=list)  # everything after `--`
     fork: bool = False  # start a new session from `resume_id` (what `Adapter.prepare_fork` gave)
+
+    @property
+    def long_prompt(self) -> bool:
+        """Too long to be one argument: adapters that read stdin leave it out of the argv and
+        hand it over with `Adapter.stdin_input`."""
+        return len(self.prompt.encode("utf-8", "surrogatepass")) > ARGV_PROMPT_MAX
+
+
+def prompt_on_stdin(request: TurnRequest) -> bytes | None:
+    """The prompt's bytes when it is too long to be an argument, else None."""
+    return request.prompt.encode("utf-8", "replace") if request.long_prompt else None
 
 
 @dataclass(frozen=True)
@@ -178,6 +194,11 @@ class Adapter(Protocol):
 
     def build_argv(self, request: TurnRequest) -> list[str]:
         """The full argv (argv[0] = request.command) for one headless turn."""
+        ...
+
+    def stdin_input(self, request: TurnRequest) -> bytes | None:
+        """What the backend reads on a piped stdin for this headless turn: the prompt when
+        `build_argv` left it out (`request.long_prompt`), else None (stdin stays the pty)."""
         ...
 
     def new_parser(self, baseline: Usage | None = None) -> LineParser:

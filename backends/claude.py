@@ -27,6 +27,7 @@ from clinvk.backends.base import (
     TurnRequest,
     Usage,
     UsageReport,
+    prompt_on_stdin,
 )
 
 if TYPE_CHECKING:
@@ -245,7 +246,12 @@ class ClaudeAdapter:
         if request.model:
             argv += ["--model", request.model]
         argv += [*request.extra_flags, *request.passthrough]
+        if request.long_prompt:  # `claude -p` with no prompt argument reads it from stdin
+            return argv
         return [*argv, "--", request.prompt]
+
+    def stdin_input(self, request: TurnRequest) -> bytes | None:
+        return prompt_on_stdin(request)
 
     def new_parser(self, baseline: Usage | None = None) -> ClaudeParser:
         return ClaudeParser()

@@ -25,6 +25,7 @@ from clinvk.backends.base import (
     TurnRequest,
     Usage,
     UsageReport,
+    prompt_on_stdin,
 )
 
 if TYPE_CHECKING:
@@ -151,7 +152,12 @@ class CodexAdapter:
         argv += [*request.extra_flags, *request.passthrough]
         if request.resume_id:
             argv += ["resume", request.resume_id]
+        if request.long_prompt:  # `codex exec [resume ID] -` reads the prompt from stdin
+            return [*argv, "-"]
         return [*argv, "--", request.prompt]
+
+    def stdin_input(self, request: TurnRequest) -> bytes | None:
+        return prompt_on_stdin(request)
 
     def new_parser(self, baseline: Usage | None = None) -> CodexParser:
         return CodexParser(baseline)

@@ -27,6 +27,7 @@ from clinvk.backends.base import (
     TurnRequest,
     Usage,
     UsageReport,
+    prompt_on_stdin,
 )
 
 if TYPE_CHECKING:
@@ -218,8 +219,11 @@ class GeminiAdapter:
     reports_running_totals = False
 
     def build_argv(self, request: TurnRequest) -> list[str]:
-        """A prompt starting with "-" is passed as `--prompt=...` so it is never a flag."""
-        if request.prompt.startswith("-"):
+        """A prompt starting with "-" is passed as `--prompt=...` so it is never a flag; a long
+        one goes on stdin, without `-p` (gemini then runs headless on what stdin holds)."""
+        if request.long_prompt:
+            argv = [request.command]
+        elif request.prompt.startswith("-"):
             argv = [request.command, f"--prompt={request.prompt}"]
         else:
             argv = [request.command, "-p", request.prompt]
@@ -229,6 +233,9 @@ class GeminiAdapter:
         if request.model:
             argv += ["-m", request.model]
         return [*argv, *request.extra_flags, *request.passthrough]
+
+    def stdin_input(self, request: TurnRequest) -> bytes | None:
+        return prompt_on_stdin(request)
 
     def new_parser(self, baseline: Usage | None = None) -> GeminiParser:
         return GeminiParser()

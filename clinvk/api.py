@@ -81,6 +81,10 @@ def _execute(app: Any, spec: Any) -> RunResult:
     app.changes_nothing = spec.ephemeral
     if spec.timeout is None:
         spec.timeout = float(app.settings.get("timeout_seconds") or 0)
+    else:
+        from clinvk.durations import parse_timeout
+
+        spec.timeout = parse_timeout(spec.timeout, "timeout")
     try:
         out = run_turn(app, spec, _Collect(app.env.stdout, app.env.stderr))
     finally:

@@ -55,6 +55,18 @@ def _str_list(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
+def _is_seconds(v: Any) -> bool:
+    from clinvk.durations import seconds
+
+    if isinstance(v, str):  # a quoted "300" in YAML is a mistake worth naming
+        return False
+    try:
+        seconds(v)
+    except ValueError:
+        return False
+    return True
+
+
 def _str_map(v: Any) -> bool:
     return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
 
@@ -66,8 +78,7 @@ def _opt_str(v: Any) -> bool:
 _BOOL: _Check = (lambda v: isinstance(v, bool), "true or false")
 SCHEMA: dict[str, _Check] = {
     "default_backend": (lambda v: isinstance(v, str) and v != "", "a backend name"),
-    "timeout_seconds": (lambda v: (_is_int(v) or isinstance(v, float)) and v >= 0,
-                        "a number of seconds ≥ 0"),
+    "timeout_seconds": (_is_seconds, "a finite number of seconds ≥ 0"),
     "session.auto_resume": _BOOL,
     "session.retention_days": (_nonneg_int, "a whole number of days ≥ 0"),
     "session.auto_clean": _BOOL,
@@ -282,12 +293,13 @@ def _apply_env(values: dict, sources: dict, environ: Mapping[str, str]) -> str |
         if dotted == "model":
             model = raw
         elif dotted == "timeout_seconds":
+            from clinvk.durations import SECONDS_HINT, seconds
+
             try:
-                values[dotted] = float(raw) if "." in raw else int(raw)
-            except ValueError:
-                raise ConfigError(f"{var}={raw!r}: expected a number of seconds, e.g. 300") from None
-            if values[dotted] < 0:
-                raise ConfigError(f"{var}={raw!r}: expected a number of seconds ≥ 0, e.g. 300")
+                number = seconds(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var}={raw!r} ({exc}): {SECONDS_HINT}") from None
+            values[dotted] = int(number) if raw.strip().isdigit() else number
         else:
             values[dotted] = raw
         sources[dotted] = f"env {var}"

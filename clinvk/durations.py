@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -29,6 +30,50 @@ def parse_duration(value: str) -> timedelta:
         return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     except (OverflowError, ValueError):
         raise UsageError(f"invalid duration {_shown(value)!r}: too large; {DURATION_HINT}") from None
+
+
+def parse_age(value: str) -> timedelta:
+    """A positive duration for `sessions clean --older-than`. Zero is refused: "older than
+    nothing" would delete every session, while `retention_days: 0` means keep everything."""
+    age = parse_duration(value)
+    if not age:
+        raise UsageError(f"invalid duration {_shown(value)!r}: use a positive duration; "
+                         "retention_days: 0 keeps everything (`clinvk sessions delete` removes "
+                         "sessions by id)")
+    return age
+
+
+def seconds(value: object) -> float:
+    """A number of seconds (a timeout) from a flag, a variable or the config: a finite number
+    ≥ 0. ValueError on nan, infinity, a negative number, a bool or anything not a number."""
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError("not a number") from None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError("too large") from None
+    else:
+        raise ValueError("not a number")
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    if number < 0:
+        raise ValueError("negative")
+    return number
+
+
+SECONDS_HINT = "use a finite number of seconds ≥ 0, e.g. 300 (0 = no timeout)"
+
+
+def parse_timeout(value: object, what: str = "--timeout") -> float:
+    """`seconds` for a user's value; UsageError (exit 2) naming `what` on a bad one."""
+    try:
+        return seconds(value)
+    except ValueError as exc:
+        raise UsageError(f"invalid {what} {_shown(value)!r} ({exc}): {SECONDS_HINT}") from None
 
 
 def parse_when(value: str, now: datetime | None = None) -> datetime:

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from clinvk.app import App
     from clinvk.turn import TurnSpec
 
-MAX_ARG_BYTES = 120_000  # one argv string must stay under Linux's 128 KiB MAX_ARG_STRLEN
+# one argv string must stay under Linux's 128 KiB MAX_ARG_STRLEN: the hand-over of an
+# interactive run is an argument of the backend's interface (a headless turn's goes on stdin)
+MAX_ARG_BYTES = 120_000
 ROLE_LABEL = {"user": "User", "assistant": "Assistant", "tool": "Tool result"}
 
 
@@ -38,7 +40,9 @@ def handoff_spec(app: App, session: dict[str, Any], backend: str, prompt: str,
                          "(use --fork to branch it)")
     transcript = load_transcript(app, session)
     limit = int(app.settings.get("handoff.max_chars"))
-    text = compose(transcript, session["backend"], prompt, limit)
+    # no PROMPT: an interactive run, whose first message is an argument (see MAX_ARG_BYTES)
+    text = compose(transcript, session["backend"], prompt, limit,
+                   max_bytes=None if prompt else MAX_ARG_BYTES)
     turn.setdefault("title", session.get("title") or None)
     stored = prompt or f"(the conversation, handed over from {session['backend']})"
     return TurnSpec(
@@ -91,8 +95,11 @@ def fit(turns: list[str], max_chars: int) -> tuple[list[str], int]:
     return kept, len(turns) - len(kept)
 
 
-def compose(transcript: Transcript, old_backend: str, prompt: str, max_chars: int) -> str:
-    """The first prompt of the new backend: the earlier conversation, then PROMPT."""
+def compose(transcript: Transcript, old_backend: str, prompt: str, max_chars: int,
+            max_bytes: int | None = None) -> str:
+    """The first prompt of the new backend: the earlier conversation (at most `max_chars`
+    characters and, when given, older turns dropped until the text fits `max_bytes` UTF-8
+    bytes), then PROMPT."""
     budget = max_chars
     while True:
         kept, dropped = fit(history_turns(transcript), budget)
@@ -102,6 +109,7 @@ def compose(transcript: Transcript, old_backend: str, prompt: str, max_chars: in
                 "in this working directory. Continue it: take it as your own earlier "
                 "conversation with the user.\n\n<previous_conversation>\n"
                 f"{note}{history}\n</previous_conversation>\n\n{prompt}")
-        if len(text.encode("utf-8")) <= MAX_ARG_BYTES or budget <= 1000:
+        if max_bytes is None or len(text.encode("utf-8", "surrogatepass")) <= max_bytes \
+                or budget <= 1000:
             return text
         budget = budget * 3 // 4

@@ -1,19 +1,77 @@
-"""Where a prompt comes from: the command's words, piped stdin, or both."""
+"""Where a prompt comes from: the command's words, piped stdin, or both — and what of it may
+reach a backend: text without NUL or undecodable bytes (see `clean`)."""
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 from clinvk.env import Environment
+
+if TYPE_CHECKING:
+    from clinvk.turn import TurnSpec
+
+REPLACEMENT = "\ufffd"
+# a NUL, or a lone surrogate: an argument's or stdin's undecodable byte (surrogateescape)
+# or one a transcript or a Python caller carried in
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean(text: str) -> tuple[str, int]:
+    """`text` with every NUL and undecodable byte replaced by U+FFFD, and how many there were.
+    An argv string cannot hold NUL, and the store keeps UTF-8: such a prompt would fail at
+    the spawn or, worse, after the backend had run and billed."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")  # the common case, at C speed
+            return text, 0
+        except UnicodeEncodeError:
+            pass
+    return _UNSENDABLE.subn(REPLACEMENT, text)
+
+
+def clean_spec(spec: TurnSpec, env: Environment) -> None:
+    """Clean a turn's prompt, title and tags in place before anything is spawned, with one
+    warning naming what held such bytes."""
+    dirty: dict[str, int] = {}
+
+    def cleaned(what: str, text: str) -> str:
+        text, count = clean(text)
+        if count:
+            dirty[what] = dirty.get(what, 0) + count
+        return text
+
+    spec.prompt = cleaned("the prompt", spec.prompt)
+    if spec.stored_prompt is not None:
+        spec.stored_prompt = cleaned("the prompt", spec.stored_prompt)
+    if spec.title is not None:
+        spec.title = cleaned("the title", spec.title)
+    spec.tags = tuple(cleaned("a tag", tag) for tag in spec.tags)
+    if dirty:
+        what = " and ".join(dirty)
+        env.warn(f"{what} held {sum(dirty.values())} NUL or non-UTF-8 byte(s): each was "
+                 "replaced by U+FFFD before the backend ran")
+
+
+def _read_stdin(env: Environment) -> str:
+    """Piped stdin as text: bytes that are not UTF-8 are kept as surrogates for `clean`."""
+    stream = env.stdin
+    try:
+        raw = getattr(stream, "buffer", None)
+        if raw is not None:
+            return raw.read().decode("utf-8", "surrogateescape")
+        return stream.read()
+    except (OSError, ValueError):
+        return ""
 
 
 def read_prompt(env: Environment, words: tuple[str, ...] | list[str]) -> str:
-    """Words joined by spaces; piped stdin is added after them (as `claude -p` does)."""
+    """Words joined by spaces; piped stdin is added after them (as `claude -p` does). Bytes
+    that are not UTF-8 stay surrogates here; `clean_spec` replaces them before the turn."""
     prompt = " ".join(words)
     if env.stdin_isatty or env.stdin is None:
         return prompt
-    try:
-        piped = env.stdin.read()
-    except (OSError, ValueError):
-        piped = ""
+    piped = _read_stdin(env)
     if not piped.strip():
         return prompt
     piped = piped.rstrip("\n")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import pexpect
 
@@ -245,6 +246,42 @@ def _pump(child: pexpect.spawn, killer: _Killer, on_line: Callable[[str], None],
     return timed_out, interrupted
 
 
+def _spawn(argv: list[str], cwd: str, env: Mapping[str, str], stdin: bytes | None) -> pexpect.spawn:
+    """pexpect.spawn; with `stdin`, the child reads those bytes from a file on fd 0 (a pty is
+    no pipe: its line discipline cuts a line at 4095 bytes) while its output stays on the pty.
+    The file is private to this user and gone again once the child has started."""
+    path = _stdin_file(stdin) if stdin is not None else None
+    try:
+        return pexpect.spawn(
+            argv[0], argv[1:], cwd=cwd, env=dict(env), encoding=None, echo=False,
+            dimensions=terminal_size(), use_poll=True,
+            preexec_fn=None if path is None else partial(_stdin_from, path),
+        )
+    finally:  # spawn returns once the child has exec'd (or failed to)
+        if path is not None:
+            os.unlink(path)
+
+
+def _stdin_file(data: bytes) -> str:
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="clinvk-stdin-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def _stdin_from(path: str) -> None:
+    """In the child before exec (pexpect has closed every other descriptor by then)."""
+    fd = os.open(path, os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+
+
 def run_lines(
     argv: list[str],
     *,
@@ -253,15 +290,14 @@ def run_lines(
     on_line: Callable[[str], None],
     timeout: float | None = None,
     grace: float = GRACE,
+    stdin: bytes | None = None,
 ) -> RunResult:
     """Spawn argv in a pty, call on_line for every line of its output, and wait for it.
+    `stdin`: bytes the child reads on its standard input instead of the pty.
     Should on_line raise (Ctrl-C while it waits for the store, say), the child's group is
     stopped like on Ctrl-C before the exception goes on."""
     started = time.monotonic()
-    child = pexpect.spawn(
-        argv[0], argv[1:], cwd=cwd, env=dict(env), encoding=None, echo=False,
-        dimensions=terminal_size(), use_poll=True,
-    )
+    child = _spawn(argv, cwd, env, stdin)
     stop = _Stop()
     killer = _Killer(child)
     deadline = started + timeout if timeout else None

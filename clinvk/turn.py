@@ -78,7 +78,9 @@ class _Plan:
 
     def __init__(self, app: App, spec: TurnSpec) -> None:
         from clinvk.backends import get_adapter
+        from clinvk.prompt import clean_spec
 
+        clean_spec(spec, app.env)  # no NUL or undecodable byte reaches the backend or store
         settings = app.settings
         self.conf = settings.backend(spec.backend)
         self.adapter = get_adapter(settings.adapter_name(spec.backend))
@@ -140,8 +142,10 @@ class _Plan:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 
-    def shell_line(self, cwd: str) -> str:
+    def shell_line(self, cwd: str, stdin: bytes | None = None) -> str:
         line = shlex.join(self.argv)
+        if stdin is not None:
+            line += f" < (prompt on stdin, {len(stdin)} bytes)"
         return line if self.workdir == cwd else f"cd {shlex.quote(self.workdir)} && {line}"
 
     def executable(self) -> str:
@@ -165,11 +169,12 @@ def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
 
 def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> dict[str, Any]:
     env = app.env
+    stdin = plan.adapter.stdin_input(plan.request)  # a prompt too long to be an argument
     if spec.dry_run:
-        env.stdout.write(plan.shell_line(env.cwd) + "\n")
+        env.stdout.write(plan.shell_line(env.cwd, stdin) + "\n")
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
-    env.info(f"running: {plan.shell_line(env.cwd)}")
+    env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
     recorder = _make_recorder(app, spec, plan)
     baseline = _baseline(plan, spec)
     state = _State(keep_content=renderer.keeps_content)
@@ -184,7 +189,7 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
 
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
-                       timeout=spec.timeout or None)
+                       timeout=spec.timeout or None, stdin=stdin)
     plan.tidy_store()
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):
         _handle(event, state, renderer, recorder, env)

@@ -30,6 +30,12 @@ class PassthroughCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
+def _timeout_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    from clinvk.durations import parse_timeout
+
+    return None if value is None else parse_timeout(value)
+
+
 def turn_options(func):
     """Options shared by the root command and `resume`."""
     for decorator in reversed([
@@ -39,7 +45,7 @@ def turn_options(func):
         click.option("--ephemeral", is_flag=True, help="Record nothing under $CLINVK_HOME."),
         click.option("--dry-run", is_flag=True,
                      help="Print the backend command line; run and record nothing."),
-        click.option("--timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+        click.option("--timeout", callback=_timeout_option, metavar="SECONDS",
                      help="Stop the backend after this long (0 = none)."),
     ]):
         func = decorator(func)

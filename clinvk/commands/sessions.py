@@ -211,7 +211,7 @@ def delete(app: App, session_ids: tuple[str, ...], yes: bool) -> int:
 
 @sessions.command("clean")
 @click.option("--older-than", metavar="DURATION",
-              help="Remove sessions unused for this long (90m, 12h, 30d, 2w); "
+              help="Remove sessions unused for this long (90m, 12h, 30d, 2w; more than 0); "
                    "default session.retention_days.")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -222,10 +222,10 @@ def clean(app: App, older_than: str | None, dry_run: bool, as_json: bool) -> int
     import humanize
 
     from clinvk import retention
-    from clinvk.durations import parse_duration
+    from clinvk.durations import parse_age
 
     if older_than is not None:
-        age = parse_duration(older_than)
+        age = parse_age(older_than)
     else:
         days = app.settings.get("session.retention_days")
         if days == 0:

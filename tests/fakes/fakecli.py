@@ -3,7 +3,7 @@
 
 FAKE_MODE selects the behaviour: ok, crash, hang, garbage, huge, exit, sigint, ignore-sigint,
 slow. FAKE_SESSION_ID fixes the session id; FAKE_EXIT the exit code for `exit`;
-FAKE_MB the size for `huge`; FAKE_LOG a file where argv and cwd are appended as JSON.
+FAKE_MB the size for `huge`; FAKE_LOG a file where argv, cwd and a piped stdin are appended as JSON.
 """
 
 import json
@@ -41,7 +41,8 @@ def main():
     log = os.environ.get("FAKE_LOG")
     if log:
         with open(log, "a") as fh:
-            fh.write(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd()}) + "\n")
+            piped = None if sys.stdin.isatty() else sys.stdin.buffer.read().decode("utf-8", "replace")
+            fh.write(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "stdin": piped}) + "\n")
     emit({"type": "system", "subtype": "init", "session_id": SID, "model": "fake-model"})
     if MODE == "ok":
         delta("héllo ")
