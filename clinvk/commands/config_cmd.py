@@ -12,6 +12,7 @@ from clinvk.errors import StoreError
 
 
 @click.group("config")
+@common_options
 def config() -> None:
     """Show the effective configuration, the file in use, or write an example file."""
 

@@ -16,6 +16,7 @@ STATUSES = ("active", "error", "interrupted")
 
 
 @click.group("sessions", context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
 def sessions() -> None:
     """List, show, delete and clean recorded sessions."""
 
