@@ -120,7 +120,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _report(message: str, code: int) -> int:
-    sys.stderr.write(f"clinvk: error: {message}\n")
+    from clinvk.display import printable
+
+    sys.stderr.write(f"clinvk: error: {printable(message)}\n")
     return code
 
 
@@ -139,6 +141,9 @@ def run_cli(argv: list[str] | None = None, env: object = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        from clinvk.display import printable
+
+        exc.message = printable(exc.message)  # Click quotes what the user typed
         exc.show()
         return exc.exit_code
     except click.Abort:

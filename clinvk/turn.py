@@ -166,7 +166,9 @@ def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
 def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> dict[str, Any]:
     env = app.env
     if spec.dry_run:
-        env.stdout.write(plan.shell_line(env.cwd) + "\n")
+        from clinvk.display import printable
+
+        env.stdout.write(printable(plan.shell_line(env.cwd)) + "\n")
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
     env.info(f"running: {plan.shell_line(env.cwd)}")

@@ -9,6 +9,7 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.display import printable
 from clinvk.errors import StoreError
 
 
@@ -32,10 +33,12 @@ def show(app: App, as_json: bool) -> int:
         return 0
     out = app.env.stdout
     state = "" if settings.config_exists else " (not present)"
-    out.write(f"# config file: {settings.config_path}{state}\n# home: {settings.home}\n")
+    out.write(printable(f"# config file: {settings.config_path}{state}") + "\n"
+              + printable(f"# home: {settings.home}") + "\n")
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:
-        out.write(f"{key:<{width}}  {json.dumps(value, ensure_ascii=False):<24}  # {source}\n")
+        out.write(printable(f"{key:<{width}}  {json.dumps(value, ensure_ascii=False):<24}  "
+                            f"# {source}") + "\n")
     return 0
 
 
@@ -58,7 +61,7 @@ def _mask(text: str) -> str:
 @pass_app
 def path(app: App) -> int:
     """Print the path of the config file in use (it may not exist yet)."""
-    app.env.stdout.write(f"{app.settings.config_path}\n")
+    app.env.stdout.write(printable(app.settings.config_path) + "\n")
     return 0
 
 
@@ -71,7 +74,7 @@ def init(app: App) -> int:
 
     target = app.settings.config_path
     if target.exists():
-        app.env.stderr.write(f"clinvk: {target} exists already; left unchanged\n")
+        app.env.stderr.write(printable(f"clinvk: {target} exists already; left unchanged") + "\n")
         return 0
     try:  # 0600 in a folder of 0700 when clinvk makes it: the file may hold API keys (env:)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -81,5 +84,5 @@ def init(app: App) -> int:
             fh.write(example_text())
     except OSError as exc:
         raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
-    app.env.stdout.write(f"wrote {target}\n")
+    app.env.stdout.write(printable(f"wrote {target}") + "\n")
     return 0

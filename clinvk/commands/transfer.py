@@ -9,6 +9,7 @@ import click
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
 from clinvk.commands.list_filters import filter_options, take_filters
+from clinvk.display import printable
 from clinvk.errors import UsageError
 
 
@@ -35,12 +36,12 @@ def export_cmd(app: App, session_ids: tuple[str, ...], export_all: bool, output:
         raise UsageError("which sessions? give IDs, --all, or filters such as -b, --tag, --since")
     records = bundle.select_sessions(app.store, list(session_ids), filters)
     if fmt == "markdown":
-        text = bundle.markdown_export(app, records)
+        text = printable(bundle.markdown_export(app, records), lines=True)
     else:
         text = bundle.dump(bundle.export_bundle(app, records, transcripts=not no_transcript))
     bundle.write_output(text, output, app.env.stdout)
     if output and output != "-":
-        app.env.stderr.write(f"exported {len(records)} session(s) to {output}\n")
+        app.env.stderr.write(f"exported {len(records)} session(s) to {printable(output)}\n")
     return 0
 
 
@@ -64,8 +65,9 @@ def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None
         emit_json(app, records)
         return 0
     for record in records:
-        app.env.stdout.write(f"imported {record['id'][:8]}  {record['backend']:<7} "
-                             f"{record['working_dir']}  {record.get('title') or ''}\n")
+        app.env.stdout.write(printable(f"imported {record['id'][:8]}  {record['backend']:<7} "
+                                       f"{record['working_dir']}  {record.get('title') or ''}")
+                             + "\n")
     if not records:
         app.env.stderr.write("no sessions in the input\n")
     return 0
