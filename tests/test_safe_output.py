@@ -110,6 +110,18 @@ def test_json_output_is_the_exact_value_and_inert(hostile, argv):
         assert record["tags"] == ["tag" + HOSTILE] and record["model"] == "model" + HOSTILE
 
 
+def test_export_bundle_and_json_transcript_are_exact_and_inert(hostile, tmp_path):
+    transcript = hostile.run("sessions", "show", SID[:8], "--transcript", "--format", "json")
+    assert transcript.code == 0 and not raw_controls(transcript.out), transcript.err
+    assert "answer " + HOSTILE in [m["text"] for m in transcript.json()["messages"]]
+    exported = hostile.run("sessions", "export", SID[:8])
+    assert exported.code == 0 and not raw_controls(exported.out), exported.err
+    [entry] = exported.json()["sessions"]
+    assert entry["session"]["title"] == "needle " + HOSTILE
+    original = json.loads(hostile.bundle.read_text())["sessions"][0]["transcript"]["files"][0]
+    assert entry["transcript"]["files"][0]["content"] == original["content"]
+
+
 def test_import_with_a_hostile_title_flag_and_errors_quoting_user_text(hostile, tmp_path):
     again = hostile.run("sessions", "import", str(hostile.bundle), "--new-id",
                         "--title", "t" + HOSTILE)

@@ -10,7 +10,7 @@ import click
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
 from clinvk.commands.list_filters import filter_options, sort_options, take_filters
-from clinvk.display import printable
+from clinvk.display import json_text, printable
 from clinvk.env import Environment
 
 STATUSES = ("active", "error", "interrupted")
@@ -129,7 +129,7 @@ def show(app: App, session_id: str, as_json: bool, transcript: bool, fmt: str | 
 
         fmt = fmt or ("json" if as_json else "text")
         text = render(load_transcript(app, record), record, fmt)
-        app.env.stdout.write(text if fmt == "json" else printable(text, lines=True))
+        app.env.stdout.write(json_text(text) if fmt == "json" else printable(text, lines=True))
         return 0
     if as_json:
         emit_json(app, record)

@@ -9,7 +9,7 @@ import click
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
 from clinvk.commands.list_filters import filter_options, take_filters
-from clinvk.display import printable
+from clinvk.display import json_text, printable
 from clinvk.errors import UsageError
 
 
@@ -38,7 +38,7 @@ def export_cmd(app: App, session_ids: tuple[str, ...], export_all: bool, output:
     if fmt == "markdown":
         text = printable(bundle.markdown_export(app, records), lines=True)
     else:
-        text = bundle.dump(bundle.export_bundle(app, records, transcripts=not no_transcript))
+        text = json_text(bundle.dump(bundle.export_bundle(app, records, transcripts=not no_transcript)))
     bundle.write_output(text, output, app.env.stdout)
     if output and output != "-":
         app.env.stderr.write(f"exported {len(records)} session(s) to {printable(output)}\n")
