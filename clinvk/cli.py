@@ -122,7 +122,8 @@ def cli(ctx: click.Context) -> None:
 def _report(message: str, code: int) -> int:
     from clinvk.display import printable
 
-    sys.stderr.write(f"clinvk: error: {printable(message)}\n")
+    # line breaks kept: an ambiguous prefix lists its candidates one per line
+    sys.stderr.write(f"clinvk: error: {printable(message, lines=True)}\n")
     return code
 
 
