@@ -180,3 +180,65 @@ def test_reader_consumes_exactly_the_options_and_their_values(drawn, word):
     found, start = read_options([*options, word, "more"], TABLE)
     assert start == len(options)
     assert len(found) == count
+
+
+# -- before the subcommand means what it means after it ---------------------------------------
+
+def _parsed(argv: list[str]) -> tuple:
+    """The leaf command's parameters and the App's --config/-v, as Click parses `argv`."""
+    import warnings
+
+    import click
+
+    from clinvk.app import App
+    from clinvk.cli import cli
+
+    app = App()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Context.protected_args
+        ctx = cli.make_context("clinvk", list(argv), obj=app)
+        command, rest = cli, [*ctx.protected_args, *ctx.args]
+        while isinstance(command, click.Group):
+            name, *rest = rest
+            command = command.get_command(ctx, name)
+            ctx = command.make_context(name, rest, parent=ctx)
+    return ctx.params, app.config_flag, app.env.verbose
+
+
+_value = st.text(max_size=6).filter(lambda v: v != "--")
+
+
+@st.composite
+def _option_groups(draw):
+    """Root options that resume takes, each as (option, its tokens)."""
+    choices = {
+        "-o": st.sampled_from(["text", "json", "stream-json"]),
+        "--timeout": st.integers(0, 10**6).map(str),
+        "-m": _value, "--model": _value, "-b": _value, "--config": _value.filter(bool),
+        "--dry-run": st.none(), "--ephemeral": st.none(), "--here": st.none(), "-v": st.none(),
+    }
+    out: list[tuple[str, list[str]]] = []
+    for opt in draw(st.lists(st.sampled_from(sorted(choices)), max_size=6)):
+        value = draw(choices[opt])
+        if value is None:
+            out.append((opt, [opt]))
+        elif opt.startswith("--") and draw(st.booleans()):
+            out.append((opt, [f"{opt}={value}"]))
+        else:
+            out.append((opt, [opt, value]))
+    return out
+
+
+LIST_TAKES = ("-b", "--here", "--config", "-v")  # list's filters and the common options
+
+
+@settings(deadline=None, max_examples=150)
+@given(_option_groups(), st.sampled_from([["resume", "abcd", "more"], ["resume"],
+                                          ["sessions", "list"], ["sessions", "search", "q"]]))
+def test_options_before_the_subcommand_mean_what_they_mean_after_it(groups, command):
+    depth = 2 if command[0] == "sessions" else 1
+    options = [token for opt, tokens in groups
+               if depth == 1 or opt in LIST_TAKES for token in tokens]
+    before = _parsed([*options, *command])
+    after = _parsed([*command[:depth], *options, *command[depth:]])
+    assert before == after
