@@ -27,8 +27,6 @@ SHORT_HELP: dict[str, str] = {
     "config": "Show the effective configuration, the file in use, or write an example file.",
     "backends": "List each backend: installed or not, path, version.",
 }
-_GLOBAL_WITH_VALUE = ("--config",)
-_GLOBAL_FLAGS = ("-v", "--verbose")
 
 
 def _load(spec: str) -> click.Command:
@@ -54,20 +52,32 @@ class RootGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] in ("--help", "-h", "--version"):
             return super().parse_args(ctx, args)
-        globals_, i = [], 0
-        while i < len(args):
-            arg = args[i]
-            if arg in _GLOBAL_WITH_VALUE and i + 1 < len(args):
-                globals_ += args[i : i + 2]
-                i += 2
-            elif arg in _GLOBAL_FLAGS or arg.startswith("--config="):
-                globals_.append(arg)
-                i += 1
-            else:
-                break
-        if i < len(args) and args[i] in SUBCOMMANDS:
-            return super().parse_args(ctx, [args[i], *globals_, *args[i + 1 :]])
+        given: list = []
+        start = 0
+        if args and args[0].startswith("-"):
+            from clinvk.global_opts import option_table, read_options
+
+            given, start = read_options(args, option_table(_load(RUN_COMMAND).params))
+        if start < len(args) and args[start] in SUBCOMMANDS:
+            return super().parse_args(ctx, self._to_subcommand(ctx, args[start:], given))
         return super().parse_args(ctx, ["run", *args])
+
+    def _to_subcommand(self, ctx: click.Context, args: list[str], given: list) -> list[str]:
+        """`sessions list ARGS` with the root options `given` before it moved after the
+        deepest command named (`sessions list`), where they mean what they mean there."""
+        if not given:
+            return args
+        from clinvk.global_opts import forward
+
+        command, depth = self.get_command(ctx, args[0]), 1
+        while isinstance(command, click.Group) and depth < len(args):
+            sub = command.get_command(ctx, args[depth])
+            if sub is None:
+                break
+            command, depth = sub, depth + 1
+        assert command is not None
+        moved = forward(given, command, " ".join(args[:depth]))
+        return [*args[:depth], *moved, *args[depth:]]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         from click.utils import make_default_short_help
@@ -110,7 +120,10 @@ def cli(ctx: click.Context) -> None:
 
 
 def _report(message: str, code: int) -> int:
-    sys.stderr.write(f"clinvk: error: {message}\n")
+    from clinvk.display import printable
+
+    # line breaks kept: an ambiguous prefix lists its candidates one per line
+    sys.stderr.write(f"clinvk: error: {printable(message, lines=True)}\n")
     return code
 
 
@@ -129,6 +142,9 @@ def run_cli(argv: list[str] | None = None, env: object = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        from clinvk.display import printable
+
+        exc.message = printable(exc.message)  # Click quotes what the user typed
         exc.show()
         return exc.exit_code
     except click.Abort:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
+from clinvk.display import printable
+
 
 def _isatty(stream: IO[str]) -> bool:
     try:
@@ -43,13 +45,13 @@ class Environment:
         if message in self._warned:
             return
         self._warned.add(message)
-        self.stderr.write(f"clinvk: warning: {message}\n")
+        self.stderr.write(f"clinvk: warning: {printable(message)}\n")
         self.stderr.flush()
 
     def info(self, message: str) -> None:
         """A diagnostic line on stderr, shown only with -v."""
         if self.verbose:
-            self.stderr.write(f"clinvk: {message}\n")
+            self.stderr.write(f"clinvk: {printable(message)}\n")
             self.stderr.flush()
 
     @property

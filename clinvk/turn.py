@@ -171,7 +171,9 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
     env = app.env
     stdin = plan.adapter.stdin_input(plan.request)  # a prompt too long to be an argument
     if spec.dry_run:
-        env.stdout.write(plan.shell_line(env.cwd, stdin) + "\n")
+        from clinvk.display import printable
+
+        env.stdout.write(printable(plan.shell_line(env.cwd, stdin)) + "\n")
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
     env.info(f"running: {plan.shell_line(env.cwd, stdin)}")

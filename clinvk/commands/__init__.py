@@ -39,4 +39,6 @@ pass_app = click.make_pass_decorator(App, ensure=True)
 def emit_json(app: App, value: Any) -> None:
     import json
 
-    app.env.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    from clinvk.display import json_text
+
+    app.env.stdout.write(json_text(json.dumps(value, indent=2, ensure_ascii=False)) + "\n")

@@ -10,6 +10,7 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.display import printable
 
 
 def probe(name: str, conf: dict, environ: dict) -> dict:
@@ -49,9 +50,9 @@ def backends(app: App, as_json: bool) -> int:
     out = app.env.stdout
     for row in rows:
         if row["installed"]:
-            out.write(f"{row['name']:<8} installed  {row['version'] or '(version unknown)':<28} "
-                      f"{row['path']}\n")
+            out.write(printable(f"{row['name']:<8} installed  "
+                                f"{row['version'] or '(version unknown)':<28} {row['path']}") + "\n")
         else:
-            out.write(f"{row['name']:<8} missing    `{row['command']}` not on PATH; "
-                      f"install: {row['install_hint']}\n")
+            out.write(printable(f"{row['name']:<8} missing    `{row['command']}` not on PATH; "
+                                f"install: {row['install_hint']}") + "\n")
     return 0

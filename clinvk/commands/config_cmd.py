@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.display import printable
 from clinvk.errors import StoreError
 
 
 @click.group("config")
+@common_options
 def config() -> None:
     """Show the effective configuration, the file in use, or write an example file."""
 
@@ -23,18 +26,34 @@ def config() -> None:
 def show(app: App, as_json: bool) -> int:
     """Print every setting with its value and where it came from."""
     settings = app.settings
-    rows = settings.flat()
+    rows = [(k, masked(k, v), s) for k, v, s in settings.flat()]
     if as_json:
         emit_json(app, {"config_file": str(settings.config_path), "home": str(settings.home),
                         "settings": {k: {"value": v, "source": s} for k, v, s in rows}})
         return 0
     out = app.env.stdout
     state = "" if settings.config_exists else " (not present)"
-    out.write(f"# config file: {settings.config_path}{state}\n# home: {settings.home}\n")
+    out.write(printable(f"# config file: {settings.config_path}{state}") + "\n"
+              + printable(f"# home: {settings.home}") + "\n")
     width = max(len(k) for k, _, _ in rows)
     for key, value, source in rows:
-        out.write(f"{key:<{width}}  {json.dumps(value, ensure_ascii=False):<24}  # {source}\n")
+        out.write(printable(f"{key:<{width}}  {json.dumps(value, ensure_ascii=False):<24}  "
+                            f"# {source}") + "\n")
     return 0
+
+
+def masked(key: str, value: object) -> object:
+    """The value `config show` prints: those of `backends.NAME.env` (API keys) masked."""
+    if not (key.startswith("backends.") and key.endswith(".env") and isinstance(value, dict)):
+        return value
+    return {name: _mask(str(text)) for name, text in value.items()}
+
+
+def _mask(text: str) -> str:
+    """`****` and, for a value long enough that they give nothing away, its last 4 characters."""
+    if not text:
+        return text
+    return "****" + (text[-4:] if len(text) >= 16 else "")
 
 
 @config.command("path")
@@ -42,7 +61,7 @@ def show(app: App, as_json: bool) -> int:
 @pass_app
 def path(app: App) -> int:
     """Print the path of the config file in use (it may not exist yet)."""
-    app.env.stdout.write(f"{app.settings.config_path}\n")
+    app.env.stdout.write(printable(app.settings.config_path) + "\n")
     return 0
 
 
@@ -55,13 +74,15 @@ def init(app: App) -> int:
 
     target = app.settings.config_path
     if target.exists():
-        app.env.stderr.write(f"clinvk: {target} exists already; left unchanged\n")
+        app.env.stderr.write(printable(f"clinvk: {target} exists already; left unchanged") + "\n")
         return 0
-    try:
+    try:  # 0600 in a folder of 0700 when clinvk makes it: the file may hold API keys (env:)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(target, "x", encoding="utf-8") as fh:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fd, 0o600)
             fh.write(example_text())
     except OSError as exc:
         raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
-    app.env.stdout.write(f"wrote {target}\n")
+    app.env.stdout.write(printable(f"wrote {target}") + "\n")
     return 0

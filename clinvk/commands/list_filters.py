@@ -1,4 +1,5 @@
-"""The filter and sort options of `sessions list`, shared by `sessions search` (and export)."""
+"""The filter and sort options of `sessions list`: the one definition that `sessions search`,
+`sessions stats` and `sessions export` use too."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ _WHEN_HELP = "a date (2026-11-01), an RFC 3339 timestamp or a duration meaning t
 
 
 def filter_options(func: Callable[..., Any] | None = None, *, with_search: bool = True) -> Any:
-    """-b, --status, --here, --tag, --since, --until, --meta and (with_search) --search;
+    """-b, --status, --here, -t/--tag, --since, --until, --meta and (with_search) --search;
     usable as @filter_options or @filter_options(with_search=False)."""
     if func is None:
         return lambda f: filter_options(f, with_search=with_search)
@@ -24,7 +25,7 @@ def filter_options(func: Callable[..., Any] | None = None, *, with_search: bool 
         click.option("-b", "--backend", metavar="NAME", help="Only this backend."),
         click.option("--status", type=click.Choice(STATUSES), help="Only sessions with this status."),
         click.option("--here", is_flag=True, help="Only sessions of the current directory."),
-        click.option("--tag", "tags", metavar="TAG", multiple=True,
+        click.option("-t", "--tag", "tags", metavar="TAG", multiple=True,
                      help="Only sessions with this tag (repeatable: all must match)."),
         click.option("--since", metavar=WHEN, help=f"Last used at or after WHEN: {_WHEN_HELP}."),
         click.option("--until", metavar=WHEN,

@@ -8,12 +8,14 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.display import printable
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 
 
 def _tags_line(record: dict[str, Any]) -> str:
-    return f"session {record['id'][:8]} tags: {', '.join(record.get('tags') or []) or '-'}\n"
+    return printable(f"session {record['id'][:8]} tags: "
+                     f"{', '.join(record.get('tags') or []) or '-'}") + "\n"
 
 
 @click.command("tag", context_settings=_CTX)
@@ -60,7 +62,7 @@ def rename(app: App, session_id: str, title: tuple[str, ...], as_json: bool) -> 
     if as_json:
         emit_json(app, record)
     else:
-        app.env.stdout.write(f"session {record['id'][:8]} title: {record['title']}\n")
+        app.env.stdout.write(printable(f"session {record['id'][:8]} title: {record['title']}") + "\n")
     return 0
 
 
@@ -96,7 +98,7 @@ def meta(app: App, session_id: str, key: str | None, value: str | None, unset: b
         emit_json(app, entries)
         return 0
     for name, text in sorted(entries.items()):
-        app.env.stdout.write(f"{name}={text}\n")
+        app.env.stdout.write(printable(f"{name}={text}") + "\n")
     if not entries and key is None:
         app.env.stderr.write("no metadata\n")
     return 0

@@ -134,7 +134,8 @@ def search(app: App, query: tuple[str, ...], transcripts: bool, limit: int, as_j
         app.env.stderr.write("no sessions match\n")
         return 0
     from clinvk.commands.sessions import format_rows
+    from clinvk.display import printable
 
     for row, hit in zip(format_rows([h.record for h in hits], app.env), hits, strict=True):
-        app.env.stdout.write(f"{row}\n    {hit.field}: {hit.snippet}\n")
+        app.env.stdout.write(f"{row}\n    {printable(hit.field)}: {printable(hit.snippet)}\n")
     return 0

@@ -10,12 +10,14 @@ import click
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
 from clinvk.commands.list_filters import filter_options, sort_options, take_filters
+from clinvk.display import json_text, printable
 from clinvk.env import Environment
 
 STATUSES = ("active", "error", "interrupted")
 
 
 @click.group("sessions", context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
 def sessions() -> None:
     """List, show, delete and clean recorded sessions."""
 
@@ -30,13 +32,14 @@ def _ago(stamp: str | None) -> str:
     try:
         return humanize.naturaltime(utc_now() - parse_rfc3339(stamp))
     except ValueError:
-        return stamp
+        return printable(stamp)
 
 
 def _short_dir(path: str, env: Environment, width: int = 28) -> str:
     home = env.environ.get("HOME")
     if home and (path == home or path.startswith(home.rstrip("/") + "/")):
         path = "~" + path[len(home.rstrip("/")):]
+    path = printable(path)
     return path if len(path) <= width else "…" + path[-(width - 1):]
 
 
@@ -47,9 +50,10 @@ def _tokens(record: dict[str, Any]) -> int:
 def _cells(records: list[dict[str, Any]], env: Environment) -> list[tuple[str, ...]]:
     import humanize
 
-    return [(r["id"][:8], r["backend"], r["status"], _ago(r.get("last_used")),
-             humanize.intcomma(_tokens(r)), _short_dir(r["working_dir"], env),
-             (r.get("title") or "").replace("\n", " ")) for r in records]
+    return [(printable(r["id"][:8]), printable(r["backend"]), printable(r["status"]),
+             _ago(r.get("last_used")), humanize.intcomma(_tokens(r)),
+             _short_dir(r["working_dir"], env),
+             printable((r.get("title") or "").replace("\n", " "))) for r in records]
 
 
 def format_rows(records: list[dict[str, Any]], env: Environment) -> list[str]:
@@ -124,7 +128,8 @@ def show(app: App, session_id: str, as_json: bool, transcript: bool, fmt: str | 
         from clinvk.transcript_render import load_transcript, render
 
         fmt = fmt or ("json" if as_json else "text")
-        app.env.stdout.write(render(load_transcript(app, record), record, fmt))
+        text = render(load_transcript(app, record), record, fmt)
+        app.env.stdout.write(json_text(text) if fmt == "json" else printable(text, lines=True))
         return 0
     if as_json:
         emit_json(app, record)
@@ -172,7 +177,7 @@ def describe(record: dict[str, Any], env: Environment) -> str:
                      + (f"  {humanize.intcomma(tok)} tokens" if tok is not None else "")
                      + (f"  {json.dumps(turn['prompt'], ensure_ascii=False)}"
                         if turn.get("prompt") else ""))
-    return "\n".join(lines) + "\n"
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 @sessions.command("delete")

@@ -9,6 +9,7 @@ import click
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
 from clinvk.commands.list_filters import filter_options, take_filters
+from clinvk.display import printable
 
 _HEAD = ("SESSIONS", "TURNS", "INPUT", "CACHED", "OUTPUT", "REASONING", "TOTAL", "CACHE HIT",
          "MEDIAN", "P95", "COST")
@@ -66,13 +67,13 @@ def _label(by: str | None, key: Any, app: App) -> str:
         from clinvk.commands.sessions import _short_dir
 
         return _short_dir(str(key), app.env, width=40)
-    return str(key)
+    return printable(key)
 
 
 def _turn_cells(turn: dict[str, Any]) -> tuple[str, ...]:
     usage = turn.get("usage") or {}
     at = (turn.get("at") or "-").replace("T", " ").replace("Z", "")
-    prompt = " ".join((turn.get("prompt") or "").split())
+    prompt = printable(" ".join((turn.get("prompt") or "").split()))
     return (str(turn["n"]), at, _secs(turn.get("duration_ms")), str(turn.get("exit_code")),
             *(_num(usage.get(f)) for f in ("input_tokens", "cached_input_tokens",
                                            "output_tokens", "reasoning_tokens", "total_tokens")),
@@ -84,7 +85,7 @@ def _show_session(app: App, result: dict[str, Any]) -> None:
     total = result["total"]
     parts = [f"session {result['session']}", result["backend"], result.get("model"),
              result.get("title")]
-    out.write("  ".join(p for p in parts if p) + "\n")
+    out.write(printable("  ".join(p for p in parts if p)) + "\n")
     if result["turns"]:
         rows = [_TURN_HEAD, *(_turn_cells(t) for t in result["turns"])]
         for line in _table(rows, left={1, 9}):
