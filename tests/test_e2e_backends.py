@@ -186,6 +186,8 @@ def test_backends_command_lists_the_real_clis(backend):
     assert result.code == 0, result.err
     row = {r["name"]: r for r in result.json()}[backend.name]
     assert row["installed"] and row["version"] and os.path.isabs(row["path"])
+    assert row["version_tested"] is True and row["tested_versions"]  # the pinned versions
+    assert "warning" not in result.err
 
 
 def test_not_installed_is_exit_3(backend, tmp_path):
