@@ -182,9 +182,12 @@ class Adapter(Protocol):
     `tidy_store(working_dir, environ)`, a repair of the backend's own store before and after
     every run (gemini); `interactive_env(working_dir, environ, scratch) -> dict` and
     `interactive_argv(argv, environ, scratch) -> list`, extra variables and arguments of an
-    interactive run whose files go to the private folder `scratch`; and
-    `interactive_turn_usage(turns, scratch, session_id) -> list | None`, the run's new turns
-    with the usage read from those files when the transcript's own is short (codex, gemini).
+    interactive run whose files go to the private folder `scratch`;
+    `interactive_snapshot(working_dir, environ, resume_id, scratch)`, called before an
+    interactive run to note in `scratch` what the backend's own counts are then (claude);
+    and `interactive_turn_usage(turns, scratch, session_id) -> list | None`, the run's new
+    turns with the usage read from those files when the transcript's own is short (codex,
+    gemini, claude).
     """
 
     name: str

@@ -311,6 +311,20 @@ class ClaudeAdapter:
 
         return find_new_claude_session(working_dir, started_at, environ, before)
 
+    def interactive_snapshot(self, working_dir: str, environ: Mapping[str, str],
+                             resume_id: str | None, scratch: Path) -> None:
+        """Before an interactive run: where claude's own usage count starts (claude_usage)."""
+        from clinvk.backends.claude_usage import snapshot
+
+        snapshot(working_dir, environ, resume_id, scratch)
+
+    def interactive_turn_usage(self, turns: list, scratch: Path, session_id: str) -> list | None:
+        """The run's new turns with the requests no transcript line holds (the title
+        requests of claude 2.1.197's TUI) added, from claude's own count (claude_usage)."""
+        from clinvk.backends.claude_usage import exact_turn_usage
+
+        return exact_turn_usage(turns, scratch, session_id)
+
     def read_transcript(self, files: list[Path]) -> Transcript:
         from clinvk.backends.claude_store import read_claude_transcript
 

@@ -64,9 +64,9 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan) -> int:
 
 def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_id: str | None,
                     known_turns: int, before_files: set, scratch: Path) -> int:
-    """Run the interface (with the adapter's optional `interactive_env` and
-    `interactive_argv`, whose files go to `scratch`, a private folder removed afterwards)
-    and record the new turns (with the adapter's optional `interactive_turn_usage` when
+    """Run the interface (with the adapter's optional `interactive_env`, `interactive_argv`
+    and `interactive_snapshot`, whose files go to `scratch`, a private folder removed
+    afterwards) and record the new turns (with the adapter's optional `interactive_turn_usage` when
     the store's own figures are short)."""
     from clinvk.interactive import run_interactive
 
@@ -80,6 +80,9 @@ def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_
     extra_argv = getattr(adapter, "interactive_argv", None)
     if extra_argv is not None and not spec.ephemeral:
         argv = extra_argv(argv, plan.environ, scratch)
+    snapshot = getattr(adapter, "interactive_snapshot", None)
+    if snapshot is not None and not spec.ephemeral:
+        snapshot(plan.workdir, plan.environ, resume_id, scratch)
     plan.tidy_store()
     result = run_interactive(argv, cwd=plan.workdir, env=environ)
     plan.tidy_store()

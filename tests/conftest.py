@@ -89,24 +89,32 @@ NPM_PACKAGES = ("@anthropic-ai/claude-code@2.1.330", "@openai/codex@0.169.0",
                 "@google/gemini-cli@0.61.0")
 
 
-def pytest_sessionstart(session) -> None:
-    """Make the real backend CLIs available: $CLINVK_TEST_NPM_BIN, PATH, or an npm install
-    into ~/.cache/clinvk-test-npm (set CLINVK_TEST_NO_INSTALL=1 to skip the install)."""
+def _npm_install(prefix: Path, packages: tuple[str, ...]) -> None:
     import shutil
 
+    if os.environ.get("CLINVK_TEST_NO_INSTALL") or not shutil.which("npm"):
+        return  # the end-to-end tests skip with the reason (fail under CI=true)
+    prefix.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+                    "--loglevel=error", *packages], check=False, timeout=600)
+
+
+def pytest_sessionstart(session) -> None:
+    """Make the real backend CLIs available: $CLINVK_TEST_NPM_BIN, PATH, or an npm install
+    into ~/.cache/clinvk-test-npm, and claude 2.1.197 ($CLINVK_TEST_CLAUDE_ALT_BIN, or an
+    npm install into ~/.cache/clinvk-test-npm-197); CLINVK_TEST_NO_INSTALL=1 skips installs."""
     import realcli
 
+    if not realcli.find_claude_alt():
+        _npm_install(realcli.claude_alt_prefix(),
+                     (f"@anthropic-ai/claude-code@{realcli.CLAUDE_ALT_VERSION}",))
     if all(realcli.find_cli(n) for n in ("claude", "codex", "gemini")):
         return
     prefix = Path(os.environ.get("CLINVK_TEST_NPM_DIR")
                   or Path.home() / ".cache" / "clinvk-test-npm")
     bin_dir = prefix / "node_modules" / ".bin"
     if not all((bin_dir / n).exists() for n in ("claude", "codex", "gemini")):
-        if os.environ.get("CLINVK_TEST_NO_INSTALL") or not shutil.which("npm"):
-            return  # the end-to-end tests skip with the reason (fail under CI=true)
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                        "--loglevel=error", *NPM_PACKAGES], check=False, timeout=600)
+        _npm_install(prefix, NPM_PACKAGES)
     if bin_dir.is_dir():
         os.environ["CLINVK_TEST_NPM_BIN"] = str(bin_dir)
 

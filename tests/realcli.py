@@ -35,6 +35,47 @@ CODEX_MODEL = "gpt-mock"
 NPM_BIN_ENV = "CLINVK_TEST_NPM_BIN"
 
 
+#: claude 2.1.197, what npm installs on node 20 without a pin: the usage tests also run on it
+CLAUDE_ALT_VERSION = "2.1.197"
+CLAUDE_ALT_ENV = "CLINVK_TEST_CLAUDE_ALT_BIN"  # the path of that claude binary
+CLAUDE_ALT_DIR_ENV = "CLINVK_TEST_CLAUDE_ALT_DIR"  # or the npm prefix it is installed in
+
+
+def claude_alt_prefix() -> Path:
+    return Path(os.environ.get(CLAUDE_ALT_DIR_ENV)
+                or Path.home() / ".cache" / f"clinvk-test-npm-{CLAUDE_ALT_VERSION.rsplit('.', 1)[-1]}")
+
+
+def find_claude_alt() -> str | None:
+    """Path of claude 2.1.197: ``$CLINVK_TEST_CLAUDE_ALT_BIN``, else in its npm prefix."""
+    given = os.environ.get(CLAUDE_ALT_ENV)
+    path = Path(given) if given else claude_alt_prefix() / "node_modules" / ".bin" / "claude"
+    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def require_claude_alt() -> str:
+    """claude 2.1.197 for a test: skip (or fail when ``CI=true``) if missing."""
+    path = find_claude_alt()
+    if path:
+        return path
+    _missing(f"claude {CLAUDE_ALT_VERSION} not found (set {CLAUDE_ALT_ENV} to its binary or "
+             f"{CLAUDE_ALT_DIR_ENV} to the npm prefix it is installed in)")
+    raise AssertionError("unreachable")
+
+
+def require_claude(version: str | None) -> str:
+    """The pinned claude (``version`` None or the pinned one) or claude 2.1.197."""
+    return require_claude_alt() if version == CLAUDE_ALT_VERSION else require_cli("claude")
+
+
+def _missing(msg: str) -> None:
+    import pytest
+
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 class CLINotFound(RuntimeError):
     pass
 
@@ -54,12 +95,8 @@ def require_cli(name: str) -> str:
     path = find_cli(name)
     if path:
         return path
-    import pytest
-
-    msg = f"{name} CLI not found (set {NPM_BIN_ENV} to a node_modules/.bin directory or put {name} on PATH)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(msg)
-    pytest.skip(msg)
+    _missing(f"{name} CLI not found (set {NPM_BIN_ENV} to a node_modules/.bin directory or put "
+             f"{name} on PATH)")
     raise AssertionError("unreachable")
 
 
@@ -116,7 +153,6 @@ def cli_env(name: str, standin: Any, home: Path, cli_path: str | None = None) ->
                 "DISABLE_TELEMETRY": "1",
                 "DISABLE_ERROR_REPORTING": "1",
                 "DISABLE_BUG_COMMAND": "1",
-                "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
                 "CLAUDE_CODE_ENABLE_TELEMETRY": "0",
                 "CLAUDE_CODE_IDE_SKIP_AUTO_INSTALL": "1",
                 "IS_SANDBOX": "1",

@@ -1,4 +1,4 @@
-"""The three backend adapters against the real outputs captured in ../shared/samples."""
+"""The three backend adapters against the real outputs captured in tests/samples."""
 
 from __future__ import annotations
 
@@ -24,10 +24,8 @@ from clinvk.backends.gemini import usage_from_json_stats, usage_from_stream_stat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 STORES = SAMPLES / "stores"
-
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples not present")
 
 CLAUDE_SID = "e6bf02ca-ce99-4417-954d-4e12c0cd6d87"
 CLAUDE_PARTIAL_SID = "3dbd942d-6a84-4c91-8f39-9b9bca35c37f"

@@ -34,8 +34,9 @@ class Backend:
     """One real backend CLI wired to the stand-in, and clinvk running it."""
 
     def __init__(self, name: str, standin: StandIn, tmp: Path) -> None:
+        name, _, version = name.partition("@")  # "claude@2.1.197": that claude, not the pinned one
         self.name, self.api, self.standin = name, API[name], standin
-        cli = realcli.require_cli(name)
+        cli = realcli.require_claude(version) if name == "claude" else realcli.require_cli(name)
         self.project = tmp / "project"
         self.elsewhere = tmp / "elsewhere"
         self.project.mkdir()
@@ -70,12 +71,19 @@ def backend(request, standin, tmp_path) -> Backend:
     return Backend(request.param, standin, tmp_path)
 
 
+@pytest.fixture(params=["claude", "codex", "gemini", f"claude@{realcli.CLAUDE_ALT_VERSION}"])
+def usage_backend(request, standin, tmp_path) -> Backend:
+    """The usage tests also run on claude 2.1.197, what npm installs on node 20."""
+    return Backend(request.param, standin, tmp_path)
+
+
 def _usage(d: dict | None) -> dict[str, int]:
     return {k: (d or {}).get(k, 0) for k in USAGE_KEYS}
 
 
-def test_five_turns_resume_every_way_and_usage_is_what_was_billed(backend):
+def test_five_turns_resume_every_way_and_usage_is_what_was_billed(usage_backend):
     """New session, -c, resume --last, resume --here, resume <prefix> from elsewhere."""
+    backend = usage_backend
     steps = [
         (["first question MARK:alpha"], backend.project),
         (["-c", "second MARK:beta"], backend.elsewhere),
@@ -178,6 +186,8 @@ def test_backends_command_lists_the_real_clis(backend):
     assert result.code == 0, result.err
     row = {r["name"]: r for r in result.json()}[backend.name]
     assert row["installed"] and row["version"] and os.path.isabs(row["path"])
+    assert row["version_tested"] is True and row["tested_versions"]  # the pinned versions
+    assert "warning" not in result.err
 
 
 def test_not_installed_is_exit_3(backend, tmp_path):

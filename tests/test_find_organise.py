@@ -20,9 +20,7 @@ from clinvk.filters import parse_until
 from clinvk.session import add_turn, new_session
 from clinvk.store import SessionStore
 
-SAMPLE = Path("/work/shared/samples/stores/claude-projects-transcript.jsonl")
-if not SAMPLE.exists():
-    SAMPLE = Path(__file__).resolve().parents[2] / "shared/samples/stores/claude-projects-transcript.jsonl"
+SAMPLE = Path(__file__).resolve().parent / "samples" / "stores" / "claude-projects-transcript.jsonl"
 CLAUDE_SID = "8b9a0c36-b6a5-42b0-a483-53e93009ce30"
 NOW = utc_now()
 

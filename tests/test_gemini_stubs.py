@@ -8,7 +8,7 @@ from pathlib import Path
 
 from clinvk.backends.gemini_stubs import remove_stubs
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "stores" / "gemini-chat.jsonl"
+SAMPLE = Path(__file__).resolve().parent / "samples" / "stores" / "gemini-chat.jsonl"
 SID = "6d1ff7f4-05e9-4c3a-bca9-203bbd4076c8"
 CONTEXT = {"id": "c1", "type": "user", "content": [{"text": "<session_context>\nsetup"}]}
 

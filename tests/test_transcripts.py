@@ -1,4 +1,4 @@
-"""Transcript readers on the real store files in ../shared/samples/stores/ and on files the
+"""Transcript readers on the real store files in tests/samples/stores/ and on files the
 real CLIs write, and `clinvk sessions show ID --transcript`."""
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from clinvk.backends.base import Usage
 from clinvk.backends.transcript import TranscriptUnavailable, split_turns
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "samples" / "stores"
+SAMPLES = REPO / "tests" / "samples" / "stores"
 CLAUDE_SAMPLE = SAMPLES / "claude-projects-transcript.jsonl"
 CODEX_SAMPLE = SAMPLES / "codex-rollout.jsonl"
 GEMINI_SAMPLE = SAMPLES / "gemini-chat.jsonl"
 
-needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
 pytestmark = pytest.mark.timeout(120)
 
 
-@needs_samples
 def test_claude_sample() -> None:
     t = get_adapter("claude").read_transcript([CLAUDE_SAMPLE])
     assert t.session_id == "8b9a0c36-b6a5-42b0-a483-53e93009ce30"
@@ -37,7 +35,6 @@ def test_claude_sample() -> None:
     assert t.total_usage == Usage(162, 40, 20, 7, 0)
 
 
-@needs_samples
 def test_codex_sample_running_totals_become_per_turn_usage() -> None:
     t = get_adapter("codex").read_transcript([CODEX_SAMPLE])
     assert t.session_id == "01a20592-dc3e-72b0-bd0f-2803fb0461c4" and t.model == "gpt-mock"
@@ -47,7 +44,6 @@ def test_codex_sample_running_totals_become_per_turn_usage() -> None:
     assert t.total_usage == Usage(410, 100, 0, 18, 6)
 
 
-@needs_samples
 def test_gemini_sample_failed_turn_left_no_messages() -> None:
     t = get_adapter("gemini").read_transcript([GEMINI_SAMPLE])
     assert t.session_id == "5b4a512b-8d98-41cd-a496-76c356c7b970"
@@ -156,7 +152,6 @@ def shown(tmp_path: Path):
     return env, tmp_path
 
 
-@needs_samples
 def test_show_transcript_of_each_sample_honours_config_dirs(shown) -> None:
     env, tmp = shown
     env["CLAUDE_CONFIG_DIR"] = str(tmp / "claude-conf")

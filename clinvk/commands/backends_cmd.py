@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from clinvk.app import App
+from clinvk.backends.versions import is_tested, range_text
 from clinvk.commands import common_options, emit_json, pass_app
 from clinvk.display import printable
 
@@ -17,10 +18,12 @@ def probe(name: str, conf: dict, environ: dict) -> dict:
     """Look one backend up on PATH and ask it for its version."""
     from clinvk.backends import get_adapter
 
-    adapter = get_adapter(conf.get("adapter") or name)
+    kind = conf.get("adapter") or name
+    adapter = get_adapter(kind)
     path = shutil.which(conf["command"], path=environ.get("PATH"))
     info = {"name": name, "command": conf["command"], "installed": path is not None,
-            "path": path, "version": None, "install_hint": adapter.install_hint}
+            "path": path, "version": None, "install_hint": adapter.install_hint,
+            "tested_versions": range_text(kind), "version_tested": None}
     if path:
         try:
             done = subprocess.run(adapter.version_argv(path), capture_output=True, text=True,
@@ -30,6 +33,7 @@ def probe(name: str, conf: dict, environ: dict) -> dict:
             info["version"] = lines[0].strip() if lines else None
         except (OSError, subprocess.TimeoutExpired):
             info["version"] = None
+        info["version_tested"] = is_tested(kind, info["version"])
     return info
 
 
@@ -38,20 +42,26 @@ def probe(name: str, conf: dict, environ: dict) -> dict:
 @common_options
 @pass_app
 def backends(app: App, as_json: bool) -> int:
-    """List each backend: installed or not, path, version."""
+    """List each backend: installed or not, path, version, and the versions clinvk was
+    tested with (a warning on stderr for an installed version outside them)."""
     settings = app.settings
     names = settings.backend_names()
     environ = dict(app.env.environ)
     with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
         rows = list(pool.map(lambda n: probe(n, settings.backend(n), environ), names))
+    for row in rows:
+        if row["version_tested"] is False:
+            app.env.warn(f"{row['name']} {row['version']} is not a version clinvk was tested "
+                         f"with ({row['tested_versions']}); usage figures may be incomplete")
     if as_json:
         emit_json(app, rows)
         return 0
     out = app.env.stdout
     for row in rows:
         if row["installed"]:
-            out.write(printable(f"{row['name']:<8} installed  "
-                                f"{row['version'] or '(version unknown)':<28} {row['path']}") + "\n")
+            tested = f"tested {row['tested_versions']}" if row["tested_versions"] else ""
+            out.write(printable(f"{row['name']:<8} installed  {row['version'] or '(version unknown)':<28} "
+                                f"{tested:<24} {row['path']}") + "\n")
         else:
             out.write(printable(f"{row['name']:<8} missing    `{row['command']}` not on PATH; "
                                 f"install: {row['install_hint']}") + "\n")
