@@ -158,6 +158,17 @@ def _reap(child: pexpect.spawn, stop: _Stop, deadline: float | None, grace: floa
     child.close(force=True)
 
 
+def _after_spawn(child: pexpect.spawn, on_spawn: Callable[[], None], stop: _Stop,
+                 grace: float) -> None:
+    """The caller's setup while the child starts; if it fails, the child goes with it."""
+    try:
+        on_spawn()
+    except BaseException:
+        _kill_group(child, signal.SIGKILL)
+        _reap(child, stop, None, grace)
+        raise
+
+
 def run_lines(
     argv: list[str],
     *,
@@ -166,8 +177,12 @@ def run_lines(
     on_line: Callable[[str], None],
     timeout: float | None = None,
     grace: float = GRACE,
+    on_spawn: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Spawn argv in a pty, call on_line for every line of its output, and wait for it."""
+    """Spawn argv in a pty, call on_line for every line of its output, and wait for it.
+
+    on_spawn is called once the child runs, before any line: the caller's setup then
+    overlaps the child's start (a Ctrl-C meanwhile is forwarded like any other)."""
     started = time.monotonic()
     child = pexpect.spawn(
         argv[0], argv[1:], cwd=cwd, env=dict(env), encoding=None, echo=False,
@@ -180,6 +195,8 @@ def run_lines(
     timed_out = interrupted = False
     kill_at: float | None = None
     with _catching_signals(stop):
+        if on_spawn is not None:
+            _after_spawn(child, on_spawn, stop, grace)
         while True:
             now = time.monotonic()
             if stop.signum is not None and not interrupted:
