@@ -291,11 +291,15 @@ def run_lines(
     timeout: float | None = None,
     grace: float = GRACE,
     stdin: bytes | None = None,
+    on_spawn: Callable[[], None] | None = None,
 ) -> RunResult:
     """Spawn argv in a pty, call on_line for every line of its output, and wait for it.
-    `stdin`: bytes the child reads on its standard input instead of the pty.
-    Should on_line raise (Ctrl-C while it waits for the store, say), the child's group is
-    stopped like on Ctrl-C before the exception goes on."""
+
+    `stdin`: bytes the child reads on its standard input instead of the pty. on_spawn is
+    called once the child runs, before any line: the caller's setup then overlaps the
+    child's start (a Ctrl-C meanwhile is forwarded like any other). Should on_spawn or
+    on_line raise (Ctrl-C while it waits for the store, say), the child's group is stopped
+    like on Ctrl-C before the exception goes on."""
     started = time.monotonic()
     child = _spawn(argv, cwd, env, stdin)
     stop = _Stop()
@@ -303,6 +307,8 @@ def run_lines(
     deadline = started + timeout if timeout else None
     with _catching_signals(stop):
         try:
+            if on_spawn is not None:
+                on_spawn()
             timed_out, interrupted = _pump(child, killer, on_line, stop, deadline, grace)
         except BaseException:
             killer.start(signal.SIGINT, grace)

@@ -72,6 +72,12 @@ class SessionStore:
             self._index.close()
             self._index = None
 
+    def open(self) -> None:
+        """Get ready for writing ahead of the first write (a turn calls it while its backend
+        starts): the folders, and the index brought up to date; StoreError as a write would."""
+        self._ensure_home()
+        self._idx().sync()
+
     def _check_root(self) -> bool:
         """True when sessions/ is a folder, False when it (or the home) does not exist yet;
         StoreError (exit 2, a setup the user must fix) when either is something else."""

@@ -168,6 +168,10 @@ def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
 
 
 def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> dict[str, Any]:
+    """Spawn the backend as soon as its argv is known; it takes hundreds of milliseconds
+    to start, and the session record, the store and the renderer are set up meanwhile
+    (`on_spawn`). Only what the argv needs comes first: the plan, and for a resumed session
+    its record (read by the caller) and the usage baseline from the backend's files."""
     env = app.env
     stdin = plan.adapter.stdin_input(plan.request)  # a prompt too long to be an argument
     if spec.dry_run:
@@ -177,11 +181,14 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
     env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
-    recorder = _make_recorder(app, spec, plan)
-    baseline = _baseline(plan, spec)
     state = _State(keep_content=renderer.keeps_content)
-    parser = plan.adapter.new_parser(baseline)
-    renderer.start(recorder.session_id, spec.backend)
+    parser = plan.adapter.new_parser(_baseline(plan, spec))
+    recorder: Recorder | None = None
+
+    def on_spawn() -> None:
+        nonlocal recorder
+        recorder = _make_recorder(app, spec, plan)
+        renderer.start(recorder.session_id, spec.backend)
 
     def on_line(line: str) -> None:
         for event in parser.feed(line):
@@ -191,8 +198,9 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
 
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
-                       timeout=spec.timeout or None, stdin=stdin)
+                       timeout=spec.timeout or None, stdin=stdin, on_spawn=on_spawn)
     plan.tidy_store()
+    assert recorder is not None  # run_lines calls on_spawn before any line, or raises
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):
         _handle(event, state, renderer, recorder, env)
     return _conclude(spec, plan, state, result, renderer, recorder)
@@ -204,6 +212,8 @@ def _make_recorder(app: App, spec: TurnSpec, plan: _Plan) -> Recorder:
 
     settings = app.settings
     store = None if spec.ephemeral else app.store
+    if store is not None:
+        store.open()  # fails here, as the first write would, before the backend gets far
     common = {"store_prompts": settings.get("session.store_prompts"),
               "store_usage": settings.get("session.store_token_usage")}
     if spec.session is not None and not spec.fork:

@@ -128,6 +128,16 @@ def test_ephemeral_changes_nothing(fake):
     assert sorted(p.relative_to(fake.home) for p in fake.home.rglob("*")) == before
 
 
+def test_new_turn_with_a_store_that_cannot_be_opened_fails_cleanly(fake):
+    # the store is opened once the backend has been spawned: failing there must still be
+    # one clean error (exit 2, as for every command on such a store), the backend stopped
+    fake.home.mkdir(exist_ok=True)
+    (fake.home / "sessions").write_text("not a folder")
+    result = fake.run("-b", "fake", "go")
+    assert_clean_error(result, 2, "not a folder")
+    assert (fake.home / "sessions").read_text() == "not a folder"
+
+
 def test_piped_stdin_is_added_to_the_prompt(fake):
     result = fake.run("-b", "fake", "review", "this", stdin="line one\nline two\n")
     assert result.code == 0

@@ -128,3 +128,61 @@ def test_last_line_is_read_after_the_child_exits(monkeypatch):
 @pytest.mark.slow
 def test_last_line_is_read_after_the_child_exits_thousands_of_times(monkeypatch):
     assert _race_runs(monkeypatch, 2000) == []
+
+
+def _wait_for(path, what: str) -> None:
+    """Wait (bounded, as a guard against a hang, not a timing check) for a file to appear."""
+    for _ in range(3000):
+        if path.exists():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{what} never appeared")
+
+
+def test_on_spawn_runs_while_the_child_runs_before_any_line(tmp_path):
+    # The child says it is running, then waits for on_spawn's go before printing: on_spawn
+    # must be called after the spawn (it sees the child's mark) and before the first line.
+    running, go = tmp_path / "running", tmp_path / "go"
+    code = ("import os, sys, time\n"
+            f"open({str(running)!r}, 'w').close()\n"
+            f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+            "print('line')\n")
+    calls: list[str] = []
+
+    def on_spawn() -> None:
+        _wait_for(running, "the child's mark")
+        calls.append("spawned")
+        go.touch()
+
+    result = run_lines([sys.executable, "-c", code], cwd=os.getcwd(), env=os.environ,
+                       on_line=calls.append, on_spawn=on_spawn, timeout=60)
+    assert calls == ["spawned", "line"]
+    assert result.exit_code == 0 and not result.timed_out
+
+
+def test_on_spawn_failing_kills_the_child_and_raises(tmp_path):
+    pid_file = tmp_path / "pid"
+    code = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+
+    def on_spawn() -> None:
+        _wait_for(pid_file, "the child's pid")
+        raise OSError("the store cannot be opened")
+
+    try:
+        run_lines([sys.executable, "-c", code], cwd=os.getcwd(), env=os.environ,
+                  on_line=lambda line: None, on_spawn=on_spawn)
+    except OSError as exc:
+        assert "cannot be opened" in str(exc)
+        # checked while the traceback (and so the runner's spawn object) is still alive:
+        # the runner itself killed and reaped the child, not a garbage collection later
+        assert not _exists(int(pid_file.read_text()))
+    else:
+        raise AssertionError("on_spawn's error was swallowed")
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
