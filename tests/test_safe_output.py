@@ -40,7 +40,7 @@ def _bundle(workdir: str) -> dict:
     turn = {"at": "2026-11-01T10:00:00Z", "prompt": "needle " + HOSTILE, "exit_code": 0,
             "duration_ms": 1000, "usage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}}
     record = {"schema_version": 1, "id": SID, "backend": "claude", "backend_session_id": backend_id,
-              "model": "model" + HOSTILE, "working_dir": workdir, "title": "needle " + HOSTILE,
+              "model": "model-x", "working_dir": workdir, "title": "needle " + HOSTILE,
               "status": "active", "error": None, "created_at": "2026-11-01T10:00:00Z",
               "last_used": "2026-11-01T10:00:00Z", "turn_count": 1, "turns": [turn],
               "tags": ["tag" + HOSTILE], "parent_id": None, "metadata": {"k" + RLO: "v" + HOSTILE}}
@@ -89,7 +89,7 @@ def test_text_output_shows_control_characters_escaped(hostile, argv):
     result = hostile.run(*argv)
     assert result.code == 0, result.err
     assert not raw_controls(result.out + result.err), (result.out + result.err)[:2000]
-    if argv[1] in ("list", "show", "search", "stats") and argv != ["sessions", "stats"]:
+    if argv[1] in ("list", "show", "search"):
         assert "\\x1b" in result.out and ("\\x9b" in result.out or "\\u202e" in result.out)
 
 
@@ -107,7 +107,7 @@ def test_json_output_is_the_exact_value_and_inert(hostile, argv):
         assert record == {"k" + RLO: "v" + HOSTILE}
     else:
         assert record["title"] == "needle " + HOSTILE
-        assert record["tags"] == ["tag" + HOSTILE] and record["model"] == "model" + HOSTILE
+        assert record["tags"] == ["tag" + HOSTILE] and record["model"] == "model-x"
 
 
 def test_export_bundle_and_json_transcript_are_exact_and_inert(hostile, tmp_path):
