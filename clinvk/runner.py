@@ -184,6 +184,7 @@ class _Killer:
     def __init__(self, child: pexpect.spawn) -> None:
         self.child = child
         self.kill_at: float | None = None
+        self.killed = False  # SIGKILL was sent already
 
     def start(self, sig: int, grace: float) -> None:
         if self.kill_at is None:
@@ -194,6 +195,7 @@ class _Killer:
         if self.kill_at is not None and time.monotonic() >= self.kill_at:
             _kill_group(self.child, signal.SIGKILL)
             self.kill_at = time.monotonic() + 5.0
+            self.killed = True
 
 
 def _reap(child: pexpect.spawn, killer: _Killer, stop: _Stop, deadline: float | None,
@@ -209,7 +211,7 @@ def _reap(child: pexpect.spawn, killer: _Killer, stop: _Stop, deadline: float | 
     child.ptyproc.delayafterclose = 0
     child.close(force=True)
     if killer.kill_at is not None:
-        finish_group(child.pid, killer.kill_at)
+        finish_group(child.pid, time.monotonic() if killer.killed else killer.kill_at)
 
 
 def _pump(child: pexpect.spawn, killer: _Killer, on_line: Callable[[str], None], stop: _Stop,
