@@ -209,8 +209,8 @@ def test_deleted_and_cleaned_sessions_leave_no_text_in_the_cache(home, tmp_path)
     assert _cached_ids(home) == {first["id"], second["id"]}
     assert home.run("sessions", "delete", "--yes", first["id"]).code == 0
     assert _cached_ids(home) == {second["id"]}
-    time.sleep(1.1)  # times have whole seconds: now the session is older than 0 minutes
-    assert home.run("sessions", "clean", "--older-than", "0m").code == 0
+    time.sleep(2.1)  # times have whole seconds: now the session is older than 1 second
+    assert home.run("sessions", "clean", "--older-than", "1s").code == 0
     assert _cached_ids(home) == set()
     raw = b"".join(p.read_bytes() for p in home.home.glob("transcripts.sqlite3*"))
     assert b"secret plans" not in raw  # nowhere in the file or its journal
