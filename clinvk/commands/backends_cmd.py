@@ -42,8 +42,10 @@ def probe(name: str, conf: dict, environ: dict) -> dict:
 @common_options
 @pass_app
 def backends(app: App, as_json: bool) -> int:
-    """List each backend: installed or not, path, version, and the versions clinvk was
-    tested with (a warning on stderr for an installed version outside them)."""
+    """List each backend: installed or not, path, version.
+
+    Also the versions clinvk was tested with, and a warning on stderr for an installed
+    version outside them."""
     settings = app.settings
     names = settings.backend_names()
     environ = dict(app.env.environ)
