@@ -77,18 +77,17 @@ def execute_interactive(app: App, spec: Any) -> int:
     """Hand the terminal to the backend's interactive interface and record the session.
 
     Ctrl-C belongs to the backend: while it runs it is forwarded to it (clinvk.interactive),
-    and a late one, pressed as the backend exits, must not cut clinvk's recording short."""
+    and a late one, pressed as the backend exits (a TUI's "press Ctrl-C again to quit"), must
+    not cut clinvk's recording short nor kill clinvk as it leaves: the handler stays until
+    the process ends (the command is over; a wait for the store lock installs its own)."""
     import signal
 
     from clinvk.interactive_turn import run_interactive_session
 
     app.changes_nothing = spec.ephemeral or spec.dry_run
     # a Python handler, not SIG_IGN: the backend, spawned meanwhile, gets default handling
-    previous = signal.signal(signal.SIGINT, _late_interrupt)
-    try:
-        return run_interactive_session(app, spec)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGINT, _late_interrupt)
+    return run_interactive_session(app, spec)
 
 
 def _late_interrupt(_signum: int, _frame: object) -> None:
@@ -102,7 +101,8 @@ def require_prompt(app: App, words: tuple[str, ...]) -> str:
     if prompt.strip():
         return prompt
     if app.env.stdin_isatty and app.env.stdout_isatty:
-        raise UsageError("interactive sessions are not supported yet: give a PROMPT")
+        raise UsageError("the prompt is empty: give a PROMPT, or none at all to open the "
+                         "backend's interactive interface")
     raise UsageError("no prompt given: pass PROMPT as arguments or pipe it on stdin")
 
 
