@@ -5,9 +5,7 @@ terminal is in raw mode, so every key (Ctrl-C and Ctrl-Z included) goes to the p
 as it would if it had been started directly (except Ctrl-Z, below); its output goes to
 the terminal unchanged. Resizes are forwarded (SIGWINCH → setwinsize). Ctrl-Z suspends
 like a job of the shell: the program is stopped, the terminal restored and clinvk stops
-too; `fg` brings both back and the program is asked to redraw. SIGINT/SIGTERM/SIGHUP/
-SIGQUIT sent to clinvk go to the program's process group, and GRACE seconds later
-whatever is left of that group is killed. The terminal's state is
+too; `fg` brings both back and the program is asked to redraw. The terminal's state is
 changed only inside context managers that restore it, whatever happens. Knows no backend.
 """
 
@@ -25,8 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pexpect
-
-from clinvk.runner import GRACE, finish_group
 
 READ_SIZE = 1 << 16
 POLL = 0.1  # seconds between checks of the child's state when nothing is read
@@ -106,15 +102,12 @@ class _Session:
         self.out_fd = out_fd
         self.resized = False
         self.forward: list[int] = []
-        self.kill_at: float | None = None  # set by a stop request: the group's last moment
 
     def on_winch(self, _signum: int, _frame: object) -> None:
         self.resized = True
 
     def on_signal(self, signum: int, _frame: object) -> None:
         self.forward.append(signum)
-        if self.kill_at is None:
-            self.kill_at = time.monotonic() + GRACE
 
     def sync_size(self) -> None:
         self.resized = False
@@ -224,20 +217,13 @@ def run_interactive(argv: list[str], *, cwd: str, env: Mapping[str, str],
     handlers = {signal.SIGWINCH: session.on_winch, signal.SIGINT: session.on_signal,
                 signal.SIGTERM: session.on_signal, signal.SIGHUP: session.on_signal,
                 signal.SIGQUIT: session.on_signal}
-    ended = False
     try:
         with _signal_handlers(handlers):
             session.pump()
-        ended = True
     finally:
         deadline = time.monotonic() + 5
         while child.isalive() and time.monotonic() < deadline:
             time.sleep(0.05)
-        forced = child.isalive()
         child.close(force=True)
-        if forced or not ended:
-            session.kill_at = time.monotonic()
-        if session.kill_at is not None:  # nothing of the group outlives a stop request
-            finish_group(child.pid, session.kill_at)
     return InteractiveResult(child.exitstatus, child.signalstatus,
                              int((time.monotonic() - started) * 1000), started_wall)
