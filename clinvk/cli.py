@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 import click
 
 from clinvk import __version__
 from clinvk.errors import ClinvkError, ExitCode
+
+if TYPE_CHECKING:
+    from clinvk.app import App
 
 SUBCOMMANDS: dict[str, str] = {
     "resume": "clinvk.commands.resume:resume",
@@ -162,10 +166,20 @@ def run_cli(argv: list[str] | None = None, env: object = None) -> int:
             raise
         return _report(f"internal error: {type(exc).__name__}: {exc}", ExitCode.BACKEND_FAILED)
     finally:
+        _close_store(app)
         try:
             sys.stdout.flush()
         except (BrokenPipeError, ValueError):
             _silence_stdout()
+
+
+def _close_store(app: App) -> None:
+    """Close the index (its last connection folds sqlite's write-ahead log back into the
+    file): main() leaves with os._exit, which would leave the -wal and -shm files behind."""
+    try:
+        app.close_store()
+    except Exception:  # closing never fails a command that has run
+        pass
 
 
 def _silence_stdout() -> None:

@@ -138,6 +138,35 @@ def test_new_turn_with_a_store_that_cannot_be_opened_fails_cleanly(fake):
     assert (fake.home / "sessions").read_text() == "not a folder"
 
 
+WAITS_FOR_STORE = """
+import json, os, sys, time
+sessions = os.path.join(os.environ["CLINVK_HOME"], "sessions")
+for _ in range(3000):  # a bound against a hang, not a timing check
+    if os.path.isdir(sessions):
+        break
+    time.sleep(0.01)
+else:
+    sys.exit("the store was not opened while the backend started")
+for line in ({"type": "system", "subtype": "init", "session_id": SID, "model": "m"},
+             {"type": "result", "subtype": "success", "is_error": False, "session_id": SID,
+              "result": "ok", "usage": {"input_tokens": 1, "output_tokens": 1}}):
+    print(json.dumps(line), flush=True)
+"""
+
+
+def test_store_is_opened_while_a_new_sessions_backend_starts(clinvk, tmp_path):
+    # A backend that says nothing until the store exists: clinvk must open the store once
+    # the backend runs, not only when the backend's first line (its session id) arrives.
+    script = tmp_path / "waits_for_store.py"
+    script.write_text(f"#!{sys.executable}\nSID = {SID!r}\n{WAITS_FOR_STORE}")
+    script.chmod(0o755)
+    clinvk.config(f"backends:\n  waiting:\n    adapter: claude\n    command: {script}\n")
+    result = clinvk.run("-b", "waiting", "go")
+    assert result.code == 0, result.err
+    [session] = clinvk.sessions()
+    assert session["backend_session_id"] == SID and session["status"] == "active"
+
+
 def test_piped_stdin_is_added_to_the_prompt(fake):
     result = fake.run("-b", "fake", "review", "this", stdin="line one\nline two\n")
     assert result.code == 0
