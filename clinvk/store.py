@@ -101,7 +101,10 @@ class SessionStore:
         if not self._check_root():
             return False
         if not self.read_only and not self._lock_depth and (self.root / JOURNAL).exists():
-            with self.lock(blocking=False):  # a batch writer died: finish its batch (_claim)
+            try:
+                with self.lock(blocking=False):  # a batch writer died: finish its batch (_claim)
+                    pass
+            except StoreError:  # a read-only home: read what is there
                 pass
         self._idx().sync()
         return True

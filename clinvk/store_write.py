@@ -5,9 +5,9 @@ A batch is all or nothing on disk: every record is first written and fsynced as 
 in its folder; then a journal (sessions/.batch-journal.json, written atomically) lists the
 renames to do; then they are done and the journal removed. A process killed before the
 journal is complete leaves only temp files, which the next process to take the store lock
-removes; one killed during the renames leaves the journal, and that next process finishes
-them first (`recover`). Either way no listing ever shows part of a batch for longer than
-the dead process's last moment.
+removes; one killed during the renames leaves the journal, and the next clinvk that reads
+or writes the store (not --dry-run / --ephemeral, which change nothing) finishes them first
+(`recover`), before it lists anything.
 """
 
 from __future__ import annotations
