@@ -132,26 +132,26 @@ class SessionStore:
                 self._lock_depth -= 1
             return
         self._ensure_home()
-        try:
-            fd = os.open(lock_path(self.home), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise _store_error("open lock file", exc) from None
-        try:
-            if blocking:
-                store_lock.acquire(fd, self.lock_timeout if wait is None else wait)
-            elif not store_lock.try_lock(fd):
+        timeout = self.lock_timeout if wait is None else wait
+        with store_lock.held(lock_path(self.home), blocking, timeout, self._after_death) as got:
+            if not got:
                 yield False
                 return
             self._lock_depth = 1
-            _claim(fd, self.root)
             try:
                 yield True
             finally:
                 self._lock_depth = 0
-                store_lock.release(fd)
-        finally:
-            os.close(fd)
+
+    def _after_death(self) -> None:
+        """The last holder of the lock died holding it: finish the renames of its batch if
+        it was doing them (store_write), and remove its temp files, which can belong to no
+        live writer (they are only made under the lock)."""
+        from clinvk.session_files import sweep_temps
+        from clinvk.store_write import recover
+
+        recover(self.root)
+        sweep_temps(self.root)
 
     def _fetch(self, rows: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], bool]:
         """Read the files behind index rows; re-index any that changed behind our back."""
@@ -436,23 +436,6 @@ def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
         f"session id prefix {given.strip()!r} is ambiguous; it matches:\n"
         + "\n".join(lines) + more
     )
-
-
-def _claim(fd: int, root: Path) -> None:
-    """Note our pid in the lock file while we hold the lock (store_lock). A pid left there
-    by the last holder means it died holding the lock: finish the renames of its batch if
-    it was doing them (store_write), and remove its temp files, which can belong to no live
-    writer (they are only made under the lock)."""
-    from clinvk.session_files import sweep_temps
-    from clinvk.store_write import recover
-
-    try:
-        if os.pread(fd, 32, 0).strip():
-            recover(root)
-            sweep_temps(root)
-    except OSError:
-        pass
-    store_lock.note_holder(fd)
 
 
 def _forget_texts(home: Path, session_ids: list[str]) -> None:

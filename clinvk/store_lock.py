@@ -15,8 +15,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from clinvk.errors import StoreError
 
@@ -142,3 +143,39 @@ def _interruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
+def held(path: Path, blocking: bool, timeout: float, after_death: Callable[[], None]) -> Iterator[bool]:
+    """Hold the lock file at `path` (False if busy and not blocking). A pid left in it means
+    its last holder died holding it: `after_death` runs (under the lock) before ours is noted."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot open lock file {path}: {exc.strerror or exc}") from None
+    try:
+        if blocking:
+            acquire(fd, timeout)
+        elif not try_lock(fd):
+            yield False
+            return
+        try:
+            if holder_left(fd):
+                try:
+                    after_death()
+                except OSError:  # tidying is best effort: the lock is what matters
+                    pass
+            note_holder(fd)
+            yield True
+        finally:
+            release(fd)
+    finally:
+        os.close(fd)
+
+
+def holder_left(fd: int) -> bool:
+    """Whether the file still holds a pid (its holder empties it when it lets go)."""
+    try:
+        return bool(os.pread(fd, 32, 0).strip())
+    except OSError:
+        return False
