@@ -29,8 +29,7 @@ SHORT_HELP: dict[str, str] = {
     "resume": "Continue a session: ID (or unique prefix), --last, --here, or pick one with -i.",
     "sessions": "List, show, delete and clean recorded sessions.",
     "config": "Show the effective configuration, the file in use, or write an example file.",
-    "backends": ("List each backend: installed or not, path, version, and the versions clinvk was "
-                 "tested with (a warning on stderr for an installed version outside them)."),
+    "backends": "List each backend: installed or not, path, version.",
 }
 
 

@@ -629,6 +629,12 @@ def test_a_late_ctrl_c_does_not_cut_the_recording_short(monkeypatch) -> None:
     app = type("AppStub", (), {"changes_nothing": False})()
     spec = type("SpecStub", (), {"ephemeral": False, "dry_run": False})()
     before = signal.getsignal(signal.SIGINT)
-    assert run_cmd.execute_interactive(app, spec) == 7
-    assert recorded == [spec]
-    assert signal.getsignal(signal.SIGINT) is before  # restored afterwards
+    try:
+        assert run_cmd.execute_interactive(app, spec) == 7
+        assert recorded == [spec]
+        # and after it, until the process ends: a Ctrl-C typed as the TUI quit ("press
+        # Ctrl-C again to quit") must not kill clinvk on its way out
+        assert signal.getsignal(signal.SIGINT) is run_cmd._late_interrupt
+        os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, before)
