@@ -139,6 +139,10 @@ class SessionStore:
                 return
             self._lock_depth = 1
             try:
+                if (self.root / JOURNAL).exists():  # a batch left unfinished (store_write)
+                    from clinvk.store_write import finish_batch
+
+                    finish_batch(self)
                 yield True
             finally:
                 self._lock_depth = 0
@@ -148,10 +152,10 @@ class SessionStore:
         it was doing them (store_write), and remove its temp files, which can belong to no
         live writer (they are only made under the lock)."""
         from clinvk.session_files import sweep_temps
-        from clinvk.store_write import recover
+        from clinvk.store_write import finish_batch
 
-        recover(self.root)
-        sweep_temps(self.root)
+        if finish_batch(self):  # else its temp files are kept for the next try
+            sweep_temps(self.root)
 
     def _fetch(self, rows: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], bool]:
         """Read the files behind index rows; re-index any that changed behind our back."""

@@ -13,7 +13,11 @@ or writes the store (not --dry-run / --ephemeral, which change nothing) finishes
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
 JOURNAL = ".batch-journal.json"
+HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # wait while a batch is committed
 
 
 @dataclass
@@ -131,12 +136,41 @@ def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) 
 
 
 def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
-    """Write a planned batch: all temp files, the journal, every rename (see the module doc)."""
+    """Write a planned batch: all temp files, the journal, every rename (see the module doc).
+    Once the journal is written the batch is finished whatever happens: SIGINT, SIGTERM and
+    SIGHUP wait until it is (then they are delivered), and a failed rename is tried again,
+    or else left to the next holder of the lock (the journal and its temp files stay)."""
     if not batch:
         return []
-    staged: list[tuple[Path, os.stat_result]] = []
+    if (store.root / JOURNAL).exists() and not recover(store.root):
+        raise StoreError(f"an earlier import is not complete yet ({store.root / JOURNAL}: a "
+                         "rename or removal fails); nothing was imported")
     folders: dict[str, int | None] = {}  # dirkey -> its mtime before our first change
-    journal = store.root / JOURNAL
+    staged = _stage_all(store, batch, folders)
+    moves = [[f"{item.key}/{tmp.name}", f"{item.key}/{item.name}",
+              None if item.old in (None, (item.key, item.name)) else "/".join(item.old)]
+             for item, (tmp, _st) in zip(batch, staged, strict=True)]
+    with _signals_held():
+        _write_journal(store.root, moves, staged)
+        error: OSError | None = None
+        try:
+            for n, move in enumerate(moves, start=1):
+                os.replace(store.root / move[0], store.root / move[1])
+                _test_pause("renamed", n)
+        except OSError as exc:
+            error = exc
+        if not recover(store.root, moves):  # the rest, the replaced copies, the journal
+            cause = error or OSError("a replaced copy could not be removed")
+            raise StoreError(f"{_store_error('write session file', cause).message}; the import "
+                             "will be completed by the next clinvk command") from None
+        _test_pause("committed", 1)
+        _reindex(store, batch, staged, folders)
+    return [item.record for item in batch]
+
+
+def _stage_all(store: SessionStore, batch: list[Planned], folders: dict) -> list:
+    """Every record as a temp file; on any failure, none is left."""
+    staged: list[tuple[Path, os.stat_result]] = []
     try:
         for n, item in enumerate(batch, start=1):
             folder = store.root / item.key
@@ -144,52 +178,89 @@ def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
             folders.setdefault(item.key, None if created else os.lstat(folder).st_mtime_ns)
             staged.append(stage(folder / item.name, ordered(item.record)))
             _test_pause("staged", n)
-        moves = [[f"{item.key}/{tmp.name}", f"{item.key}/{item.name}",
-                  None if item.old in (None, (item.key, item.name)) else "/".join(item.old)]
-                 for item, (tmp, _st) in zip(batch, staged, strict=True)]
-        atomic_write(journal, {"moves": moves})  # type: ignore[arg-type]
-        for n, move in enumerate(moves, start=1):
-            os.replace(store.root / move[0], store.root / move[1])
-            _test_pause("renamed", n)
-        for key in folders:
-            fsync_dir(store.root / key)
-        discard(journal)
-    except OSError as exc:
-        raise _store_error("write session file", exc) from None
-    finally:
+    except BaseException as exc:
         for tmp, _st in staged:
-            if tmp.exists():
-                discard(tmp)
-    _reindex(store, batch, staged, folders)
-    return [item.record for item in batch]
+            discard(tmp)
+        if isinstance(exc, OSError):
+            raise _store_error("write session file", exc) from None
+        raise
+    return staged
 
 
-def recover(root: Path) -> None:
-    """Finish the renames of a batch whose writer died during them (the caller holds the
-    store lock, taken over from that dead writer); then no journal is left."""
+def _write_journal(root: Path, moves: list, staged: list) -> None:
+    """The journal, or (when it could not be put in place) no temp file left and StoreError."""
+    try:
+        atomic_write(root / JOURNAL, {"moves": moves})  # type: ignore[arg-type]
+    except OSError as exc:
+        if (root / JOURNAL).exists():  # in place: only its folder's fsync failed
+            return
+        for tmp, _st in staged:
+            discard(tmp)
+        raise _store_error("write session file", exc) from None
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP are held back for the duration, then delivered."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def recover(root: Path, moves: Any = None) -> bool:
+    """Finish the renames of a batch (its journal's, or `moves`) and remove the copies they
+    replace, then the journal; the caller holds the store lock (taken over from a writer
+    that died or failed during them, or its own). False, with the journal and its temp
+    files kept for the next try, when a step failed."""
     import json
 
     journal = root / JOURNAL
-    try:
-        moves = json.loads(journal.read_bytes())["moves"]
-    except FileNotFoundError:
-        return
-    except (OSError, ValueError, KeyError, TypeError):
-        moves = []
-    for move in moves if isinstance(moves, list) else []:
-        paths = _journal_paths(root, move)
-        if paths is None:
-            continue
-        tmp, final, old = paths
+    if moves is None:
+        try:
+            moves = json.loads(journal.read_bytes())["moves"]
+        except FileNotFoundError:
+            return True
+        except (OSError, ValueError, KeyError, TypeError):
+            moves = []
+    lines = [p for p in map(lambda m: _journal_paths(root, m), moves if isinstance(moves, list)
+                            else []) if p is not None]
+    done = True
+    folders: set[Path] = set()
+    for tmp, final, _old in lines:
         try:
             if os.path.lexists(tmp):
                 os.replace(tmp, final)
-                fsync_dir(final.parent)
-            if old is not None and os.path.lexists(final):
-                discard(old)
+            folders.add(final.parent)
         except OSError:
-            pass
-    discard(journal)
+            done = False
+    for tmp, final, old in lines:  # after the renames: an id is never missing
+        if old is not None and not os.path.lexists(tmp) and os.path.lexists(final):
+            try:
+                os.unlink(old)
+                folders.add(old.parent)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                done = False
+    for folder in folders:
+        try:
+            fsync_dir(folder)
+        except OSError:
+            done = False
+    if done:
+        discard(journal)
+    return done
+
+
+def finish_batch(store: SessionStore) -> bool:
+    """Under the lock: finish a batch left unfinished (recover), or warn that it cannot be."""
+    if recover(store.root):
+        return True
+    store.warn(f"an import could not be completed yet ({store.root / JOURNAL}: a rename or "
+               "removal fails); the next clinvk command tries again")
+    return False
 
 
 def _journal_paths(root: Path, move: Any) -> tuple[Path, Path, Path | None] | None:
@@ -215,8 +286,7 @@ def _journal_paths(root: Path, move: Any) -> tuple[Path, Path, Path | None] | No
 def _reindex(store: SessionStore, batch: list[Planned], staged: list, folders: dict) -> None:
     for item, (_tmp, st) in zip(batch, staged, strict=True):
         if item.old is not None and item.old != (item.key, item.name):
-            discard(store.root / item.old[0] / item.old[1])
-            store._idx().drop(*item.old)
+            store._idx().drop(*item.old)  # its file went with the renames
         store._idx().put(item.key, item.name, item.record, st, settle=False)
     for key, before in folders.items():
         try:
@@ -226,12 +296,20 @@ def _reindex(store: SessionStore, batch: list[Planned], staged: list, folders: d
 
 
 def _test_pause(phase: str, n: int) -> None:
-    """For the tests of a killed import only: with CLINVK_TEST_IMPORT_PAUSE=PHASE:N
-    ("staged:N" or "renamed:N") the process says so on stderr after its N-th temp file
-    written or renamed, then waits to be killed."""
-    if os.environ.get(PAUSE_VAR) == f"{phase}:{n}":
-        import time
+    """For the tests of a stopped import only: with CLINVK_TEST_IMPORT_PAUSE=PHASE:N
+    ("staged:N" or "renamed:N", or "committed:1" once the journal is removed) the process
+    says so on stderr after its N-th temp file written or renamed, then waits for a signal:
+    while signals are held (the renames), SIGINT, SIGTERM or SIGHUP ends the wait and is
+    held back again, as one that came during the renames would be."""
+    if os.environ.get(PAUSE_VAR) != f"{phase}:{n}":
+        return
+    sys.stderr.write(f"clinvk: paused at {phase}:{n}\n")
+    sys.stderr.flush()
+    if signal.pthread_sigmask(signal.SIG_BLOCK, []) >= HELD:
+        got = signal.sigtimedwait(HELD, 3600)
+        if got is not None:
+            signal.pthread_kill(threading.get_ident(), got.si_signo)
+        return
+    import time
 
-        sys.stderr.write(f"clinvk: paused at {phase}:{n}\n")
-        sys.stderr.flush()
-        time.sleep(3600)
+    time.sleep(3600)
