@@ -3,11 +3,15 @@ file by its id. Kept apart from store.py, on the same plumbing (lock, index, fil
 
 A batch is all or nothing on disk: every record is first written and fsynced as a temp file
 in its folder; then a journal (sessions/.batch-journal.json, written atomically) lists the
-renames to do; then they are done and the journal removed. A process killed before the
-journal is complete leaves only temp files, which the next process to take the store lock
-removes; one killed during the renames leaves the journal, and the next clinvk that reads
-or writes the store (not --dry-run / --ephemeral, which change nothing) finishes them first
-(`recover`), before it lists anything.
+renames to do; then they are done, the copies that --force replaces in other folders
+removed, and the journal removed last. A process killed before the journal is complete
+leaves only temp files, which the next process to take the store lock removes. Once the
+journal is written the batch is committed: SIGINT, SIGTERM and SIGHUP are held back until
+it is done, a rename that fails is tried again, and what is still undone (a process
+killed, a rename that keeps failing) is finished by whoever next takes the store lock
+while a journal is there (`recover`; a reader of the store takes it for that, not
+--dry-run / --ephemeral), before it lists anything; the journal's temp files are never
+removed before then.
 """
 
 from __future__ import annotations
