@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk import session as sessions
@@ -90,7 +91,7 @@ class Recorder:
                 rec["backend_session_id"] = self.record["backend_session_id"]
             if self.record.get("model") and not rec.get("model"):
                 rec["model"] = self.record["model"]
-            if ctrl_c and turn.get("status") == "active":
+            if ctrl_c.seen and turn.get("status") == "active":
                 turn.update(status="interrupted", error="interrupted",
                             exit_code=int(ExitCode.INTERRUPTED))
                 self.interrupted = True
@@ -98,11 +99,11 @@ class Recorder:
                               **turn)
             storable(rec)
 
-        ctrl_c: list[int] = []
+        ctrl_c = _CtrlC()
         if self.store is None:
             apply(self.record)
             return self.record
-        with self._patient(ctrl_c), self._locked():
+        with self._patient(ctrl_c), self._locked(ctrl_c):
             if not self.exists:
                 apply(self.record)
                 self.record = self.store.create(self.record)
@@ -113,7 +114,7 @@ class Recorder:
         return self.record
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, ctrl_c: _CtrlC) -> Iterator[None]:
         """The store's lock for the turn's write, leaving SIGINT to the handler installed;
         a turn that cannot be written says so."""
         from clinvk.store_lock import StoreLocked
@@ -125,6 +126,7 @@ class Recorder:
         assert self.store is not None
         try:
             with self.store.lock(interruptible=False):
+                ctrl_c.holding = True
                 yield
         except StoreLocked as exc:
             raise StoreLocked(f"{exc}; {lost}") from None
@@ -132,18 +134,21 @@ class Recorder:
             raise Interrupted(f"interrupted while waiting for the session store: {lost}") from None
 
     @contextmanager
-    def _patient(self, seen: list[int]) -> Iterator[None]:
+    def _patient(self, ctrl_c: _CtrlC) -> Iterator[None]:
         """Python's default SIGINT handling (KeyboardInterrupt) becomes: the first Ctrl-C is
-        noted in `seen` (the turn is then recorded as interrupted), a second raises. Any other
-        handler (the interactive run's, which ignores a late Ctrl-C) is left in place."""
+        counted (the turn is then recorded as interrupted), a second one raises while the
+        lock is not held yet. Any other handler (the interactive run's, which ignores a late
+        Ctrl-C) is left in place."""
         if (threading.current_thread() is not threading.main_thread()
                 or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
             yield
             return
 
-        def on_sigint(signum: int, _frame: object) -> None:
-            seen.append(signum)
-            if len(seen) > 1:
+        def on_sigint(_signum: int, _frame: object) -> None:
+            if ctrl_c.holding:  # the write goes on (it is short)
+                return
+            ctrl_c.seen += 1
+            if ctrl_c.seen > 1:
                 raise KeyboardInterrupt
             if self.notice is not None:
                 self.notice("Ctrl-C: the turn is recorded as interrupted once the session "
@@ -154,6 +159,14 @@ class Recorder:
             yield
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@dataclass
+class _CtrlC:
+    """The Ctrl-Cs a finished turn's write saw, and whether it holds the lock yet."""
+
+    seen: int = 0
+    holding: bool = False
 
 
 def _set_ids(rec: dict[str, Any], backend_session_id: str, model: str | None) -> None:
