@@ -85,8 +85,9 @@ SCHEMA: dict[str, _Check] = {
     "session.store_token_usage": _BOOL,
     "session.store_prompts": _BOOL,
     "session.default_tags": (_str_list, "a list of strings"),
-    "session.lock_timeout_seconds": (lambda v: (_is_int(v) or isinstance(v, float)) and 0 <= v < 1e9,
-                                     "a number of seconds ≥ 0"),
+    # > 0: a turn whose backend ran must be able to wait for its write (recorder.py)
+    "session.lock_timeout_seconds": (lambda v: (_is_int(v) or isinstance(v, float)) and 0 < v < 1e9,
+                                     "a number of seconds > 0"),
     "output.format": (lambda v: v in ("text", "json", "stream-json"), "text, json or stream-json"),
     "output.show_tokens": _BOOL,
     "output.color": (lambda v: v in ("auto", "always", "never"), "auto, always or never"),

@@ -1,10 +1,23 @@
-"""Keeps one turn's session record up to date in the store (nothing at all when ephemeral)."""
+"""Keeps one turn's session record up to date in the store (nothing at all when ephemeral).
+
+A turn whose backend ran is never lost to the store's lock: the first write (the backend's
+id, while the backend runs) waits at most a second and leaves Ctrl-C to the runner (which
+stops the backend: the turn then ends as interrupted); the turn's write at the end waits
+session.lock_timeout_seconds, and a Ctrl-C meanwhile only marks the turn interrupted (a
+second one gives up). Should the turn finally not be written, the error says so.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk import session as sessions
+from clinvk.errors import ExitCode, Interrupted
 from clinvk.record_check import storable
 
 if TYPE_CHECKING:
@@ -25,12 +38,16 @@ class Recorder:
         exists: bool,
         store_prompts: bool = True,
         store_usage: bool = True,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.record = record
         self.exists = exists
         self.store_prompts = store_prompts
         self.store_usage = store_usage
+        self.notice = notice  # told of a Ctrl-C held back while the turn waits for the store
+        self.pending: tuple[str, str | None] | None = None  # ids the busy store did not take
+        self.interrupted = False  # a Ctrl-C came while the finished turn waited: so recorded
 
     @property
     def session_id(self) -> str | None:
@@ -50,38 +67,106 @@ class Recorder:
         storable(rec)
         from clinvk.store_lock import StoreLocked
 
-        try:  # the backend waits meanwhile (its output is not read): wait briefly only
-            with self.store.lock(wait=min(STARTED_WAIT, self.store.lock_timeout)):
+        # the backend waits meanwhile (its output is not read): wait briefly only, and leave
+        # Ctrl-C to the handler installed (the runner's: it stops the backend, the turn ends)
+        try:
+            with self.store.lock(wait=min(STARTED_WAIT, self.store.lock_timeout),
+                                 interruptible=False):
                 if not self.exists:
                     self.record = self.store.create(rec)
                     self.exists = True
                 else:
                     self.record = self.store.update(
                         rec["id"], lambda r: _set_ids(r, backend_session_id, model))
-        except StoreLocked:
-            pass  # the store is busy: the ids are written with the turn, when it ends
+            self.pending = None
+        except StoreLocked:  # the store is busy: the ids are written with the turn, at its end
+            self.pending = (backend_session_id, model)
 
     def finish(self, **turn: Any) -> dict[str, Any]:
         """Add the finished (or failed, or interrupted) turn to the session."""
         def apply(rec: dict[str, Any]) -> None:
+            if self.pending is not None:
+                _set_ids(rec, *self.pending)
             if self.record.get("backend_session_id") and not rec.get("backend_session_id"):
                 rec["backend_session_id"] = self.record["backend_session_id"]
             if self.record.get("model") and not rec.get("model"):
                 rec["model"] = self.record["model"]
+            if ctrl_c.seen and turn.get("status") == "active":
+                turn.update(status="interrupted", error="interrupted",
+                            exit_code=int(ExitCode.INTERRUPTED))
+                self.interrupted = True
             sessions.add_turn(rec, store_prompt=self.store_prompts, store_usage=self.store_usage,
                               **turn)
             storable(rec)
 
+        ctrl_c = _CtrlC()
         if self.store is None:
             apply(self.record)
             return self.record
-        if not self.exists:
-            apply(self.record)
-            self.record = self.store.create(self.record)
-            self.exists = True
-        else:
-            self.record = self.store.update(self.record["id"], apply)
+        with self._patient(ctrl_c), self._locked(ctrl_c):
+            if not self.exists:
+                apply(self.record)
+                self.record = self.store.create(self.record)
+                self.exists = True
+            else:
+                self.record = self.store.update(self.record["id"], apply)
+        self.pending = None
         return self.record
+
+    @contextmanager
+    def _locked(self, ctrl_c: _CtrlC) -> Iterator[None]:
+        """The store's lock for the turn's write, leaving SIGINT to the handler installed;
+        a turn that cannot be written says so."""
+        from clinvk.store_lock import StoreLocked
+
+        lost = "the turn was NOT recorded"
+        ids = self.pending or (self.record.get("backend_session_id"), None)
+        if ids[0]:
+            lost += f" (the backend's session id is {ids[0]})"
+        assert self.store is not None
+        try:
+            with self.store.lock(interruptible=False):
+                ctrl_c.holding = True
+                yield
+        except StoreLocked as exc:
+            raise StoreLocked(f"{exc}; {lost}") from None
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while waiting for the session store: {lost}") from None
+
+    @contextmanager
+    def _patient(self, ctrl_c: _CtrlC) -> Iterator[None]:
+        """Python's default SIGINT handling (KeyboardInterrupt) becomes: the first Ctrl-C is
+        counted (the turn is then recorded as interrupted), a second one raises while the
+        lock is not held yet. Any other handler (the interactive run's, which ignores a late
+        Ctrl-C) is left in place."""
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            yield
+            return
+
+        def on_sigint(_signum: int, _frame: object) -> None:
+            if ctrl_c.holding:  # the write goes on (it is short)
+                return
+            ctrl_c.seen += 1
+            if ctrl_c.seen > 1:
+                raise KeyboardInterrupt
+            if self.notice is not None:
+                self.notice("Ctrl-C: the turn is recorded as interrupted once the session "
+                            "store is free; Ctrl-C again to give up (the turn is then lost)")
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@dataclass
+class _CtrlC:
+    """The Ctrl-Cs a finished turn's write saw, and whether it holds the lock yet."""
+
+    seen: int = 0
+    holding: bool = False
 
 
 def _set_ids(rec: dict[str, Any], backend_session_id: str, model: str | None) -> None:

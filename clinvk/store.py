@@ -120,10 +120,11 @@ class SessionStore:
             raise _store_error("create", exc) from None
 
     @contextmanager
-    def lock(self, blocking: bool = True, wait: float | None = None) -> Iterator[bool]:
+    def lock(self, blocking: bool = True, wait: float | None = None,
+             interruptible: bool = True) -> Iterator[bool]:
         """Hold the store's exclusive lock (re-entrant); yields False if busy and not blocking.
         Blocking waits at most `wait` seconds (default self.lock_timeout), then StoreLocked;
-        Ctrl-C interrupts the wait (store_lock)."""
+        Ctrl-C interrupts the wait unless not `interruptible` (store_lock.acquire)."""
         if self._lock_depth:
             self._lock_depth += 1
             try:
@@ -133,7 +134,8 @@ class SessionStore:
             return
         self._ensure_home()
         timeout = self.lock_timeout if wait is None else wait
-        with store_lock.held(lock_path(self.home), blocking, timeout, self._after_death) as got:
+        with store_lock.held(lock_path(self.home), blocking, timeout, self._after_death,
+                             interruptible) as got:
             if not got:
                 yield False
                 return

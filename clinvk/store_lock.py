@@ -5,7 +5,9 @@ so that a process that waits in vain can say who holds it (a clinvk stopped with
 say). Waiting is a blocking flock ended by SIGALRM after the timeout (polling with
 LOCK_NB outside the main thread), and while it waits, SIGINT raises KeyboardInterrupt
 whatever handler is installed (the runner's own handler only records the signal), so
-that Ctrl-C ends the wait with exit 130.
+that Ctrl-C ends the wait with exit 130 -- unless the caller asks for a wait that leaves
+SIGINT to the handler installed (`interruptible=False`: the recorder, which must not lose
+a turn whose backend ran, see recorder.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from clinvk.errors import StoreError
@@ -38,14 +40,15 @@ def try_lock(fd: int) -> bool:
     return True
 
 
-def acquire(fd: int, timeout: float) -> None:
+def acquire(fd: int, timeout: float, interruptible: bool = True) -> None:
     """Take the lock, waiting at most `timeout` seconds (StoreLocked after that);
-    KeyboardInterrupt on Ctrl-C while waiting."""
+    KeyboardInterrupt on Ctrl-C while waiting if `interruptible`, else SIGINT is left to
+    the handler installed (one that returns lets the wait go on)."""
     if try_lock(fd):
         return
     if timeout > 0:
         if threading.current_thread() is threading.main_thread():
-            with _interruptible():
+            with _interruptible() if interruptible else nullcontext():
                 got = _wait_blocking(fd, timeout)
         else:
             got = _wait_polling(fd, timeout)
@@ -146,16 +149,18 @@ def _interruptible() -> Iterator[None]:
 
 
 @contextmanager
-def held(path: Path, blocking: bool, timeout: float, after_death: Callable[[], None]) -> Iterator[bool]:
+def held(path: Path, blocking: bool, timeout: float, after_death: Callable[[], None],
+         interruptible: bool = True) -> Iterator[bool]:
     """Hold the lock file at `path` (False if busy and not blocking). A pid left in it means
-    its last holder died holding it: `after_death` runs (under the lock) before ours is noted."""
+    its last holder died holding it: `after_death` runs (under the lock) before ours is noted.
+    `interruptible`: see acquire."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StoreError(f"cannot open lock file {path}: {exc.strerror or exc}") from None
     try:
         if blocking:
-            acquire(fd, timeout)
+            acquire(fd, timeout, interruptible)
         elif not try_lock(fd):
             yield False
             return

@@ -215,7 +215,7 @@ def _make_recorder(app: App, spec: TurnSpec, plan: _Plan) -> Recorder:
     if store is not None:
         store.open()  # fails here, as the first write would, before the backend gets far
     common = {"store_prompts": settings.get("session.store_prompts"),
-              "store_usage": settings.get("session.store_token_usage")}
+              "store_usage": settings.get("session.store_token_usage"), "notice": app.env.warn}
     if spec.session is not None and not spec.fork:
         return Recorder(store, dict(spec.session), exists=True, **common)
     tags = tuple(dict.fromkeys([*settings.get("session.default_tags"), *spec.tags]))
@@ -294,6 +294,8 @@ def _conclude(spec, plan, state: _State, result, renderer, recorder) -> dict[str
         duration_ms=result.duration_ms, exit_code=int(code),
         usage=usage, cost_usd=state.cost_usd, status=status, error=error,
     )
+    if recorder.interrupted:  # Ctrl-C while the finished turn waited for the store
+        error, code = "interrupted", ExitCode.INTERRUPTED
     out = {
         "session_id": recorder.session_id,
         "backend": spec.backend,

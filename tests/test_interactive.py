@@ -638,3 +638,28 @@ def test_a_late_ctrl_c_does_not_cut_the_recording_short(monkeypatch) -> None:
         os.kill(os.getpid(), signal.SIGINT)
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_late_ctrl_c_while_the_recording_waits_for_the_store(term: Term) -> None:
+    """The store is busy as the backend quits, and a Ctrl-C reaches clinvk while its
+    recording waits for the lock: the session is still recorded once the lock frees."""
+    from lockholder import LockHolder, has_children, wait_until, waits_for_lock
+
+    holder = LockHolder(term.clinvk_home)
+    try:
+        child = term.spawn("-b", "claude")
+        say(child, "hello there")
+        child.expect_exact("> ")
+        child.send("/exit\r")
+        wait_until(lambda: waits_for_lock(child.pid) and not has_children(child.pid), child,
+                   "waited for the lock to record")
+        child.kill(signal.SIGINT)
+        wait_until(lambda: waits_for_lock(child.pid), child, "went on waiting")
+    finally:
+        holder.release()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    [rec] = term.sessions()
+    assert rec["turn_count"] == 1 and rec["status"] == "active"
+    assert [t["prompt"] for t in rec["turns"]] == ["hello there"]

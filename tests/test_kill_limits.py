@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FAKE_CLI, FAKES, assert_clean_error
+from lockholder import LockHolder, has_children, wait_until, waits_for_lock
 
 STUBBORN = FAKES / "stubborn_grandchild.sh"
 
@@ -130,7 +131,7 @@ def test_a_stopped_lock_holder_is_named_after_the_wait(locked):
     result = locked.run("-b", "fake", "hi")
     assert "héllo wörld" in result.out  # the turn ran; its output was shown
     assert_clean_error(result, 1, f"locked by pid {locked.holder.pid}", "waited 1 s",
-                       "session.lock_timeout_seconds")
+                       "session.lock_timeout_seconds", "the turn was NOT recorded")
     result = locked.run("sessions", "tag", "0000", "x")  # any writer, not only a turn
     assert_clean_error(result, 1, f"locked by pid {locked.holder.pid}")
     os.kill(locked.holder.pid, signal.SIGCONT)
@@ -159,6 +160,8 @@ def test_ctrl_c_ends_the_wait_for_the_lock(locked, tmp_path):
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "clinvk: error: interrupted" in err, err
+    # the second Ctrl-C gave up the finished turn's wait: said so, with the backend's id
+    assert "the turn was NOT recorded (the backend's session id is " in err, err
 
 
 def test_a_turn_is_recorded_when_the_lock_frees_within_the_wait(clinvk):
@@ -234,3 +237,91 @@ def test_an_alarm_already_set_survives_the_wait(tmp_path):
         signal.signal(signal.SIGALRM, old)
         holder.kill()
         holder.wait()
+
+
+# --- a turn whose backend ran is never lost to the lock (review findings 1 and 7) ---------
+
+
+def _start(clinvk, *args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "clinvk", *args], cwd=clinvk.cwd, env={**clinvk.env, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+
+
+def _slow_fake(clinvk, steps: int = 100) -> None:
+    clinvk.config(f"backends:\n  fake:\n    adapter: claude\n    command: {FAKE_CLI}\n"
+                  f"    env:\n      FAKE_MODE: slow\n      FAKE_STEPS: '{steps}'\n"
+                  "session:\n  lock_timeout_seconds: 600\n")
+
+
+def test_ctrl_c_while_the_backend_id_waits_for_the_store_keeps_the_turn(clinvk):
+    """Ctrl-C lands while the backend's first line waits (≤ 1 s) for a busy store: the
+    backend is stopped, and once the lock frees the session is kept as interrupted."""
+    _slow_fake(clinvk)
+    holder = LockHolder(clinvk.home)
+    try:
+        proc = _start(clinvk, "-b", "fake", "go")
+        wait_until(lambda: waits_for_lock(proc.pid) and has_children(proc.pid), proc,
+                   "waited for the lock while the backend ran")
+        proc.send_signal(signal.SIGINT)
+        # the backend stops; the turn then waits for the lock to be recorded
+        wait_until(lambda: waits_for_lock(proc.pid) and not has_children(proc.pid), proc,
+                   "waited for the lock with the turn")
+    finally:
+        holder.release()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "clinvk: error: fake: interrupted" in err, err
+    [session] = clinvk.sessions()
+    assert session["status"] == "interrupted" and session["turn_count"] == 1
+    assert session["backend_session_id"] and session["model"] == "fake-model"
+    assert session["turns"][0]["exit_code"] == 130
+
+
+def test_ctrl_c_while_a_finished_turn_waits_for_the_store_keeps_it(clinvk):
+    """After the backend ended, the first Ctrl-C during the wait is held back: the turn is
+    recorded (as interrupted) when the lock frees, and clinvk exits 130."""
+    clinvk.config(f"backends:\n  fake:\n    adapter: claude\n    command: {FAKE_CLI}\n"
+                  "session:\n  lock_timeout_seconds: 600\n")
+    holder = LockHolder(clinvk.home)
+    try:
+        proc = _start(clinvk, "-b", "fake", "go")
+        wait_until(lambda: waits_for_lock(proc.pid) and not has_children(proc.pid), proc,
+                   "waited for the lock with the turn")
+        proc.send_signal(signal.SIGINT)
+        notice = proc.stderr.readline()  # the handler ran; clinvk still waits
+        assert "recorded as interrupted once the session store is free" in notice, notice
+        assert proc.poll() is None
+    finally:
+        holder.release()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "héllo wörld" in out and "Traceback" not in err
+    [session] = clinvk.sessions()
+    assert session["status"] == "interrupted" and session["turn_count"] == 1
+    assert session["turns"][0]["exit_code"] == 130 and session["backend_session_id"]
+
+
+def test_a_new_backend_id_is_kept_when_the_store_was_busy(clinvk):
+    """A resumed session whose backend answers with a new id while the store is busy: the
+    id is written with the turn."""
+    clinvk.config(f"backends:\n  fake:\n    adapter: claude\n    command: {FAKE_CLI}\n"
+                  "session:\n  lock_timeout_seconds: 600\n")
+    assert clinvk.run("-b", "fake", "one", env={"FAKE_SESSION_ID": "first-id"}).code == 0
+    holder = LockHolder(clinvk.home)
+    try:
+        proc = _start(clinvk, "-c", "two", FAKE_SESSION_ID="second-id")
+        wait_until(lambda: waits_for_lock(proc.pid) and not has_children(proc.pid), proc,
+                   "waited for the lock with the turn")
+    finally:
+        holder.release()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    [session] = clinvk.sessions()
+    assert session["turn_count"] == 2 and session["backend_session_id"] == "second-id"
+
+
+def test_a_lock_timeout_of_zero_is_refused(clinvk):
+    clinvk.config(f"backends:\n  fake:\n    adapter: claude\n    command: {FAKE_CLI}\n"
+                  "session:\n  lock_timeout_seconds: 0\n")
+    assert_clean_error(clinvk.run("-b", "fake", "hi"), 2, "session.lock_timeout_seconds")
