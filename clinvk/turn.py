@@ -198,6 +198,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
 
     from clinvk.runner import run_lines
 
+    if not spec.ephemeral:  # a broken store fails here, not after the backend has started
+        app.store.check_writable()
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
                        timeout=spec.timeout or None, stdin=stdin, on_spawn=on_spawn)
