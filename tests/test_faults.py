@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import assert_clean_error
+from conftest import FAKE_CLI, assert_clean_error
 
 SID = "11111111-2222-3333-4444-555555555555"
 
@@ -128,9 +128,21 @@ def test_ephemeral_changes_nothing(fake):
     assert sorted(p.relative_to(fake.home) for p in fake.home.rglob("*")) == before
 
 
+STARTS_AND_LOGS = """#!/bin/sh
+trap '' INT TERM HUP
+echo started >> "$FAKE_LOG"
+exec {python} {fake} "$@"
+"""
+
+
 def _break_store(fake, how: str) -> tuple[dict, list[str]]:
-    """The environment and the options of a turn on a broken store (the config stays)."""
-    fake.home.mkdir(exist_ok=True)
+    """The environment and the options of a turn on a broken store (the config stays), with
+    a backend whose first act is to log that it started (and which then ignores Ctrl-C)."""
+    script = fake.cwd / "starts_and_logs.sh"
+    script.write_text(STARTS_AND_LOGS.format(python=sys.executable, fake=FAKE_CLI))
+    script.chmod(0o755)
+    fake.config(f"backends:\n  fake:\n    adapter: claude\n    command: {script}\n"
+                f"    env:\n      FAKE_LOG: {json.dumps(str(fake.log))}\n")
     if how == "sessions is a file":
         (fake.home / "sessions").write_text("not a folder")
         return fake.env, []
