@@ -361,3 +361,16 @@ def test_what_a_user_types_or_a_backend_says_never_loses_a_turn(clinvk: Clinvk) 
     assert_clean_error(clinvk.run("sessions", "meta", rec["id"][:6], "k", "v" * 10_001), 2,
                        "longer")
     assert len(clinvk.sessions()) == 1
+
+
+def test_organise_commands_refuse_text_that_is_not_utf8(clinvk: Clinvk) -> None:
+    # an argument's undecodable byte: exit 2 naming it, not a record the store cannot write
+    clinvk.add_fake_backend()
+    assert clinvk.run("-b", "fake", "hello").code == 0
+    (rec,) = clinvk.sessions()
+    odd = os.fsdecode(b"x\xff")  # passed on as the byte \xff
+    for args, what in ((["tag", rec["id"][:6], odd], "tag"), (["rename", rec["id"][:6], odd], "title"),
+                       (["meta", rec["id"][:6], odd, "v"], "metadata key"),
+                       (["meta", rec["id"][:6], "k", odd], "metadata value")):
+        assert_clean_error(clinvk.run("sessions", *args), 2, what, "x\\xff", "not UTF-8")
+    assert clinvk.sessions() == [rec]
