@@ -160,6 +160,16 @@ def row_values(record: dict[str, Any]) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _storable(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def where(f: Filters) -> tuple[str, list[Any]]:
     """` WHERE ...` (or "") and its parameters for the rows matching f."""
     clauses: list[str] = []
@@ -189,4 +199,6 @@ def where(f: Filters) -> tuple[str, list[Any]]:
     if f.search:
         clauses.append("instr(search, ?) > 0")
         params.append(f.search.lower())
+    if not all(map(_storable, params)):  # a non-UTF-8 path, tag or text (an argument's byte):
+        return " WHERE 0", []  # no stored value holds one (record_check), and SQLite cannot take it
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params

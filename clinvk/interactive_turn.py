@@ -42,11 +42,11 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan) -> int:
     plan.argv = adapter.build_interactive_argv(plan.request, new_id)
     env = app.env
     if spec.dry_run:
-        from clinvk.display import printable
-
-        env.stdout.write(printable(plan.shell_line(env.cwd)) + "\n")
+        env.stdout.write(plan.shell_line(env.cwd) + "\n")
         return 0
     argv = [plan.executable(), *plan.argv[1:]]
+    if not spec.ephemeral:  # a broken store fails here, not after the whole session
+        app.store.check_writable()
     before_files: set = set()
     known_turns = 0
     if resume_id:

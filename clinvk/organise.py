@@ -27,6 +27,18 @@ def _check_word(kind: str, value: str, example: str, limit: int = TAG_MAX) -> st
     return value
 
 
+def _utf8(kind: str, value: str) -> str:
+    """UsageError for text with an undecodable byte (a lone surrogate): a session record
+    holds UTF-8 text only (a turn's title and tags get U+FFFD instead, see clinvk.prompt)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        from clinvk.display import printable
+
+        raise UsageError(f"invalid {kind} {printable(value)}: not UTF-8 text") from None
+    return value
+
+
 def check_tags(tags: Iterable[str]) -> list[str]:
     """The tags, de-duplicated in order; UsageError on an empty or control-character tag."""
     return list(dict.fromkeys(_check_word("tag", tag, "`sessions tag ID review`") for tag in tags))
@@ -42,7 +54,7 @@ def check_key(key: str) -> str:
 
 def add_tags(store: SessionStore, session_id: str, tags: Iterable[str]) -> dict[str, Any]:
     """Add tags (those already there are kept where they are); returns the record."""
-    wanted = check_tags(tags)
+    wanted = [_utf8("tag", tag) for tag in check_tags(tags)]
 
     def change(record: dict[str, Any]) -> None:
         record["tags"] = list(dict.fromkeys([*record.get("tags", []), *wanted]))
@@ -62,7 +74,7 @@ def remove_tags(store: SessionStore, session_id: str, tags: Iterable[str]) -> di
 
 def rename(store: SessionStore, session_id: str, title: str) -> dict[str, Any]:
     """Set the title: first non-blank line, whitespace collapsed, at most 80 characters."""
-    clean = make_title(title)
+    clean = make_title(_utf8("title", title))
     if not clean:
         raise UsageError("empty title: give one, e.g. `sessions rename ID \"fix the parser\"`")
 
@@ -74,7 +86,8 @@ def rename(store: SessionStore, session_id: str, title: str) -> dict[str, Any]:
 
 def set_meta(store: SessionStore, session_id: str, key: str, value: str) -> dict[str, Any]:
     """Set one metadata entry; returns the record."""
-    check_key(key)
+    check_key(_utf8("metadata key", key))
+    _utf8("metadata value", value)
     if len(value) > META_VALUE_MAX:
         raise UsageError(f"metadata value is longer than {META_VALUE_MAX} characters")
     if any(ch in "\x1e\x1f" for ch in value):

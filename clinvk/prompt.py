@@ -1,5 +1,6 @@
 """Where a prompt comes from: the command's words, piped stdin, or both — and what of it may
-reach a backend: text without NUL or undecodable bytes (see `clean`)."""
+reach a backend: text without NUL or undecodable bytes (see `clean`); a working directory
+or a model that cannot be recorded is refused (`refuse_unstorable`)."""
 
 from __future__ import annotations
 
@@ -47,10 +48,32 @@ def clean_spec(spec: TurnSpec, env: Environment) -> None:
     if spec.title is not None:
         spec.title = cleaned("the title", spec.title)
     spec.tags = tuple(cleaned("a tag", tag) for tag in spec.tags)
+    if spec.metadata:
+        spec.metadata = {cleaned("metadata", key): cleaned("metadata", value)
+                         for key, value in spec.metadata.items()}
     if dirty:
         what = " and ".join(dirty)
         env.warn(f"{what} held {sum(dirty.values())} NUL or non-UTF-8 byte(s): each was "
                  "replaced by U+FFFD before the backend ran")
+
+
+def _undecodable(text: str | None) -> bool:
+    return text is not None and _UNSENDABLE.search(text) is not None
+
+
+def refuse_unstorable(workdir: str, model: str | None) -> None:
+    """UsageError (exit 2, before anything is spawned) for what a session record would hold
+    and what cannot be replaced like free text: a working directory whose path is not UTF-8
+    (the store keeps paths as UTF-8 text; another name would be another folder), a model
+    name that is not (another name would be another model)."""
+    from clinvk.display import printable
+    from clinvk.errors import UsageError
+
+    if _undecodable(workdir):
+        raise UsageError(f"clinvk cannot record a session in a directory whose path is not "
+                         f"UTF-8: {printable(workdir)} (rename it, or use --ephemeral)")
+    if _undecodable(model):
+        raise UsageError(f"the model name {printable(model)} is not UTF-8 text (or holds NUL)")
 
 
 def _read_stdin(env: Environment) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any
 
 from clinvk.clock import format_rfc3339, parse_rfc3339
@@ -41,6 +42,9 @@ DURATION_MAX = 10**12  # ms (31 years)
 EXIT_CODE_MAX = 2**31
 COST_MAX = 10**9  # USD
 _NO_ARGV = {chr(c) for c in range(32)} | {"\x7f"}  # not in what is passed on a command line
+# a lone surrogate (an undecodable byte of an argument, a path or a backend's file, or a
+# JSON \ud800 escape) cannot be written as UTF-8: no stored string holds one
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -63,6 +67,8 @@ def _text(value: Any, what: str, limit: int | None, *, empty: bool = False,
         raise InvalidRecord(f"{what} is longer than {limit} characters")
     if plain and any(ch in _NO_ARGV for ch in value):
         raise InvalidRecord(f"{what} contains control characters")
+    if _SURROGATE.search(value):
+        raise InvalidRecord(f"{what} is not UTF-8 text (it holds a lone surrogate)")
     return value
 
 
@@ -229,23 +235,43 @@ def check_record(obj: Any, expected_id: str | None = None) -> tuple[dict[str, An
     return ordered(record), notes
 
 
+def _utf8(value: str) -> bool:
+    return _SURROGATE.search(value) is None
+
+
 def _plain(value: Any, limit: int) -> str | None:
-    ok = isinstance(value, str) and 0 < len(value) <= limit and not any(c in _NO_ARGV for c in value)
+    ok = (isinstance(value, str) and 0 < len(value) <= limit
+          and not any(c in _NO_ARGV for c in value) and _utf8(value))
     return value if ok else None
+
+
+def _free_text(holder: dict[str, Any], key: str) -> None:
+    """Free text (a title, a prompt, an error) with lone surrogates replaced by U+FFFD."""
+    value = holder.get(key)
+    if isinstance(value, str) and not _utf8(value):
+        holder[key] = _SURROGATE.sub("\ufffd", value)
 
 
 def storable(record: dict[str, Any]) -> dict[str, Any]:
     """The record with what came from a backend's output or a user's flags and check_record
-    would refuse left out (an over-long or control-character backend id or model, empty or
-    over-long tags and metadata), so that a turn is always recorded; returns the record."""
+    would refuse left out (an over-long, control-character or non-UTF-8 backend id or model,
+    empty, over-long or non-UTF-8 tags and metadata) and lone surrogates in the title, the
+    error and the last turn's prompt replaced by U+FFFD, so that a turn is always recorded;
+    returns the record."""
     record["backend_session_id"] = _plain(record.get("backend_session_id"), BACKEND_SESSION_ID_MAX)
     record["model"] = _plain(record.get("model"), MODEL_MAX)
     tags = record.get("tags")
     if isinstance(tags, list):
-        record["tags"] = [t for t in tags if isinstance(t, str) and 0 < len(t) <= TAG_MAX][:TAGS_MAX]
+        record["tags"] = [t for t in tags if isinstance(t, str) and 0 < len(t) <= TAG_MAX
+                          and _utf8(t)][:TAGS_MAX]
     meta = record.get("metadata")
     if isinstance(meta, dict):
         fits = [(k, v) for k, v in meta.items() if isinstance(k, str) and 0 < len(k) <= META_KEY_MAX
-                and isinstance(v, str) and len(v) <= META_VALUE_MAX]
+                and isinstance(v, str) and len(v) <= META_VALUE_MAX and _utf8(k) and _utf8(v)]
         record["metadata"] = dict(fits[:META_MAX])
+    _free_text(record, "title")
+    _free_text(record, "error")
+    turns = record.get("turns")
+    if isinstance(turns, list) and turns and isinstance(turns[-1], dict):
+        _free_text(turns[-1], "prompt")
     return record

@@ -78,6 +78,18 @@ class SessionStore:
         self._ensure_home()
         self._idx().sync()
 
+    def check_writable(self) -> None:
+        """The cheap part of `open` (no index), for a turn before it spawns its backend:
+        StoreError, exit 2, when the home or sessions/ is no folder or cannot be written."""
+        from clinvk.errors import ExitCode
+
+        try:
+            self._ensure_home()
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise StoreError(f"cannot write to {self.root}: permission denied (check $CLINVK_HOME)")
+        except StoreError as exc:
+            raise StoreError(exc.message, ExitCode.USAGE) from None
+
     def _check_root(self) -> bool:
         """True when sessions/ is a folder, False when it (or the home) does not exist yet;
         StoreError (exit 2, a setup the user must fix) when either is something else."""

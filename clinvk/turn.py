@@ -4,7 +4,6 @@ renderer shows them → recorder keeps the session. Click-free; the CLI and clin
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 from collections import deque
 from dataclasses import dataclass, field
@@ -78,7 +77,7 @@ class _Plan:
 
     def __init__(self, app: App, spec: TurnSpec) -> None:
         from clinvk.backends import get_adapter
-        from clinvk.prompt import clean_spec
+        from clinvk.prompt import clean_spec, refuse_unstorable
 
         clean_spec(spec, app.env)  # no NUL or undecodable byte reaches the backend or store
         settings = app.settings
@@ -100,6 +99,8 @@ class _Plan:
             if not os.path.isdir(self.workdir):
                 raise UsageError(f"working directory {self.workdir} does not exist")
         self.model = spec.model or settings.model_override or self.conf.get("model")
+        if not spec.ephemeral:  # what the record would hold and cannot be replaced: exit 2
+            refuse_unstorable(self.workdir, self.model)
         self.request = TurnRequest(
             prompt=spec.prompt, command=self.conf["command"], model=self.model,
             working_dir=self.workdir, resume_id=resume_id,
@@ -143,10 +144,13 @@ class _Plan:
             self.scratch = None
 
     def shell_line(self, cwd: str, stdin: bytes | None = None) -> str:
-        line = shlex.join(self.argv)
+        """The command line, quoted so that it prints nothing raw and pastes back exactly."""
+        from clinvk.display import shell_line, shell_quote
+
+        line = shell_line(self.argv)
         if stdin is not None:
             line += f" < (prompt on stdin, {len(stdin)} bytes)"
-        return line if self.workdir == cwd else f"cd {shlex.quote(self.workdir)} && {line}"
+        return line if self.workdir == cwd else f"cd {shell_quote(self.workdir)} && {line}"
 
     def executable(self) -> str:
         path = shutil.which(self.argv[0], path=self.environ.get("PATH"))
@@ -175,9 +179,7 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
     env = app.env
     stdin = plan.adapter.stdin_input(plan.request)  # a prompt too long to be an argument
     if spec.dry_run:
-        from clinvk.display import printable
-
-        env.stdout.write(printable(plan.shell_line(env.cwd, stdin)) + "\n")
+        env.stdout.write(plan.shell_line(env.cwd, stdin) + "\n")
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
     env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
@@ -196,6 +198,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
 
     from clinvk.runner import run_lines
 
+    if not spec.ephemeral:  # a broken store fails here, not after the backend has started
+        app.store.check_writable()
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
                        timeout=spec.timeout or None, stdin=stdin, on_spawn=on_spawn)

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import assert_clean_error
+from conftest import FAKE_CLI, assert_clean_error
 
 SID = "11111111-2222-3333-4444-555555555555"
 
@@ -128,14 +128,68 @@ def test_ephemeral_changes_nothing(fake):
     assert sorted(p.relative_to(fake.home) for p in fake.home.rglob("*")) == before
 
 
-def test_new_turn_with_a_store_that_cannot_be_opened_fails_cleanly(fake):
-    # the store is opened once the backend has been spawned: failing there must still be
-    # one clean error (exit 2, as for every command on such a store), the backend stopped
-    fake.home.mkdir(exist_ok=True)
-    (fake.home / "sessions").write_text("not a folder")
-    result = fake.run("-b", "fake", "go")
+STARTS_AND_LOGS = """#!/bin/sh
+trap '' INT TERM HUP
+echo started >> "$FAKE_LOG"
+exec {python} {fake} "$@"
+"""
+
+
+def _break_store(fake, how: str) -> tuple[dict, list[str]]:
+    """The environment and the options of a turn on a broken store (the config stays), with
+    a backend whose first act is to log that it started (and which then ignores Ctrl-C)."""
+    script = fake.cwd / "starts_and_logs.sh"
+    script.write_text(STARTS_AND_LOGS.format(python=sys.executable, fake=FAKE_CLI))
+    script.chmod(0o755)
+    fake.config(f"backends:\n  fake:\n    adapter: claude\n    command: {script}\n"
+                f"    env:\n      FAKE_LOG: {json.dumps(str(fake.log))}\n")
+    if how == "sessions is a file":
+        (fake.home / "sessions").write_text("not a folder")
+        return fake.env, []
+    home = fake.cwd / "home-file"
+    home.write_text("not a folder")
+    return {**fake.env, "CLINVK_HOME": str(home)}, ["--config", str(fake.home / "config.yaml")]
+
+
+@pytest.mark.parametrize("how", ["sessions is a file", "home is a file"])
+def test_new_turn_with_a_store_that_cannot_be_opened_fails_before_spawning(fake, how):
+    # the store's cheap checks come before the backend is spawned (the index is opened
+    # while it starts): one clean error, exit 2 as for every command on such a store, and
+    # no backend started (and billed) only to be stopped
+    env, options = _break_store(fake, how)
+    result = fake.run(*options, "-b", "fake", "go", env=env)
     assert_clean_error(result, 2, "not a folder")
-    assert (fake.home / "sessions").read_text() == "not a folder"
+    assert not fake.log.exists(), "the backend was started"
+    if how == "sessions is a file":
+        assert (fake.home / "sessions").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("how", ["sessions is a file", "home is a file"])
+def test_interactive_session_with_a_broken_store_fails_before_spawning(fake, how):
+    import pexpect
+
+    env, options = _break_store(fake, how)
+    child = pexpect.spawn(sys.executable, ["-m", "clinvk", *options, "-b", "fake"], cwd=str(fake.cwd),
+                          env=env, encoding="utf-8", timeout=60)
+    output = child.read()
+    child.close()
+    assert child.exitstatus == 2, output
+    assert "clinvk: error:" in output and "not a folder" in output and "Traceback" not in output
+    assert not fake.log.exists(), "the backend was started"
+
+
+def test_interactive_session_in_a_directory_whose_path_is_not_utf8_is_refused(fake):
+    import pexpect
+
+    odd = os.path.join(os.fsencode(fake.cwd), b"d\xff")
+    os.mkdir(odd)
+    child = pexpect.spawn(sys.executable, ["-m", "clinvk", "-b", "fake"], cwd=odd,
+                          env=fake.env, encoding="utf-8", timeout=60)
+    output = child.read()
+    child.close()
+    assert child.exitstatus == 2, output
+    assert "path is not UTF-8" in output and "Traceback" not in output
+    assert not fake.log.exists(), "the backend was started"
 
 
 WAITS_FOR_STORE = """

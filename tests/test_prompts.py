@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -171,6 +173,77 @@ def test_title_and_tags_with_undecodable_bytes_do_not_lose_the_turn(fake):
     assert len(_warnings(result)) == 1
     [session] = fake.sessions()
     assert session["title"] == "t\ufffd" and "x\ufffd" in session["tags"]
+
+
+def _run_in(fake, cwd: bytes, args: list[bytes], env: dict | None = None) -> Result:
+    done = subprocess.run([sys.executable.encode(), b"-m", b"clinvk", *args], cwd=cwd,
+                          env={**fake.env, **(env or {})}, capture_output=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def _never_spawned(fake, result: Result, *needles: str) -> None:
+    assert_clean_error(result, 2, *needles)
+    assert not fake.log.exists(), "the backend was started"
+    assert fake.sessions() == []
+
+
+@pytest.mark.parametrize("args", [
+    [b"-m", b"op\xffus"],  # the model would be another model: refused, not replaced
+    [b"-w", b"d\xff"],  # the working directory would be another folder
+    [b"--dry-run", b"-m", b"op\xffus"],  # a dry run says what the run would do
+])
+def test_an_unstorable_model_or_workdir_is_refused_before_spawning(fake, args):
+    os.makedirs(os.path.join(os.fsencode(fake.cwd), b"d\xff"), exist_ok=True)
+    result = _run_bytes(fake, [b"-b", b"fake", *args, b"hi"])
+    _never_spawned(fake, result, "not UTF-8")
+    assert "\\xff" in result.err  # the byte shown escaped, on one line
+    assert result.out == ""
+
+
+def test_a_model_from_the_environment_is_checked_too(fake):
+    result = _run_in(fake, os.fsencode(fake.cwd), [b"-b", b"fake", b"hi"],
+                     env={"CLINVK_MODEL": os.fsdecode(b"m\xfe")})
+    _never_spawned(fake, result, "model name", "not UTF-8")
+
+
+def test_a_current_directory_whose_path_is_not_utf8_is_refused_before_spawning(fake):
+    odd = os.path.join(os.fsencode(fake.cwd), b"caf\xe9")
+    os.mkdir(odd)
+    _never_spawned(fake, _run_in(fake, odd, [b"-b", b"fake", b"hi"]),
+                   "cannot record a session in a directory whose path is not UTF-8", "caf\\xe9")
+    for args in ([b"-c", b"--here", b"hi"], [b"sessions", b"list", b"--here"]):
+        result = _run_in(fake, odd, args)  # reads that filter on it find nothing, cleanly
+        assert "Traceback" not in result.err and "internal error" not in result.err, result.err
+        assert result.code in (0, 2)
+    # nothing is recorded with --ephemeral: the backend runs there, given the path's bytes
+    result = _run_in(fake, odd, [b"-b", b"fake", b"--ephemeral", b"hi"])
+    assert result.code == 0, result.err
+    [call] = _calls(fake)
+    assert os.fsencode(call["cwd"]) == odd
+
+
+def test_passthrough_bytes_reach_the_backend_unchanged_and_the_turn_is_recorded(fake):
+    # arguments after `--` are not recorded: they go to the backend byte for byte
+    result = _run_bytes(fake, [b"-v", b"-b", b"fake", b"hi", b"--", b"--x=\xff"])
+    assert result.code == 0, result.err
+    [call] = _calls(fake)
+    assert b"--x=\xff" in [os.fsencode(arg) for arg in call["argv"]]
+    assert "$'--x=\\xff'" in result.err  # the -v line: the byte escaped, as bash reads it
+    [session] = fake.sessions()
+    assert session["turn_count"] == 1 and session["status"] == "active"
+
+
+def test_metadata_is_cleaned_like_title_and_tags():
+    from clinvk.env import Environment
+    from clinvk.prompt import clean_spec
+    from clinvk.turn import TurnSpec
+
+    spec = TurnSpec(prompt="hi", backend="claude", metadata={"k\udcff": "v\x00\ud800"})
+    err = io.StringIO()
+    clean_spec(spec, Environment(stdin=None, stdout=io.StringIO(), stderr=err, cwd="/"))
+    assert spec.metadata == {"k\ufffd": "v\ufffd\ufffd"}
+    assert "metadata held 3" in err.getvalue()
 
 
 @given(st.text())

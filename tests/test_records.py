@@ -85,6 +85,15 @@ BAD = {
     "metadata key too long": {"metadata": {"k" * 201: "v"}},
     "metadata value too long": {"metadata": {"k": "v" * 10_001}},
     "schema_version a string": {"schema_version": "1"},
+    # lone surrogates (a JSON \\udcff escape, an argument's undecodable byte): not UTF-8
+    "working_dir not UTF-8": {"working_dir": "/tmp/d\udcff"},
+    "model not UTF-8": {"model": "op\udcffus"},
+    "title not UTF-8": {"title": "t\ud800"},
+    "prompt not UTF-8": {"turns": _turn(prompt="p\udfff")},
+    "tag not UTF-8": {"tags": ["x\udcfe"]},
+    "metadata key not UTF-8": {"metadata": {"k\udcfe": "v"}},
+    "metadata value not UTF-8": {"metadata": {"k": "v\udcfe"}},
+    "error not UTF-8": {"status": "error", "error": "e\udcfe"},
 }
 
 
@@ -126,7 +135,8 @@ def _index_row(rec: dict) -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30)
+    | st.sampled_from(["\udcff", "a\ud800b"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
@@ -153,7 +163,7 @@ def test_any_damage_is_refused_or_harmless(changes) -> None:
     except S.InvalidRecord:
         return
     _index_row(clean)  # what crashed every command: the index (and SQLite) accept it
-    json.dumps(clean, allow_nan=False)  # finite numbers only
+    json.dumps(clean, allow_nan=False, ensure_ascii=False).encode("utf-8")  # finite, UTF-8
     assert check_record(clean)[0] == clean
 
 
@@ -164,6 +174,24 @@ def test_storable_keeps_a_turn_recordable() -> None:
     storable(rec)
     assert rec["backend_session_id"] is None and rec["model"] is None and rec["tags"] == ["ok"]
     check_record(rec)
+
+
+def test_storable_leaves_out_or_replaces_what_is_not_utf8() -> None:
+    """What a backend's files or a caller carried in as lone surrogates never reaches
+    json.dump: ids, model, tags and metadata are left out, free text gets U+FFFD."""
+    rec = S.new_session("claude", "/w", title="t\udcff", tags=["ok", "x\udcfe"],
+                        metadata={"k": "v\ud800", "k\udcff": "v", "good": "yes"})
+    rec["backend_session_id"] = "id\udcff"
+    rec["model"] = "op\udcffus"
+    S.add_turn(rec, prompt="said \udcff", duration_ms=1, exit_code=1, status="error",
+               error="bad \ud800")
+    storable(rec)
+    assert rec["backend_session_id"] is None and rec["model"] is None
+    assert rec["tags"] == ["ok"] and rec["metadata"] == {"good": "yes"}
+    assert rec["title"] == "t\ufffd" and rec["error"] == "bad \ufffd"
+    assert rec["turns"][-1]["prompt"] == "said \ufffd"
+    clean, _notes = check_record(rec)
+    json.dumps(clean, ensure_ascii=False).encode("utf-8")
 
 
 # -- the store and the commands ----------------------------------------------------------
@@ -333,3 +361,16 @@ def test_what_a_user_types_or_a_backend_says_never_loses_a_turn(clinvk: Clinvk) 
     assert_clean_error(clinvk.run("sessions", "meta", rec["id"][:6], "k", "v" * 10_001), 2,
                        "longer")
     assert len(clinvk.sessions()) == 1
+
+
+def test_organise_commands_refuse_text_that_is_not_utf8(clinvk: Clinvk) -> None:
+    # an argument's undecodable byte: exit 2 naming it, not a record the store cannot write
+    clinvk.add_fake_backend()
+    assert clinvk.run("-b", "fake", "hello").code == 0
+    (rec,) = clinvk.sessions()
+    odd = os.fsdecode(b"x\xff")  # passed on as the byte \xff
+    for args, what in ((["tag", rec["id"][:6], odd], "tag"), (["rename", rec["id"][:6], odd], "title"),
+                       (["meta", rec["id"][:6], odd, "v"], "metadata key"),
+                       (["meta", rec["id"][:6], "k", odd], "metadata value")):
+        assert_clean_error(clinvk.run("sessions", *args), 2, what, "x\\xff", "not UTF-8")
+    assert clinvk.sessions() == [rec]

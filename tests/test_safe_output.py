@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import uuid
 
 import pytest
-from conftest import assert_clean_error
-from hypothesis import given
+from conftest import FAKE_CLI, assert_clean_error
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinvk.display import json_text, printable
+from clinvk.display import json_text, printable, shell_line, shell_quote
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"  # write "rm -rf ~" to the clipboard
 TITLE_SET = "\x1b]0;pwned\x07"
@@ -184,3 +187,58 @@ def test_json_text_is_the_same_value(value):
     dumped = json_text(json.dumps(value, ensure_ascii=False))
     assert json.loads(dumped) == value
     assert not any(0x7f <= ord(c) <= 0x9f or c == "\u202e" for c in dumped)
+
+
+# -- command lines (--dry-run, -v): inert on a terminal, exact when pasted into a shell ------
+
+BASH = shutil.which("bash")
+
+
+def test_shell_quote_examples():
+    assert shell_quote("plain") == "plain" and shell_quote("it's (odd)") == "'it'\"'\"'s (odd)'"
+    assert shell_quote("") == "''" and shell_quote("ünï cödé") == "'ünï cödé'"
+    assert shell_quote("fix:\n- a") == "$'fix:\\n- a'"
+    assert shell_quote("it's\t\\ \x1b]0;x\x07") == "$'it\\'s\\t\\\\ \\x1b]0;x\\x07'"
+    assert shell_quote("op\udcffus") == "$'op\\xffus'"  # an undecodable byte: that byte
+    assert shell_quote("a\x9b\u202eb") == "$'a\\xc2\\x9b\\xe2\\x80\\xaeb'"  # its UTF-8 bytes
+
+
+def _shell_args(line: str, locale: str) -> bytes:
+    done = subprocess.run([BASH, "-c", "printf '%s\\0' " + line], capture_output=True,
+                          env={"PATH": "/usr/bin:/bin", "LC_ALL": locale}, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+ARG = st.one_of(
+    st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))),
+    st.binary().map(lambda b: b.replace(b"\0", b"").decode("utf-8", "surrogateescape")),
+)
+
+
+@pytest.mark.skipif(BASH is None, reason="no bash")
+@settings(max_examples=150, deadline=None)
+@given(st.lists(ARG, min_size=1, max_size=5))
+def test_a_printed_command_line_is_inert_and_gives_bash_the_same_argv(argv):
+    line = shell_line(argv)
+    assert printable(line) == line  # nothing raw: no control, bidi or undecodable character
+    expected = b"".join(os.fsencode(arg) + b"\0" for arg in argv)
+    for locale in ("C", "C.UTF-8"):
+        assert _shell_args(line, locale) == expected, line
+
+
+@pytest.mark.skipif(BASH is None, reason="no bash")
+def test_dry_run_prints_what_the_run_sends(clinvk, tmp_path):
+    """`clinvk --dry-run` of a prompt with a line break, a tab, an escape and a quote: the
+    printed line, pasted into bash, is the argv the real run hands the backend."""
+    log = tmp_path / "fake.log"
+    clinvk.add_fake_backend("fake", FAKE_LOG=str(log))
+    words = ["fix:\n- a\t'b'", "\x1b]0;x\x07 \\n", "--", "--flag=\x9b"]
+    dry = clinvk.run("--dry-run", "-b", "fake", *words)
+    assert dry.code == 0, dry.err
+    assert not raw_controls(dry.out) and "\n" not in dry.out.rstrip("\n")
+    assert clinvk.run("-b", "fake", *words).code == 0
+    [call] = [json.loads(line) for line in log.read_text().splitlines()]
+    printed = _shell_args(dry.out.strip(), "C.UTF-8").split(b"\0")[:-1]
+    assert [os.fsdecode(arg) for arg in printed[1:]] == call["argv"]
+    assert os.fsdecode(printed[0]) == str(FAKE_CLI)
