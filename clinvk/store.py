@@ -288,95 +288,15 @@ class SessionStore:
 
     def delete(self, session_id: str) -> bool:
         """Remove one session file; False if there was no such session."""
-        validate_id_or_prefix(session_id)
-        if not self.root.is_dir():
-            return False
-        with self.lock():
-            try:
-                record, key, name = self._find(session_id)
-            except SessionNotFound:  # perhaps a damaged file, which every listing skips
-                from clinvk.store_write import delete_damaged
+        from clinvk.store_delete import delete
 
-                return delete_damaged(self, session_id)
-            folder = self.root / key
-            try:
-                before = os.lstat(folder).st_mtime_ns
-                os.unlink(folder / name)
-                after = os.lstat(folder).st_mtime_ns
-            except FileNotFoundError:
-                self._idx().drop(key, name)
-                return False
-            except OSError as exc:
-                raise _store_error("delete", exc) from None
-            self._idx().drop(key, name)
-            self._idx().note_write(key, before, after)
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass
-        _forget_texts(self.home, [record["id"]])
-        return True
+        return delete(self, session_id)
 
     def purge(self, *, until: datetime, dry_run: bool = False) -> tuple[list[dict[str, Any]], int]:
-        """Delete every session last used at or before `until`, oldest first, in one pass
-        under the lock (one index sync, one index transaction), or with dry_run only find
-        them; returns (records removed, bytes freed)."""
-        from contextlib import nullcontext
+        """Delete every session last used at or before `until` (store_delete.purge)."""
+        from clinvk.store_delete import purge
 
-        from clinvk.index_schema import micros
-
-        if not self._check_root():
-            return [], 0
-        limit = micros(until)
-        removed: list[dict[str, Any]] = []
-        freed = 0
-        with nullcontext() if dry_run else self.lock():
-            if not self._ready():
-                return [], 0
-            rows = self._idx().select(Filters(until=until), "last_used", True, None, 0)
-            gone: list[tuple[str, str]] = []
-            folders: dict[str, int] = {}  # dirkey -> its mtime before our first unlink
-            try:
-                for row in rows:
-                    key, name = row[1], row[2]
-                    path = self.root / key / name
-                    try:
-                        record, st = read_session_file(path)
-                    except Vanished:
-                        gone.append((key, name))
-                        continue
-                    except BadFile as exc:
-                        self._idx().mark_bad(key, name, None, str(exc))
-                        self.warn(f"skipping {path}: {exc}")
-                        continue
-                    if micros(record["last_used"]) > limit:  # used since it was indexed
-                        self._idx().put(key, name, record, st)
-                        continue
-                    if not dry_run:
-                        try:
-                            if key not in folders:
-                                folders[key] = os.lstat(path.parent).st_mtime_ns
-                            os.unlink(path)
-                        except FileNotFoundError:
-                            gone.append((key, name))
-                            continue
-                        except OSError as exc:
-                            raise _store_error("delete", exc) from None
-                        gone.append((key, name))
-                    removed.append(record)
-                    freed += st.st_size
-            finally:
-                self._idx().drop_many(gone)
-                for key, before in folders.items():
-                    folder = self.root / key
-                    try:
-                        self._idx().note_write(key, before, os.lstat(folder).st_mtime_ns)
-                        os.rmdir(folder)
-                    except OSError:
-                        pass
-        if not dry_run:
-            _forget_texts(self.home, [r["id"] for r in removed])
-        return removed, freed
+        return purge(self, until=until, dry_run=dry_run)
 
     def list(
         self, *, backend: str | None = None, status: str | None = None,
@@ -454,10 +374,3 @@ def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
         f"session id prefix {given.strip()!r} is ambiguous; it matches:\n"
         + "\n".join(lines) + more
     )
-
-
-def _forget_texts(home: Path, session_ids: list[str]) -> None:
-    """Deleted sessions leave no conversation text in clinvk's derived transcript cache."""
-    from clinvk.transcript_cache import forget
-
-    forget(home, session_ids)
