@@ -162,8 +162,10 @@ def delete_session(session_id: str | dict[str, Any]) -> bool:
     app = _app()
     if isinstance(session_id, dict):
         session_id = session_id["id"]
+    from clinvk.store_delete import delete
+
     try:
-        return app.store.delete(session_id)  # an id or prefix; a damaged file's too
+        return delete(app.store, session_id)  # an id or prefix; a damaged file's too
     except SessionNotFound:
         return False
     finally:

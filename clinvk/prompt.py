@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 from clinvk.env import Environment
 
 if TYPE_CHECKING:
-    from clinvk.turn import TurnSpec
+    from typing import Protocol
+
+    class TurnTexts(Protocol):
+        """The free text of a turn (a clinvk.turn.TurnSpec): what `clean_spec` cleans."""
+
+        prompt: str
+        stored_prompt: str | None
+        title: str | None
+        tags: tuple[str, ...]
+        metadata: dict[str, str] | None
 
 REPLACEMENT = "\ufffd"
 # a NUL, or a lone surrogate: an argument's or stdin's undecodable byte (surrogateescape)
@@ -31,7 +40,7 @@ def clean(text: str) -> tuple[str, int]:
     return _UNSENDABLE.subn(REPLACEMENT, text)
 
 
-def clean_spec(spec: TurnSpec, env: Environment) -> None:
+def clean_spec(spec: TurnTexts, env: Environment) -> None:
     """Clean a turn's prompt, title and tags in place before anything is spawned, with one
     warning naming what held such bytes."""
     dirty: dict[str, int] = {}

@@ -15,19 +15,42 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from clinvk.clock import format_rfc3339, parse_rfc3339
 from clinvk.ids import is_valid_id
-from clinvk.session import (
-    PROMPT_MAX,
-    SCHEMA_VERSION,
-    STATUSES,
-    TITLE_MAX,
-    USAGE_KEYS,
-    InvalidRecord,
-    ordered,
+
+SCHEMA_VERSION = 1
+STATUSES = ("active", "error", "interrupted")
+TITLE_MAX = 80
+PROMPT_MAX = 200
+NOT_STORED_TITLE = "(prompt not stored)"
+USAGE_KEYS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_creation_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "total_tokens",
 )
+FIELD_ORDER = (
+    "schema_version", "id", "backend", "backend_session_id", "model", "working_dir", "title",
+    "status", "error", "created_at", "last_used", "turn_count", "token_usage", "cost_usd",
+    "turns", "tags", "parent_id", "metadata",
+)  # fmt: skip
+
+
+class InvalidRecord(ValueError):
+    """A JSON object that is not a valid clinvk session record."""
+
+
+def ordered(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with its fields in schema order, unknown fields kept at the end."""
+    out = {key: record[key] for key in FIELD_ORDER if key in record}
+    out.update((key, value) for key, value in record.items() if key not in out)
+    return out
+
 
 ERROR_MAX = 2000  # error message, shortened like title and prompt
 BACKEND_MAX = 100  # a backend name (config keys are letters, digits, - and _)

@@ -9,6 +9,7 @@ from typing import Any
 from clinvk.clock import as_utc, utc_now
 from clinvk.paths import clean_stamp_path
 from clinvk.store import SessionStore
+from clinvk.store_delete import purge
 
 AUTO_CLEAN_INTERVAL = 86400.0
 
@@ -42,7 +43,7 @@ def clean(
     until = cutoff - timedelta(microseconds=1)
     result = CleanResult(dry_run=dry_run)
     # one pass under the lock: deleting one by one re-synced the index per session (O(N^2))
-    result.removed, result.bytes_freed = store.purge(until=until, dry_run=dry_run)
+    result.removed, result.bytes_freed = purge(store, until=until, dry_run=dry_run)
     return result
 
 

@@ -10,29 +10,18 @@ from typing import Any
 
 from clinvk.clock import format_rfc3339, utc_now
 from clinvk.ids import new_id
-
-SCHEMA_VERSION = 1
-STATUSES = ("active", "error", "interrupted")
-TITLE_MAX = 80
-PROMPT_MAX = 200
-NOT_STORED_TITLE = "(prompt not stored)"
-USAGE_KEYS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_creation_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
+from clinvk.record_check import (  # noqa: F401  (the schema's names, re-exported)
+    FIELD_ORDER,
+    NOT_STORED_TITLE,
+    PROMPT_MAX,
+    SCHEMA_VERSION,
+    STATUSES,
+    TITLE_MAX,
+    USAGE_KEYS,
+    InvalidRecord,
+    check_record,
+    ordered,
 )
-FIELD_ORDER = (
-    "schema_version", "id", "backend", "backend_session_id", "model", "working_dir", "title",
-    "status", "error", "created_at", "last_used", "turn_count", "token_usage", "cost_usd",
-    "turns", "tags", "parent_id", "metadata",
-)  # fmt: skip
-
-
-class InvalidRecord(ValueError):
-    """A JSON object that is not a valid clinvk session record."""
 
 
 def _clip(text: str, limit: int) -> str:
@@ -68,13 +57,6 @@ def normalise_usage(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
             out[key] = int(value)
     if not usage.get("total_tokens"):
         out["total_tokens"] = out["input_tokens"] + out["output_tokens"]
-    return out
-
-
-def ordered(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record with its fields in schema order, unknown fields kept at the end."""
-    out = {key: record[key] for key in FIELD_ORDER if key in record}
-    out.update((key, value) for key, value in record.items() if key not in out)
     return out
 
 
@@ -167,6 +149,4 @@ def add_turn(
 def validate_record(obj: Any, expected_id: str | None = None) -> dict[str, Any]:
     """Check a loaded record; return a copy with defaults filled in, or raise InvalidRecord
     (the checks are clinvk.record_check's, the one definition of a valid record)."""
-    from clinvk.record_check import check_record
-
     return check_record(obj, expected_id)[0]

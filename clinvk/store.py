@@ -31,7 +31,7 @@ from clinvk.session_files import (  # noqa: F401  (re-exported: the store's file
     dirkey,
     read_session_file,
 )
-from clinvk.store_write import JOURNAL
+from clinvk.store_journal import JOURNAL, recover
 
 ORDERS = ("last_used", "created", "created_at", "title", "turns", "tokens")
 
@@ -154,9 +154,7 @@ class SessionStore:
             self._lock_depth = 1
             try:
                 if (self.root / JOURNAL).exists():  # a batch left unfinished (store_write)
-                    from clinvk.store_write import finish_batch
-
-                    finish_batch(self)
+                    self._finish_batch()
                 yield True
             finally:
                 self._lock_depth = 0
@@ -166,10 +164,17 @@ class SessionStore:
         it was doing them (store_write), and remove its temp files, which can belong to no
         live writer (they are only made under the lock)."""
         from clinvk.session_files import sweep_temps
-        from clinvk.store_write import finish_batch
 
-        if finish_batch(self):  # else its temp files are kept for the next try
+        if self._finish_batch():  # else its temp files are kept for the next try
             sweep_temps(self.root)
+
+    def _finish_batch(self) -> bool:
+        """Under the lock: finish a batch left unfinished (recover), or warn that it cannot be."""
+        if recover(self.root):
+            return True
+        self.warn(f"an import could not be completed yet ({self.root / JOURNAL}: a rename or "
+                  "removal fails); the next clinvk command tries again")
+        return False
 
     def _fetch(self, rows: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], bool]:
         """Read the files behind index rows; re-index any that changed behind our back."""
@@ -285,18 +290,6 @@ class SessionStore:
                 raise StoreError(f"refusing to write invalid session {sid}: {exc}") from None
             self._write(clean, old=(key, name))
         return clean
-
-    def delete(self, session_id: str) -> bool:
-        """Remove one session file; False if there was no such session."""
-        from clinvk.store_delete import delete
-
-        return delete(self, session_id)
-
-    def purge(self, *, until: datetime, dry_run: bool = False) -> tuple[list[dict[str, Any]], int]:
-        """Delete every session last used at or before `until` (store_delete.purge)."""
-        from clinvk.store_delete import purge
-
-        return purge(self, until=until, dry_run=dry_run)
 
     def list(
         self, *, backend: str | None = None, status: str | None = None,

@@ -35,15 +35,14 @@ from clinvk.session_files import (
     atomic_write,
     dirkey,
     discard,
-    fsync_dir,
     stage,
 )
+from clinvk.store_journal import JOURNAL, recover
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
-JOURNAL = ".batch-journal.json"
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # wait while a batch is committed
 
 
@@ -211,80 +210,6 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def recover(root: Path, moves: Any = None) -> bool:
-    """Finish the renames of a batch (its journal's, or `moves`) and remove the copies they
-    replace, then the journal; the caller holds the store lock (taken over from a writer
-    that died or failed during them, or its own). False, with the journal and its temp
-    files kept for the next try, when a step failed."""
-    import json
-
-    journal = root / JOURNAL
-    if moves is None:
-        try:
-            moves = json.loads(journal.read_bytes())["moves"]
-        except FileNotFoundError:
-            return True
-        except (OSError, ValueError, KeyError, TypeError):
-            moves = []
-    lines = [p for p in map(lambda m: _journal_paths(root, m), moves if isinstance(moves, list)
-                            else []) if p is not None]
-    done = True
-    folders: set[Path] = set()
-    for tmp, final, _old in lines:
-        try:
-            if os.path.lexists(tmp):
-                os.replace(tmp, final)
-            folders.add(final.parent)
-        except OSError:
-            done = False
-    for tmp, final, old in lines:  # after the renames: an id is never missing
-        if old is not None and not os.path.lexists(tmp) and os.path.lexists(final):
-            try:
-                os.unlink(old)
-                folders.add(old.parent)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                done = False
-    for folder in folders:
-        try:
-            fsync_dir(folder)
-        except OSError:
-            done = False
-    if done:
-        discard(journal)
-    return done
-
-
-def finish_batch(store: SessionStore) -> bool:
-    """Under the lock: finish a batch left unfinished (recover), or warn that it cannot be."""
-    if recover(store.root):
-        return True
-    store.warn(f"an import could not be completed yet ({store.root / JOURNAL}: a rename or "
-               "removal fails); the next clinvk command tries again")
-    return False
-
-
-def _journal_paths(root: Path, move: Any) -> tuple[Path, Path, Path | None] | None:
-    """The (temp, final, replaced) paths of one journal line, if they are what commit writes."""
-    if not isinstance(move, list) or len(move) != 3:
-        return None
-    out: list[Path | None] = []
-    for n, rel in enumerate(move):
-        if rel is None and n == 2:
-            out.append(None)
-            continue
-        parts = rel.split("/") if isinstance(rel, str) else []
-        if len(parts) != 2 or parts[0] in ("", "..") or parts[0].startswith("."):
-            return None
-        name_ok = (parts[1].startswith(".") and parts[1].endswith(".tmp")) if n == 0 else \
-            (parts[1].endswith(".json") and is_valid_id(parts[1][:-5]))
-        if not name_ok:
-            return None
-        out.append(root / parts[0] / parts[1])
-    return out[0], out[1], out[2]  # type: ignore[return-value]
 
 
 def _reindex(store: SessionStore, batch: list[Planned], staged: list, folders: dict) -> None:

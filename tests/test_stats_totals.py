@@ -18,6 +18,7 @@ from clinvk.index_schema import BUCKET_SHIFT
 from clinvk.session import add_turn, new_session
 from clinvk.stats import durations_summary, percentile, scan_stats, stats
 from clinvk.store import SessionStore
+from clinvk.store_delete import delete
 
 NOW = utc_now()
 BACKENDS = ("claude", "codex", "gemini")
@@ -87,7 +88,7 @@ def test_triggered_totals_equal_scan_and_reference(sessions, data):
             records[sid] = store.update(sid, lambda r, d=duration: add_turn(
                 r, prompt="more", duration_ms=d, exit_code=0, usage={"input_tokens": 5}))
         for sid in data.draw(st.lists(st.sampled_from(ids), unique=True), "drop") if ids else []:
-            store.delete(sid)
+            delete(store, sid)
             del records[sid]
         _check(store, records)
         store.close()

@@ -16,6 +16,7 @@ import clinvk.store as store_mod
 from clinvk import session as S
 from clinvk.errors import AmbiguousPrefix, ExitCode, SessionNotFound, StoreError, UsageError
 from clinvk.store import SessionExists, SessionStore, dirkey
+from clinvk.store_delete import delete
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -44,7 +45,7 @@ def test_nothing_created_by_construction_or_reads(tmp_path: Path) -> None:
     assert list(store.iter_records()) == []
     with pytest.raises(SessionNotFound):
         store.get("abcd")
-    assert not store.delete("abcd" * 8)
+    assert not delete(store, "abcd" * 8)
     assert not home.exists()
 
 
@@ -66,7 +67,7 @@ def test_create_get_update_delete(store: SessionStore) -> None:
     assert store.update(rec["id"], lambda r: {**r, "title": "renamed"})["title"] == "renamed"
     text = path.read_text(encoding="utf-8")
     assert text.endswith("\n") and text.startswith('{\n  "schema_version": 1,')
-    assert store.delete(rec["id"]) and not store.delete(rec["id"])
+    assert delete(store, rec["id"]) and not delete(store, rec["id"])
     with pytest.raises(SessionNotFound, match="no session matches"):
         store.get(rec["id"])
 
@@ -125,7 +126,7 @@ def test_ambiguous_prefix(store: SessionStore) -> None:
                                  "ünïcode", "abcd\\x"])
 def test_bad_ids_refused_everywhere(store: SessionStore, bad: str) -> None:
     make(store)
-    for call in (store.get, store.resolve_id, store.path_of, store.delete,
+    for call in (store.get, store.resolve_id, store.path_of, lambda s: delete(store, s),
                  lambda s: store.update(s, lambda r: None)):
         with pytest.raises(UsageError):
             call(bad)

@@ -208,8 +208,10 @@ def delete(app: App, session_ids: tuple[str, ...], yes: bool) -> int:
         if app.env.stdin.readline().strip().lower() not in ("y", "yes"):
             app.env.stderr.write("nothing deleted\n")
             return 0
+    from clinvk.store_delete import delete
+
     for sid in [*records, *damaged]:
-        store.delete(sid)
+        delete(store, sid)
     app.env.stdout.write(f"deleted {len(records) + len(damaged)} session(s)\n")
     return 0
 
