@@ -182,22 +182,28 @@ class SessionStore:
         changed = False
         for row in rows:
             dirkey_, name = row[1], row[2]
-            path = self.root / dirkey_ / name
-            try:
-                record, st = read_session_file(path)
-            except Vanished:
-                self._idx().drop(dirkey_, name)
+            got = self._read_indexed(dirkey_, name)
+            if got is None:
                 changed = True
                 continue
-            except BadFile as exc:
-                self._idx().mark_bad(dirkey_, name, None, str(exc))
-                self.warn(f"skipping {path}: {exc}")
-                changed = True
-                continue
+            record, st = got
             if (st.st_mtime_ns, st.st_size, st.st_ino) != tuple(row[3:6]):
                 changed = self._idx().put(dirkey_, name, record, st) or changed
             records.append(record)
         return records, changed
+
+    def _read_indexed(self, key: str, name: str) -> tuple[dict[str, Any], os.stat_result] | None:
+        """Read the file behind an index row; None when it is gone (its row dropped) or
+        damaged (marked as such in the index, with one warning)."""
+        path = self.root / key / name
+        try:
+            return read_session_file(path)
+        except Vanished:
+            self._idx().drop(key, name)
+        except BadFile as exc:
+            self._idx().mark_bad(key, name, None, str(exc))
+            self.warn(f"skipping {path}: {exc}")
+        return None
 
     def _find(self, id_or_prefix: str) -> tuple[dict[str, Any], str, str]:
         """(record, dirkey, file name) of the one session matching id_or_prefix."""

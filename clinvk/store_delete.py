@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import SessionNotFound
 from clinvk.ids import validate_id_or_prefix
-from clinvk.index import BadFile, Filters
-from clinvk.session_files import Vanished, _store_error, read_session_file
+from clinvk.index import Filters
+from clinvk.session_files import _store_error
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
@@ -72,15 +72,10 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
             for row in rows:
                 key, name = row[1], row[2]
                 path = store.root / key / name
-                try:
-                    record, st = read_session_file(path)
-                except Vanished:
-                    gone.append((key, name))
+                got = store._read_indexed(key, name)
+                if got is None:
                     continue
-                except BadFile as exc:
-                    store._idx().mark_bad(key, name, None, str(exc))
-                    store.warn(f"skipping {path}: {exc}")
-                    continue
+                record, st = got
                 if micros(record["last_used"]) > limit:  # used since it was indexed
                     store._idx().put(key, name, record, st)
                     continue

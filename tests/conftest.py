@@ -75,6 +75,18 @@ def clinvk(tmp_path: Path) -> Clinvk:
     return Clinvk(tmp_path)
 
 
+def with_fake_backend(clinvk: Clinvk, tmp_path: Path, session_id: str) -> Clinvk:
+    """A backend named `fake` (tests/fakes/fakecli.py) that logs each call to clinvk.log."""
+    clinvk.log = tmp_path / "fake.log"
+    clinvk.add_fake_backend("fake", FAKE_SESSION_ID=session_id, FAKE_LOG=str(clinvk.log))
+    return clinvk
+
+
+def fake_calls(clinvk: Clinvk) -> list[dict]:
+    """What the fake backend was called with: argv, cwd, piped stdin (one entry a call)."""
+    return [json.loads(line) for line in clinvk.log.read_text().splitlines()]
+
+
 def assert_clean_error(result: Result, code: int, *needles: str) -> None:
     """One `clinvk: error:` line, the expected exit code, no traceback."""
     assert result.code == code, (result.code, result.out, result.err)

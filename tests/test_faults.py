@@ -10,20 +10,18 @@ import sys
 import time
 
 import pytest
-from conftest import FAKE_CLI, assert_clean_error
+from conftest import FAKE_CLI, assert_clean_error, fake_calls, with_fake_backend
 
 SID = "11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture
 def fake(clinvk, tmp_path):
-    clinvk.log = tmp_path / "fake.log"
-    clinvk.add_fake_backend("fake", FAKE_SESSION_ID=SID, FAKE_LOG=str(clinvk.log))
-    return clinvk
+    return with_fake_backend(clinvk, tmp_path, SID)
 
 
 def _calls(fake) -> list[dict]:
-    return [json.loads(line) for line in fake.log.read_text().splitlines()]
+    return fake_calls(fake)
 
 
 def test_ok_turn_streams_text_and_records_the_session(fake):

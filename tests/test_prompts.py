@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import os
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 from clinvk.backends import get_adapter
 from clinvk.backends.base import ARGV_PROMPT_MAX, TurnRequest
 from clinvk.backends.transcript import Message, Transcript
-from conftest import Result, assert_clean_error
+from conftest import Result, assert_clean_error, fake_calls, with_fake_backend
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,13 +31,11 @@ BIG = ("0123456789abcdef" * 8 + "\n") * 2400  # ~310 KB: over Linux's 128 KiB pe
 
 @pytest.fixture
 def fake(clinvk, tmp_path):
-    clinvk.log = tmp_path / "fake.log"
-    clinvk.add_fake_backend("fake", FAKE_SESSION_ID=SID, FAKE_LOG=str(clinvk.log))
-    return clinvk
+    return with_fake_backend(clinvk, tmp_path, SID)
 
 
 def _calls(fake) -> list[dict]:
-    return [json.loads(line) for line in fake.log.read_text().splitlines()]
+    return fake_calls(fake)
 
 
 def _run_bytes(fake, args: list[bytes], stdin: bytes | None = None) -> Result:
