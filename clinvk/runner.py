@@ -26,6 +26,7 @@ POLL = 0.2  # how often a quiet child is checked for timeout / interrupt
 GRACE = 3.0  # seconds a child gets to finish after Ctrl-C or SIGTERM before it is killed
 DRAIN_QUIET = 0.05  # after the child exited: output still in the pty arrives within this
 DRAIN_MAX = 2.0  # ... and a grandchild that keeps the pty open is read for this long at most
+EIO_CONFIRM = 3  # reads that must all end in EIO before the output is taken to have ended
 
 
 @dataclass
@@ -130,8 +131,23 @@ class _PtyReader:
                 if attempt or not self.poller.poll(int(wait * 1000)):
                     return None
             except OSError:  # EIO: every process holding the pty has closed it
-                return b""
+                return self._after_eio()
         return None
+
+    def _after_eio(self) -> bytes:
+        """EIO may come while the last bytes a closing child wrote are still on their way
+        to the master (others have seen it on Linux; one CI run here lost a last line,
+        not reproduced since): the end is believed once EIO_CONFIRM reads a millisecond
+        apart all say so."""
+        for _ in range(EIO_CONFIRM):
+            time.sleep(0.001)
+            try:
+                return os.read(self.fd, READ_SIZE)
+            except BlockingIOError:
+                continue
+            except OSError:
+                continue
+        return b""
 
 
 def _drain(reader: _PtyReader, splitter: LineSplitter, on_line: Callable[[str], None]) -> None:

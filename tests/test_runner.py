@@ -102,8 +102,8 @@ def test_child_ignoring_sigint_is_killed_after_grace():
 QUIET_THEN_RESULT = os.path.join(os.path.dirname(__file__), "fakes", "quiet_then_result.sh")
 
 
-def _race_runs(monkeypatch, runs: int) -> list[int]:
-    """Run the quiet-then-result fake `runs` times; the indexes of runs that lost a line.
+def _race_runs(monkeypatch, runs: int) -> list:
+    """Run the quiet-then-result fake `runs` times; the runs that lost a line.
     The poll interval is made tiny so that a poll times out right before the child's
     last write and exit far more often than with the real interval (the race widened,
     not changed)."""
@@ -117,7 +117,7 @@ def _race_runs(monkeypatch, runs: int) -> list[int]:
                            on_line=lines.append)
         assert result.exit_code == 0
         if len(lines) != 2 or '"result"' not in lines[-1]:
-            lost.append(i)
+            lost.append((i, lines, result))  # the lines seen say which end was lost
     return lost
 
 
