@@ -191,7 +191,7 @@ def import_bundles(paths: Iterable[str | os.PathLike[str]], *, new_id: bool = Fa
                    workdir: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """`sessions import`: validate every bundle first (UsageError naming the file, the entry and
     the problem; nothing written), then install transcripts and records; returns the records."""
-    from clinvk.bundle import ImportOptions, import_files
+    from clinvk.bundle_import import ImportOptions, import_files
 
     app = _app()
     options = ImportOptions(new_id=new_id, force=force, title=title,

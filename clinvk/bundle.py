@@ -1,11 +1,6 @@
-"""`sessions export`: bundles of session records with the backends' own transcript files, and
-the readable markdown form. Click-free; `clinvk.api` exposes the same functions.
-
-A bundle is `{"format": "clinvk-export", "version": 1, "exported_at", "sessions": [entry]}`;
-an entry is `{"session": <record>, "transcript": null | {"backend", "files": [file]}}` and a
-file `{"path": <relative to the backend's store root>, "content": <text>, "encoding":
-"utf-8" | "base64"}`. Import (bundle_import.py) rewrites what the backend needs rewritten.
-"""
+"""`sessions export`: bundles of session records with the backends' own transcript files (the
+format is in bundle_format.py; bundle_import.py reads them back), and the readable markdown
+form. Click-free; `clinvk.api` exposes the same functions."""
 
 from __future__ import annotations
 
@@ -16,17 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clinvk.bundle_format import FORMAT, VERSION
 from clinvk.errors import StoreError, UsageError
+from clinvk.transcripts.access import adapter_for
 
 if TYPE_CHECKING:
     from clinvk.app import App
-    from clinvk.backends.base import Adapter
     from clinvk.store import SessionStore
-
-from clinvk.bundle_import import FORMAT, VERSION, ImportOptions, import_files
-
-__all__ = ["FORMAT", "VERSION", "ImportOptions", "export_bundle", "import_files",
-           "select_sessions", "write_output", "markdown_export", "adapter_for"]
 
 
 def select_sessions(store: SessionStore, ids: list[str], filters: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -38,22 +29,6 @@ def select_sessions(store: SessionStore, ids: list[str], filters: Mapping[str, A
             found.setdefault(record["id"], record)
         return list(found.values())
     return store.list(**dict(filters))
-
-
-def adapter_for(app: App, backend: str) -> tuple[Adapter, dict[str, str]]:
-    """The adapter of a backend name and the environment it runs with; UsageError if unknown."""
-    from clinvk.backends import NAMES, get_adapter
-
-    environ = dict(app.env.environ)
-    try:
-        conf = app.settings.backend(backend)
-        adapter = get_adapter(app.settings.adapter_name(backend))
-        environ.update(conf.get("env") or {})
-        return adapter, environ
-    except (UsageError, KeyError):
-        if backend in NAMES:
-            return get_adapter(backend), environ
-        raise UsageError(f"backend {backend!r} is not configured") from None
 
 
 def _file_entry(path: Path, root: Path) -> dict[str, str] | None:
@@ -115,7 +90,8 @@ def export_bundle(app: App, records: list[dict[str, Any]], *, transcripts: bool 
 
 def markdown_export(app: App, records: list[dict[str, Any]]) -> str:
     """The readable conversation of each session, read from its backend's store."""
-    from clinvk.transcript_render import load_transcript, render_markdown
+    from clinvk.transcripts.access import load_transcript
+    from clinvk.transcripts.render import render_markdown
 
     parts = []
     for record in records:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clinvk.bundle_format import FORMAT, VERSION
 from clinvk.errors import UsageError
+from clinvk.transcripts.access import adapter_for
 
 if TYPE_CHECKING:
     from clinvk.app import App
     from clinvk.backends.base import Adapter, StoreFile
 
-FORMAT = "clinvk-export"
-VERSION = 1
 MAX_BUNDLE_BYTES = 2 << 30  # one input file
 MAX_RECORD_CHARS = 1 << 20  # one session record, as JSON
 MAX_FILES = 16  # store files of one session
@@ -118,7 +118,6 @@ def _decode_file(raw: Any) -> StoreFile:
 
 def _entry(app: App, where: str, raw: Any) -> _Entry:
     from clinvk.backends._jsonl import is_safe_id
-    from clinvk.bundle import adapter_for
     from clinvk.record_check import check_record
     from clinvk.session import InvalidRecord
 

@@ -31,7 +31,7 @@ def handoff_spec(app: App, session: dict[str, Any], backend: str, prompt: str,
                  **turn: Any) -> TurnSpec:
     """A turn on `backend` in the session's directory whose prompt carries the session's
     conversation (read from its backend's store), then `prompt`."""
-    from clinvk.transcript_render import load_transcript
+    from clinvk.transcripts.access import load_transcript
     from clinvk.turn import TurnSpec
 
     app.settings.backend(backend)  # unknown or disabled → exit 2

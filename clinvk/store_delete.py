@@ -108,6 +108,6 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
 
 def forget_texts(home: Path, session_ids: list[str]) -> None:
     """Deleted sessions leave no conversation text in clinvk's derived transcript cache."""
-    from clinvk.transcript_cache import forget
+    from clinvk.transcripts.cache import forget
 
     forget(home, session_ids)

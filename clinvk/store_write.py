@@ -105,7 +105,7 @@ def delete_damaged(store: SessionStore, session_id: str) -> bool:
             except OSError as exc:
                 raise _store_error("delete", exc) from None
         store._idx().drop_many(files)
-    from clinvk.transcript_cache import forget
+    from clinvk.transcripts.cache import forget
 
     forget(store.home, [sid])
     return True

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from clinvk.session import new_session
 from clinvk.store import SessionStore
-from clinvk.transcript_cache import SEP, TranscriptCache, cache_path, flatten
+from clinvk.transcripts.cache import SEP, TranscriptCache, cache_path, flatten
 
 QUERIES = ("needle", "NEEDLE", "ne", "x", "lorem ipsum", "ipsum\n  dolor", "Ünïcode ß",
            "quote \"it\"", "nothing-like-this")
@@ -133,9 +133,9 @@ def test_a_damaged_cache_is_rebuilt(home, tmp_path):
 
 def test_read_only_store_writes_no_cache(home, tmp_path):
     from clinvk.app import App
-    from clinvk.commands.search_cmd import _transcript_reader
     from clinvk.env import Environment
-    from clinvk.search import search
+    from clinvk.transcripts.reader import BackendTranscriptReader as _transcript_reader
+    from clinvk.transcripts.search import search
 
     _populate(home, tmp_path)
     app = App(Environment(environ=dict(home.env)))
@@ -174,11 +174,11 @@ def test_matching_is_python_substring_of_the_flattened_texts(docs, query):
 def test_a_search_out_of_fill_time_reads_the_rest_as_before(home, tmp_path, monkeypatch):
     """Past FILL_SECONDS the changed transcripts are left to the scan: same hits, and the
     next searches fill the cache."""
-    import clinvk.transcript_lookup as lookup
+    import clinvk.transcripts.lookup as lookup
     from clinvk.app import App
-    from clinvk.commands.search_cmd import _transcript_reader
     from clinvk.env import Environment
-    from clinvk.search import search
+    from clinvk.transcripts.reader import BackendTranscriptReader as _transcript_reader
+    from clinvk.transcripts.search import search
 
     _populate(home, tmp_path)
     want = _scanned(home, "needle")

@@ -113,7 +113,7 @@ def _pick(app: App, workdir: str | None, backend: str | None) -> dict[str, Any] 
     """A numbered list on the terminal; the user types a number."""
     if not app.env.stdin_isatty:
         raise UsageError("the session picker (-i) needs a terminal on stdin")
-    from clinvk.commands.sessions import format_rows
+    from clinvk.commands.session_rows import format_rows
 
     found = app.store.list(working_dir=workdir, backend=backend, resumable=True, limit=PICKER_ROWS)
     if not found:

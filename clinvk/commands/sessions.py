@@ -1,4 +1,5 @@
-"""`clinvk sessions list|show|delete|clean`."""
+"""`clinvk sessions`: the group (its other subcommands imported lazily, see LAZY) and
+`list`, `show`, `delete`, `clean`."""
 
 from __future__ import annotations
 
@@ -9,69 +10,43 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.commands.lazy_group import LazyGroup
 from clinvk.commands.list_filters import filter_options, sort_options, take_filters
+from clinvk.commands.session_rows import HEADER, ago, align, cells, format_rows
 from clinvk.display import json_text, printable
 from clinvk.env import Environment
 
-STATUSES = ("active", "error", "interrupted")
+# the subcommands kept in their own modules, imported only when run (see lazy_group)
+LAZY: dict[str, str] = {
+    "search": "clinvk.commands.search_cmd:search",
+    "tag": "clinvk.commands.organise:tag",
+    "untag": "clinvk.commands.organise:untag",
+    "rename": "clinvk.commands.organise:rename",
+    "meta": "clinvk.commands.organise:meta",
+    "stats": "clinvk.commands.stats_cmd:stats",
+    "export": "clinvk.commands.transfer:export_cmd",
+    "import": "clinvk.commands.transfer:import_cmd",
+}
+# their short help for `clinvk sessions --help` (tests/test_sessions_cli.py checks them)
+SUMMARIES: dict[str, str] = {
+    "search": "Find sessions whose title, prompts, tags or metadata contain QUERY (any case).",
+    "tag": "Add tags to a session.",
+    "untag": "Remove tags from a session (tags it does not have are ignored).",
+    "rename": "Set the title of a session (words are joined by spaces; at most 80 characters).",
+    "meta": "Show the metadata of a session, set KEY to VALUE, or remove KEY with --unset.",
+    "stats": ("Sessions, turns, tokens, cache-hit ratio (cached/input), turn durations (median, "
+              "p95) and cost where known, in total or grouped; with ID, the per-turn table of "
+              "that session."),
+    "export": "Export sessions (IDs, --all, or list's filters) as a JSON bundle or as markdown.",
+    "import": "Import sessions from export bundles; nothing is written if any part is invalid.",
+}
 
 
-@click.group("sessions", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("sessions", cls=LazyGroup, lazy=LAZY, summaries=SUMMARIES,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
 def sessions() -> None:
     """List, show, delete and clean recorded sessions."""
-
-
-def _ago(stamp: str | None) -> str:
-    import humanize
-
-    from clinvk.clock import parse_rfc3339, utc_now
-
-    if not stamp:
-        return "-"
-    try:
-        return humanize.naturaltime(utc_now() - parse_rfc3339(stamp))
-    except ValueError:
-        return printable(stamp)
-
-
-def _short_dir(path: str, env: Environment, width: int = 28) -> str:
-    home = env.environ.get("HOME")
-    if home and (path == home or path.startswith(home.rstrip("/") + "/")):
-        path = "~" + path[len(home.rstrip("/")):]
-    path = printable(path)
-    return path if len(path) <= width else "…" + path[-(width - 1):]
-
-
-def _tokens(record: dict[str, Any]) -> int:
-    return int((record.get("token_usage") or {}).get("total_tokens") or 0)
-
-
-def _cells(records: list[dict[str, Any]], env: Environment) -> list[tuple[str, ...]]:
-    import humanize
-
-    return [(printable(r["id"][:8]), printable(r["backend"]), printable(r["status"]),
-             _ago(r.get("last_used")), humanize.intcomma(_tokens(r)),
-             _short_dir(r["working_dir"], env),
-             printable((r.get("title") or "").replace("\n", " "))) for r in records]
-
-
-def format_rows(records: list[dict[str, Any]], env: Environment) -> list[str]:
-    """One aligned line per session: ID, BACKEND, STATUS, LAST USED, TOKENS, DIR, TITLE."""
-    return _align(_cells(records, env))
-
-
-def _align(cells: list[tuple[str, ...]]) -> list[str]:
-    if not cells:
-        return []
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]) - 1)]
-    right = {4}  # TOKENS
-    lines = []
-    for row in cells:
-        parts = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=False))]
-        lines.append("  ".join([*parts, row[-1]]).rstrip())
-    return lines
 
 
 @sessions.command("list")
@@ -98,8 +73,7 @@ def list_cmd(app: App, limit: int, show_all: bool, as_json: bool, sort: str, rev
     if not found:
         app.env.stderr.write("no sessions\n")
         return 0
-    header = ("ID", "BACKEND", "STATUS", "LAST USED", "TOKENS", "DIR", "TITLE")
-    for line in _align([header, *_cells(found, app.env)]):
+    for line in align([HEADER, *cells(found, app.env)]):
         out.write(line + "\n")
     if not show_all:
         total = app.store.count(**filters)
@@ -125,7 +99,8 @@ def show(app: App, session_id: str, as_json: bool, transcript: bool, fmt: str | 
         raise UsageError("--format goes with --transcript")
     record = app.store.get(session_id)
     if transcript:
-        from clinvk.transcript_render import load_transcript, render
+        from clinvk.transcripts.access import load_transcript
+        from clinvk.transcripts.render import render
 
         fmt = fmt or ("json" if as_json else "text")
         text = render(load_transcript(app, record), record, fmt)
@@ -155,8 +130,8 @@ def describe(record: dict[str, Any], env: Environment) -> str:
     if record.get("error"):
         lines.append(f"error:              {record['error']}")
     lines += [
-        f"created:            {record.get('created_at')} ({_ago(record.get('created_at'))})",
-        f"last used:          {record.get('last_used')} ({_ago(record.get('last_used'))})",
+        f"created:            {record.get('created_at')} ({ago(record.get('created_at'))})",
+        f"last used:          {record.get('last_used')} ({ago(record.get('last_used'))})",
         f"turns:              {record.get('turn_count', 0)}",
     ]
     if usage:
@@ -254,22 +229,3 @@ def clean(app: App, older_than: str | None, dry_run: bool, as_json: bool) -> int
                          f"{humanize.naturalsize(result.bytes_freed)}\n")
     return 0
 
-
-
-def _register() -> None:
-    """Finding, organising and measuring: commands kept in their own modules."""
-    from clinvk.commands.organise import meta, rename, tag, untag
-    from clinvk.commands.search_cmd import search
-    from clinvk.commands.stats_cmd import stats
-
-    for command in (search, tag, untag, rename, meta, stats):
-        sessions.add_command(command)
-
-
-_register()
-
-
-from clinvk.commands.transfer import export_cmd, import_cmd  # noqa: E402
-
-sessions.add_command(export_cmd, "export")
-sessions.add_command(import_cmd, "import")

@@ -64,9 +64,9 @@ def _label(by: str | None, key: Any, app: App) -> str:
     if key is None:
         return "(unknown)"
     if by == "dir":
-        from clinvk.commands.sessions import _short_dir
+        from clinvk.commands.session_rows import short_dir
 
-        return _short_dir(str(key), app.env, width=40)
+        return short_dir(str(key), app.env, width=40)
     return printable(key)
 
 

@@ -57,7 +57,7 @@ def export_cmd(app: App, session_ids: tuple[str, ...], export_all: bool, output:
 def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None,
                workdir: str | None, force: bool, as_json: bool) -> int:
     """Import sessions from export bundles; nothing is written if any part is invalid."""
-    from clinvk.bundle import ImportOptions, import_files
+    from clinvk.bundle_import import ImportOptions, import_files
 
     options = ImportOptions(new_id=new_id, force=force, title=title, workdir=workdir)
     records = import_files(app, list(files), options)

@@ -4,9 +4,9 @@ conversations kept by the backends themselves. No Click here: the API uses it to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from clinvk.errors import ClinvkError, UsageError
 from clinvk.index_schema import ORDERS
@@ -15,9 +15,16 @@ if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 SNIPPET_WIDTH = 40  # characters shown on each side of the match
-# record -> texts of its conversation; it may also have `narrow(records, query)`: the ids
-# of those records whose conversation may contain query (None: it cannot tell)
-TranscriptReader = Callable[[dict[str, Any]], Iterable[str]]
+
+
+class TranscriptReader(Protocol):
+    """What search needs to look in conversations (transcripts.reader has the real one)."""
+
+    def narrow(self, records: list[dict[str, Any]], query: str) -> set[str] | None:
+        """The ids of those records whose conversation may contain query (None: cannot tell)."""
+
+    def read(self, record: dict[str, Any]) -> Iterable[str]:
+        """The texts of a record's conversation (none when it cannot be read)."""
 
 
 @dataclass
@@ -70,8 +77,8 @@ def search(
     read_transcript: TranscriptReader | None = None,
 ) -> list[Hit]:
     """Sessions matching query and filters: first those whose title, prompts, tags or
-    metadata contain it (index), then, given read_transcript (record -> texts of its
-    conversation), those whose conversation does. At most `limit` hits."""
+    metadata contain it (index), then, given read_transcript, those whose conversation
+    does. At most `limit` hits."""
     if not query.strip():
         raise UsageError("empty search: give a text to look for, e.g. `sessions search parser`")
     filters = dict(filters or {})
@@ -106,13 +113,11 @@ def _transcript_hits(
     lights = [{"id": sid, "backend": backend, "backend_session_id": backend_session_id,
                "working_dir": working_dir}
               for sid, backend, backend_session_id, working_dir in rows if sid not in seen]
-    # a reader with a cache (search_cmd) says which sessions can match at all
-    narrow = getattr(read_transcript, "narrow", None)
-    keep = narrow(lights, needle) if narrow is not None else None
+    keep = read_transcript.narrow(lights, needle)  # from a cache: which can match at all
     for light in lights:
         if keep is not None and light["id"] not in keep:
             continue
-        for text in read_transcript(light):
+        for text in read_transcript.read(light):
             found = snippet(text, needle)
             if found is not None:
                 try:

@@ -1,4 +1,4 @@
-"""`sessions search --transcripts` through the transcript cache (transcript_cache): bring
+"""`sessions search --transcripts` through the transcript cache (transcripts.cache): bring
 the cache up to date for the sessions searched (only sessions whose backend files changed
 are read again, for at most FILL_SECONDS per search), then say which of them contain the
 query. Sessions the cache cannot hold
@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from clinvk.transcripts.cache import TranscriptCache, cache_path, cacheable, flatten, remove, signature
+
 if TYPE_CHECKING:
     from clinvk.app import App
-    from clinvk.transcript_cache import TranscriptCache
 
 # seconds one search spends reading changed transcripts for the cache (storing them takes
 # about as long again); the rest are read as without a cache (their raw files prefiltered)
@@ -29,8 +30,6 @@ Loader = Callable[[dict[str, Any], Any], "list[str] | None"]
 def _refresh(app: App, cache: TranscriptCache, lights: list[dict[str, Any]], load: Loader,
              locate: Callable[[dict[str, Any]], Any]) -> set[str]:
     """Re-read the changed transcripts into the cache; the ids it cannot answer for."""
-    from clinvk.transcript_cache import cacheable, flatten, signature
-
     known = cache.signatures()
     put: dict[str, tuple[str, list[str]]] = {}
     drop: list[str] = []
@@ -80,13 +79,9 @@ def cached_matches(app: App, lights: list[dict[str, Any]], needle: str, load: Lo
     there is no usable cache."""
     import sqlite3
 
-    from clinvk.transcript_cache import TranscriptCache, cache_path
-
     if app.store.read_only or not lights:
         return None
     if not app.settings.get("session.store_prompts"):  # keep no copy of conversations
-        from clinvk.transcript_cache import remove
-
         remove(app.store.home)
         return None
     try:

@@ -6,7 +6,7 @@ damaged, of another version or unusable, it is rebuilt or left aside (the search
 the files as before). `docs` holds, per clinvk session, the signature of the backend's
 files it was read from (path, size, mtime_ns, inode of each file; an mtime younger than the
 index's racy window is recorded as -1 so that the next search reads the file again) and
-the texts of its messages, each flattened to single spaces as search.snippet does and
+the texts of its messages, each flattened to single spaces as transcripts.search.snippet does and
 joined by SEP (whitespace, so never inside a flattened text or a query). `grams` is a
 contentless FTS5 index (trigram tokenizer, detail=none) of the same texts lowercased by
 Python: a query's trigrams must all be there, which narrows the documents to a superset
@@ -54,8 +54,9 @@ def signature(files: Iterable[Path]) -> str | None:
 
 
 def forget(home: Path, session_ids: Iterable[str]) -> None:
-    """Drop deleted sessions' texts from the cache, when there is one (errors ignored: the
-    next search forgets them too)."""
+    """Drop deleted sessions' texts from the cache of the store at `home`, when there is one
+    (errors ignored: the next search forgets them too). A plain function: the hook that the
+    store calls on deletion."""
     path = cache_path(home)
     ids = list(session_ids)
     if not ids or not path.is_file():
@@ -79,6 +80,7 @@ def remove(home: Path) -> None:
     _unlink(cache_path(home))
 
 
+# TODO(store helper): one unlink helper
 def _unlink(path: Path) -> None:
     """The database file and its journals, where they exist."""
     for suffix in ("", "-wal", "-shm", "-journal"):

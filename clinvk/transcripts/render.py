@@ -1,73 +1,15 @@
-"""`sessions show ID --transcript`: load a session's conversation from its backend's own
-store and render it as text, markdown or JSON (one shape for every backend)."""
+"""`sessions show ID --transcript`: a session's conversation (read by transcripts.access)
+rendered as text, markdown or JSON (one shape for every backend)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from clinvk.backends.transcript import Message, Transcript, TranscriptUnavailable
-from clinvk.errors import ClinvkError, ExitCode, UsageError
-
-if TYPE_CHECKING:
-    from clinvk.app import App
+from clinvk.backends.transcript import Message, Transcript
 
 FORMATS = ("text", "markdown", "json")
 ROLE_NAMES = {"user": "user", "assistant": "assistant", "tool": "tool result"}
-
-
-class TranscriptGone(ClinvkError):
-    """The backend's transcript of a session cannot be read."""
-
-    exit_code = ExitCode.BACKEND_FAILED
-
-
-def backend_context(app: App, record: dict[str, Any]) -> tuple[Any, dict[str, str]]:
-    """The adapter of a session's backend and the environment its CLI runs with."""
-    from clinvk.backends import NAMES, get_adapter
-
-    backend = record["backend"]
-    environ = dict(app.env.environ)
-    try:
-        conf = app.settings.backend(backend)
-        adapter = get_adapter(app.settings.adapter_name(backend))
-        environ.update(conf.get("env") or {})
-    except (UsageError, KeyError):
-        if backend not in NAMES:
-            raise UsageError(f"session {record['id'][:8]} uses backend {backend!r}, which is not "
-                             "configured: cannot read its transcript") from None
-        adapter = get_adapter(backend)
-    return adapter, environ
-
-
-def transcript_files(
-    app: App, record: dict[str, Any], context: tuple[Any, dict[str, str]] | None = None
-) -> tuple[Any, list[Path]]:
-    """The adapter of a session's backend and its store files holding the conversation."""
-    short = record["id"][:8]
-    backend = record["backend"]
-    session_id = record.get("backend_session_id")
-    if not session_id:
-        raise UsageError(f"session {short} has no backend session id: there is no transcript")
-    adapter, environ = context or backend_context(app, record)
-    files = adapter.session_files(session_id, record["working_dir"], environ)
-    if not files:
-        raise TranscriptGone(f"the {backend} transcript of session {short} is gone: no store "
-                             f"file of {backend} session {session_id} was found")
-    return adapter, files
-
-
-def load_transcript(
-    app: App, record: dict[str, Any], found: tuple[Any, list[Path]] | None = None
-) -> Transcript:
-    """The conversation of a session record, read from its backend's store."""
-    adapter, files = found or transcript_files(app, record)
-    try:
-        return adapter.read_transcript(files)
-    except TranscriptUnavailable as exc:
-        raise TranscriptGone(f"cannot read the {record['backend']} transcript of session "
-                             f"{record['id'][:8]}: {exc}") from None
 
 
 def _time(stamp: str | None) -> str:
