@@ -408,3 +408,29 @@ def test_root_help_imports_no_command_module():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env={**os.environ, "CLINVK_HOME": "/nonexistent/x"})
     assert done.stdout.strip() == "[]", done.stdout
+
+
+# -- `clinvk sessions --help` lists its subcommands without importing them -------------------------
+def test_sessions_help_short_texts_match_the_commands():
+    from clinvk.commands.lazy_group import load
+    from clinvk.commands.sessions import LAZY, SUMMARIES, sessions
+
+    assert set(SUMMARIES) == set(LAZY) and not set(LAZY) & set(sessions.commands)
+    for name, spec in LAZY.items():
+        assert SUMMARIES[name] == load(spec).get_short_help_str(1000), name
+
+
+def test_sessions_help_imports_no_subcommand_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\nfrom clinvk.cli import run_cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out: run_cli(['sessions', '--help'])\n"
+            "assert 'search ' in out.getvalue() and 'stats ' in out.getvalue()\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('clinvk.commands.search_cmd', "
+            "'clinvk.commands.stats_cmd', 'clinvk.commands.organise', 'clinvk.commands.transfer', "
+            "'clinvk.transcripts', 'clinvk.stats', 'clinvk.bundle', 'clinvk.backends')) "
+            "or m in ('sqlite3', 'yaml', 'humanize', 'pexpect')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "CLINVK_HOME": "/nonexistent/x"})
+    assert done.stdout.strip() == "[]", done.stdout
