@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from clinvk.paths import transcript_cache_path
+
 CACHE_VERSION = 2
 SEP = "\x1f"
 MAX_GRAMS = 24  # trigrams of a query put in the FTS expression (the check does the rest)
@@ -34,8 +36,6 @@ _SCHEMA = (
 
 
 def cache_path(home: Path) -> Path:
-    from clinvk.paths import transcript_cache_path
-
     return transcript_cache_path(Path(home))
 
 

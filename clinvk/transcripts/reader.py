@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import ClinvkError
 from clinvk.transcripts.access import Context, backend_context, load_transcript, transcript_files
+from clinvk.transcripts.lookup import cached_matches
 
 if TYPE_CHECKING:
     from clinvk.app import App
@@ -64,8 +65,6 @@ class BackendTranscriptReader:
     def narrow(self, records: list[dict[str, Any]], query: str) -> set[str] | None:
         """The ids of records whose conversation may contain query, answered from the
         transcript cache (None when there is no usable cache)."""
-        from clinvk.transcripts.lookup import cached_matches
-
         answer = cached_matches(self.app, records, query, self._load, self._locate)
         if answer is None:
             return None
