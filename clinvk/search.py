@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import ClinvkError, UsageError
-from clinvk.index_schema import ORDERS
+from clinvk.store.schema import ORDERS
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore

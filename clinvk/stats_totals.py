@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from clinvk.index_schema import BUCKET_SHIFT
+from clinvk.store.schema import BUCKET_SHIFT
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore

@@ -41,7 +41,7 @@ def cache_path(home: Path) -> Path:
 
 def signature(files: Iterable[Path]) -> str | None:
     """The files' identity as stored in docs.sig; None if one cannot be stat'ed."""
-    from clinvk.index import settled
+    from clinvk.store.index import settled
 
     sig = []
     for path in files:

@@ -10,7 +10,7 @@ from typing import Any
 
 from clinvk.clock import format_rfc3339, utc_now
 from clinvk.ids import new_id
-from clinvk.record_check import (  # noqa: F401  (the schema's names, re-exported)
+from clinvk.store.record_check import (  # noqa: F401  (the schema's names, re-exported)
     FIELD_ORDER,
     NOT_STORED_TITLE,
     PROMPT_MAX,
@@ -148,5 +148,5 @@ def add_turn(
 
 def validate_record(obj: Any, expected_id: str | None = None) -> dict[str, Any]:
     """Check a loaded record; return a copy with defaults filled in, or raise InvalidRecord
-    (the checks are clinvk.record_check's, the one definition of a valid record)."""
+    (the checks are clinvk.store.record_check's, the one definition of a valid record)."""
     return check_record(obj, expected_id)[0]

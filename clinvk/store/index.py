@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from clinvk.index_schema import (
+from clinvk.store.schema import (
     DERIVED_TABLES,
     ORDERS,
     ROW_COLS,

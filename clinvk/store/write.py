@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError
 from clinvk.ids import is_valid_id, validate_id_or_prefix
-from clinvk.session import InvalidRecord, ordered, validate_record
-from clinvk.session_files import (
+from clinvk.store.files import (
     _mkdir_private,
     _store_error,
     atomic_write,
@@ -37,10 +36,11 @@ from clinvk.session_files import (
     discard,
     stage,
 )
-from clinvk.store_journal import JOURNAL, recover
+from clinvk.store.journal import JOURNAL, recover
+from clinvk.store.session import InvalidRecord, ordered, validate_record
 
 if TYPE_CHECKING:
-    from clinvk.store import SessionStore
+    from clinvk.store.core import SessionStore
 
 PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # wait while a batch is committed
@@ -114,7 +114,7 @@ def delete_damaged(store: SessionStore, session_id: str) -> bool:
 def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) -> list[Planned]:
     """Check a batch before anything is written (the caller holds the store lock): each
     record valid, and its id free unless in `replace`."""
-    from clinvk.store import SessionExists
+    from clinvk.store.core import SessionExists
 
     store._ensure_home()
     store._ready()

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import SessionNotFound
 from clinvk.ids import validate_id_or_prefix
-from clinvk.index import Filters
-from clinvk.session_files import _store_error
+from clinvk.store.files import _store_error
+from clinvk.store.index import Filters
 
 if TYPE_CHECKING:
-    from clinvk.store import SessionStore
+    from clinvk.store.core import SessionStore
 
 
 def delete(store: SessionStore, session_id: str) -> bool:
@@ -27,7 +27,7 @@ def delete(store: SessionStore, session_id: str) -> bool:
         try:
             record, key, name = store._find(session_id)
         except SessionNotFound:  # perhaps a damaged file, which every listing skips
-            from clinvk.store_write import delete_damaged
+            from clinvk.store.write import delete_damaged
 
             return delete_damaged(store, session_id)
         folder = store.root / key
@@ -55,7 +55,7 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
     them; returns (records removed, bytes freed)."""
     from contextlib import nullcontext
 
-    from clinvk.index_schema import micros
+    from clinvk.store.schema import micros
 
     if not store._check_root():
         return [], 0

@@ -15,14 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clinvk import store_lock
+import clinvk.store.lock as store_lock
 from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError, UsageError
 from clinvk.ids import validate_id_or_prefix
-from clinvk.index import BadFile, Filters, Index, iter_files
-from clinvk.index_schema import where as index_where
 from clinvk.paths import index_path, lock_path, sessions_dir
-from clinvk.session import InvalidRecord, ordered, validate_record
-from clinvk.session_files import (  # noqa: F401  (re-exported: the store's file helpers)
+from clinvk.store.files import (  # noqa: F401  (re-exported: the store's file helpers)
     MAX_FILE_BYTES,
     Vanished,
     _mkdir_private,
@@ -31,7 +28,10 @@ from clinvk.session_files import (  # noqa: F401  (re-exported: the store's file
     dirkey,
     read_session_file,
 )
-from clinvk.store_journal import JOURNAL, recover
+from clinvk.store.index import BadFile, Filters, Index, iter_files
+from clinvk.store.journal import JOURNAL, recover
+from clinvk.store.schema import where as index_where
+from clinvk.store.session import InvalidRecord, ordered, validate_record
 
 ORDERS = ("last_used", "created", "created_at", "title", "turns", "tokens")
 
@@ -163,7 +163,7 @@ class SessionStore:
         """The last holder of the lock died holding it: finish the renames of its batch if
         it was doing them (store_write), and remove its temp files, which can belong to no
         live writer (they are only made under the lock)."""
-        from clinvk.session_files import sweep_temps
+        from clinvk.store.files import sweep_temps
 
         if self._finish_batch():  # else its temp files are kept for the next try
             sweep_temps(self.root)

@@ -17,8 +17,8 @@ from typing import Any
 
 from clinvk.errors import StoreError
 from clinvk.ids import is_valid_id
-from clinvk.index import BadFile
-from clinvk.session import InvalidRecord, validate_record
+from clinvk.store.index import BadFile
+from clinvk.store.session import InvalidRecord, validate_record
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
