@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from clinvk.store.index import remove_database
+
 CACHE_VERSION = 2
 SEP = "\x1f"
 MAX_GRAMS = 24  # trigrams of a query put in the FTS expression (the check does the rest)
@@ -76,16 +78,7 @@ def forget(home: Path, session_ids: Iterable[str]) -> None:
 
 def remove(home: Path) -> None:
     """Delete the cache file (session.store_prompts is off: keep no conversation text)."""
-    _unlink(cache_path(home))
-
-
-def _unlink(path: Path) -> None:
-    """The database file and its journals, where they exist."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            os.unlink(f"{path}{suffix}")
-        except OSError:
-            pass
+    remove_database(cache_path(home))
 
 
 def flatten(texts: Iterable[str]) -> list[str]:
@@ -126,7 +119,7 @@ class TranscriptCache:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise
-            _unlink(path)  # damaged: start again
+            remove_database(path)  # damaged: start again
             self.db = self._open(sqlite3)
 
     def _open(self, sqlite3: Any) -> Any:

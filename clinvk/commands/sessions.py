@@ -187,7 +187,7 @@ def describe(record: dict[str, Any], env: Environment) -> str:
 @pass_app
 def delete(app: App, session_ids: tuple[str, ...], yes: bool) -> int:
     """Delete sessions (asks first on a terminal unless --yes)."""
-    from clinvk.store.write import find_for_delete
+    from clinvk.store.delete import find_for_delete
 
     store = app.store
     records: dict[str, dict[str, Any]] = {}

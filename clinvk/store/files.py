@@ -86,7 +86,7 @@ def read_session_file(path: Path) -> tuple[dict[str, Any], os.stat_result]:
         raise BadFile(f"not a valid clinvk session ({exc})") from None
 
 
-def _mkdir_private(path: Path) -> bool:
+def mkdir_private(path: Path) -> bool:
     """Create a 0700 folder (whatever the umask); False if it existed already."""
     try:
         os.mkdir(path, 0o700)
@@ -173,6 +173,6 @@ def sweep_temps(root: Path) -> int:
     return removed
 
 
-def _store_error(action: str, exc: OSError) -> StoreError:
+def store_error(action: str, exc: OSError) -> StoreError:
     where = f" {exc.filename}" if exc.filename else ""
     return StoreError(f"cannot {action}{where}: {exc.strerror or exc}")

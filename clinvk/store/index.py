@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from clinvk.store.schema import (
     DERIVED_TABLES,
@@ -47,6 +47,29 @@ Reader = Callable[[Path], "tuple[dict[str, Any], os.stat_result]"]
 _SCHEMA = SCHEMA
 _VALUE_COLS = VALUE_COLS
 _ORDERS = ORDERS
+_ROW_SQL = "SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(VALUE_COLS)
+
+# one session's row: its file (dirkey, name), the signature it had when indexed (sig_mtime,
+# size, inode) and its indexed values (schema.VALUE_COLS)
+IndexRow = NamedTuple("IndexRow", [(name, Any) for name in (
+    "id", "dirkey", "name", "sig_mtime", "size", "inode", *VALUE_COLS)])  # noqa: UP014
+
+
+class SkippedRow(NamedTuple):
+    """A file under sessions/ that no listing shows, and why."""
+
+    dirkey: str
+    name: str
+    reason: str
+
+
+def remove_database(path: Path | str) -> None:
+    """Unlink an SQLite database file and its -wal, -shm and -journal files, where they exist."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except OSError:
+            pass
 
 
 class BadFile(Exception):
@@ -128,11 +151,7 @@ class Index:
             raise
 
     def _remove_files(self) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
-                os.unlink(f"{self.db_path}{suffix}")
-            except OSError:
-                pass
+        remove_database(self.db_path)
 
     def close(self) -> None:
         if self._db is not None:
@@ -175,18 +194,20 @@ class Index:
     def select(
         self, filters: Filters, order: str = "last_used", reverse: bool = False,
         limit: int | None = None, offset: int = 0,
-    ) -> list[tuple[Any, ...]]:
-        """Rows (id, dirkey, name, sig_mtime, size, inode, *values) matching, sorted."""
+    ) -> list[IndexRow]:
+        """The rows matching, sorted."""
         column, desc = _ORDERS[order]
         direction = "ASC" if desc == reverse else "DESC"
         where, params = _where(filters)
         sql = (
-            "SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(_VALUE_COLS) +
-            f" FROM sessions{where} ORDER BY {column} {direction}, "
+            f"{_ROW_SQL} FROM sessions{where} ORDER BY {column} {direction}, "
             f"written_ns {direction}, id {direction} LIMIT ? OFFSET ?"
         )
         params += [-1 if limit is None else int(limit), int(offset)]
-        return self._call(lambda db: db.execute(sql, params).fetchall())
+        return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: list[Any] | tuple[Any, ...]) -> list[IndexRow]:
+        return [IndexRow._make(row) for row in self.fetch(sql, params)]
 
     def count(self, filters: Filters) -> int:
         where, params = _where(filters)
@@ -197,11 +218,16 @@ class Index:
         """Rows of a read-only query over the index tables (see index_schema)."""
         return self._call(lambda db: db.execute(sql, params).fetchall())
 
-    def by_prefix(self, prefix: str, limit: int = 11) -> list[tuple[Any, ...]]:
-        """Rows (as select() returns them) whose id starts with prefix."""
-        sql = ("SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(_VALUE_COLS) +
-               " FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?")
-        return self._call(lambda db: db.execute(sql, (prefix, prefix + "g", limit)).fetchall())
+    def by_prefix(self, prefix: str, limit: int = 11) -> list[IndexRow]:
+        """The rows whose id starts with prefix."""
+        sql = f"{_ROW_SQL} FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?"
+        return self._rows(sql, (prefix, prefix + "g", limit))
+
+    def skipped_from(self, prefix: str) -> list[SkippedRow]:
+        """The skipped files inside a folder whose name starts with prefix (by name, folder)."""
+        sql = ("SELECT dirkey, name, reason FROM skipped WHERE name >= ? AND name < ? "
+               "AND dirkey != '' ORDER BY name, dirkey")
+        return [SkippedRow._make(row) for row in self.fetch(sql, (prefix, prefix + "g"))]
 
     def put(self, dirkey: str, name: str, record: dict, st: os.stat_result,
             settle: bool = True) -> bool:
