@@ -38,8 +38,9 @@ from clinvk.store.schema import (
 )
 
 # 2: model, token fields, cost, turn durations; 3: backend_session_id; 4: durations as JSON,
-# per-backend totals, turn durations and their buckets kept by triggers (stats)
-INDEX_VERSION = 4
+# per-backend totals, turn durations and their buckets kept by triggers (stats); 5: token
+# columns named as in the session file (cached_input_tokens, cache_creation_input_tokens)
+INDEX_VERSION = 5
 RACY_NS = 2_000_000_000
 STALE_TEMP_SECONDS = 3600
 Reader = Callable[[Path], "tuple[dict[str, Any], os.stat_result]"]

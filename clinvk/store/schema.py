@@ -24,12 +24,12 @@ from datetime import datetime
 from typing import Any
 
 from clinvk.clock import parse_rfc3339
+from clinvk.usage_keys import USAGE_KEYS
 
 SEP = "\x1f"
 BUCKET_SHIFT = 8  # duration_buckets: 256 ms wide
 DURATION_LIMIT = 2**62  # turn durations are clamped to +-this (SQLite integers are 64-bit)
-SUMMED = ("turn_count", "input_tokens", "cached_tokens", "cache_creation_tokens",
-          "output_tokens", "reasoning_tokens", "total_tokens")
+SUMMED = ("turn_count", *USAGE_KEYS)  # the token columns are named as in the session file
 TOTAL_COLS = ("sessions", *SUMMED)
 
 SCHEMA = """
@@ -39,8 +39,9 @@ CREATE TABLE IF NOT EXISTS sessions (
   backend TEXT, status TEXT, working_dir TEXT, title TEXT,
   created_at INTEGER, last_used INTEGER, turn_count INTEGER, total_tokens INTEGER,
   resumable INTEGER, tags TEXT, tags_key TEXT, metadata TEXT, meta_key TEXT, search TEXT,
-  model TEXT, input_tokens INTEGER, cached_tokens INTEGER, cache_creation_tokens INTEGER,
-  output_tokens INTEGER, reasoning_tokens INTEGER, cost_usd REAL, durations TEXT,
+  model TEXT, input_tokens INTEGER, cached_input_tokens INTEGER,
+  cache_creation_input_tokens INTEGER, output_tokens INTEGER, reasoning_tokens INTEGER,
+  cost_usd REAL, durations TEXT,
   backend_session_id TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_file ON sessions(dirkey, name);
 CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions(last_used);
@@ -88,7 +89,7 @@ DERIVED_TABLES = ("sessions", "dirs", "skipped", "meta", "turn_durations", "dura
 VALUE_COLS = (
     "backend", "status", "working_dir", "title", "created_at", "last_used", "turn_count",
     "total_tokens", "resumable", "tags", "tags_key", "metadata", "meta_key", "search",
-    "model", "input_tokens", "cached_tokens", "cache_creation_tokens", "output_tokens",
+    "model", "input_tokens", "cached_input_tokens", "cache_creation_input_tokens", "output_tokens",
     "reasoning_tokens", "cost_usd", "durations", "backend_session_id",
 )  # fmt: skip
 ROW_COLS = 7 + len(VALUE_COLS)  # id, dirkey, name, sig_mtime, size, inode, written_ns, values

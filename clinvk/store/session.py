@@ -22,6 +22,7 @@ from clinvk.store.record_check import (  # noqa: F401  (the schema's names, re-e
     check_record,
     ordered,
 )
+from clinvk.usage_keys import empty_usage, normalise_usage  # noqa: F401  (re-exported)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -40,24 +41,6 @@ def make_title(prompt: str | None) -> str:
 def clip_prompt(prompt: str | None) -> str | None:
     """The prompt as stored in a turn: at most 200 characters."""
     return None if prompt is None else _clip(prompt, PROMPT_MAX)
-
-
-def empty_usage() -> dict[str, int]:
-    return {key: 0 for key in USAGE_KEYS}
-
-
-def normalise_usage(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
-    """The six usage counters as non-negative ints; total = input + output when absent."""
-    if usage is None:
-        return None
-    out = empty_usage()
-    for key in USAGE_KEYS:
-        value = usage.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-            out[key] = int(value)
-    if not usage.get("total_tokens"):
-        out["total_tokens"] = out["input_tokens"] + out["output_tokens"]
-    return out
 
 
 def new_session(
