@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -103,22 +104,23 @@ ORDERS = {
 }
 
 
+@dataclass
 class Filters:
     """What list/count select; every given criterion must match."""
 
-    __slots__ = ("backend", "status", "working_dir", "tags", "resumable", "since", "until",
-                 "search", "meta")
+    backend: str | None = None
+    status: str | None = None
+    working_dir: str | None = None
+    tags: tuple[str, ...] = ()
+    resumable: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
 
-    def __init__(
-        self, backend: str | None = None, status: str | None = None,
-        working_dir: str | None = None, tags: tuple[str, ...] = (),
-        resumable: bool | None = None, since: datetime | None = None,
-        until: datetime | None = None, search: str | None = None,
-        meta: dict[str, str] | None = None,
-    ) -> None:
-        self.backend, self.status, self.working_dir = backend, status, working_dir
-        self.tags, self.resumable, self.since, self.until = tuple(tags), resumable, since, until
-        self.search, self.meta = search, dict(meta or {})
+    def __post_init__(self) -> None:
+        self.tags = tuple(self.tags)
+        self.meta = dict(self.meta or {})
 
 
 def micros(stamp: str | datetime) -> int:
