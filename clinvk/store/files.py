@@ -18,7 +18,8 @@ from typing import Any
 from clinvk.errors import StoreError
 from clinvk.ids import is_valid_id
 from clinvk.store.index import BadFile
-from clinvk.store.session import InvalidRecord, validate_record
+from clinvk.store.migrations import NewerRecord
+from clinvk.store.session import InvalidRecord, load
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -81,7 +82,9 @@ def read_session_file(path: Path) -> tuple[dict[str, Any], os.stat_result]:
     except (ValueError, RecursionError) as exc:
         raise BadFile(f"invalid JSON ({str(exc)[:80]})") from None
     try:
-        return validate_record(obj, expected_id=name[:-5]), st
+        return load(obj, expected_id=name[:-5]), st
+    except NewerRecord as exc:
+        raise BadFile(str(exc)) from None
     except InvalidRecord as exc:
         raise BadFile(f"not a valid clinvk session ({exc})") from None
 

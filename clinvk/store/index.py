@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from clinvk.store.record_check import SCHEMA_VERSION
 from clinvk.store.schema import (
     DERIVED_TABLES,
     ORDERS,
@@ -41,6 +42,10 @@ from clinvk.store.schema import (
 # per-backend totals, turn durations and their buckets kept by triggers (stats); 5: token
 # columns named as in the session file (cached_input_tokens, cache_creation_input_tokens)
 INDEX_VERSION = 5
+# what PRAGMA user_version holds: the index is also derived from records of one schema
+# version (a file skipped as newer becomes readable once clinvk is updated): rebuilt if
+# either changes
+USER_VERSION = INDEX_VERSION * 1000 + SCHEMA_VERSION
 RACY_NS = 2_000_000_000
 STALE_TEMP_SECONDS = 3600
 Reader = Callable[[Path], "tuple[dict[str, Any], os.stat_result]"]
@@ -111,7 +116,7 @@ class Index:
             else:
                 db = sqlite3.connect(self.db_path, timeout=15)
                 db.isolation_level = None
-                if db.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION:
+                if db.execute("PRAGMA user_version").fetchone()[0] == USER_VERSION:
                     db.execute("PRAGMA recursive_triggers=ON")
                     db.execute("BEGIN")
                     return db
@@ -142,10 +147,10 @@ class Index:
             if not self.in_memory:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-            if version != INDEX_VERSION:
+            if version != USER_VERSION:
                 drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in DERIVED_TABLES)
                 db.executescript(f"BEGIN IMMEDIATE;{drops}{_SCHEMA}"
-                                 f"PRAGMA user_version={INDEX_VERSION};COMMIT;")
+                                 f"PRAGMA user_version={USER_VERSION};COMMIT;")
             return db
         except BaseException:
             db.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from clinvk.clock import format_rfc3339, utc_now
 from clinvk.ids import new_id
+from clinvk.store.migrations import upgrade
 from clinvk.store.record_check import (  # noqa: F401  (the schema's names, re-exported)
     FIELD_ORDER,
     NOT_STORED_TITLE,
@@ -141,6 +142,13 @@ def add_turn(record: dict[str, Any], turn: TurnRecord | None = None, *, store_pr
     record["error"] = done.error
     record["last_used"] = stamp
     return record
+
+
+def load(obj: Any, expected_id: str | None = None) -> dict[str, Any]:
+    """A record read from a file: brought up to this schema_version by the migration chain
+    (store/migrations.py), then checked as validate_record; NewerRecord (an InvalidRecord)
+    when a newer clinvk wrote it."""
+    return validate_record(upgrade(obj), expected_id)
 
 
 def validate_record(obj: Any, expected_id: str | None = None) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from clinvk.store.files import (
     store_error,
 )
 from clinvk.store.journal import JOURNAL, recover
+from clinvk.store.migrations import NEWER
 from clinvk.store.session import InvalidRecord, ordered, validate_record
 
 if TYPE_CHECKING:
@@ -72,13 +73,27 @@ def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) 
         rows = store.index().by_prefix(sid, limit=1)
         old = (rows[0].dirkey, rows[0].name) if rows else None
         if old is None:
-            old = next(((k, n) for k, n, _reason in damaged(store, sid) if n == name), None)
+            old = _damaged_copy(store, sid, name)
         if old is None and (store.root / key / name).exists():
             old = (key, name)
         if old is not None and sid not in replace:
             raise SessionExists(f"session {sid} already exists")
         out.append(Planned(clean, key, name, old))
     return out
+
+
+def _damaged_copy(store: SessionStore, sid: str, name: str) -> tuple[str, str] | None:
+    """(dirkey, name) of a skipped file of this id, which --force may replace; never one
+    written by a newer clinvk (SessionExists)."""
+    from clinvk.store.core import SessionExists
+
+    for row in damaged(store, sid):
+        if row.name == name:
+            if row.reason.startswith(NEWER):
+                raise SessionExists(f"session {sid} is stored by a newer clinvk "
+                                    f"({store.root / row.dirkey / row.name}); it is not replaced")
+            return row.dirkey, row.name
+    return None
 
 
 def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
