@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import ClinvkError, UsageError
-from clinvk.store.schema import ORDERS
+from clinvk.store.queries import resumable_locators
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
@@ -98,14 +98,8 @@ def _transcript_hits(
 ) -> Iterator[Hit]:
     """Sessions whose conversation contains needle, found from index rows; only the
     records of hits are read from their files."""
-    column, desc = ORDERS[order]
-    direction = "ASC" if desc == reverse else "DESC"
-    rows = store.query("SELECT id, backend, backend_session_id, working_dir FROM sessions{where}"
-                       f" ORDER BY {column} {direction}, id {direction}",
-                       **{**filters, "resumable": True})
-    lights = [{"id": sid, "backend": backend, "backend_session_id": backend_session_id,
-               "working_dir": working_dir}
-              for sid, backend, backend_session_id, working_dir in rows if sid not in seen]
+    lights = [row._asdict() for row in resumable_locators(store, filters, order, reverse)
+              if row.id not in seen]
     # a reader with a cache (search_cmd) says which sessions can match at all
     narrow = getattr(read_transcript, "narrow", None)
     keep = narrow(lights, needle) if narrow is not None else None
