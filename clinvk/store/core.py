@@ -28,10 +28,11 @@ from clinvk.store.files import (  # noqa: F401  (re-exported: the store's file h
     read_session_file,
     store_error,
 )
-from clinvk.store.index import BadFile, Filters, Index, IndexRow, iter_files
+from clinvk.store.index import Filters, Index, IndexRow
 from clinvk.store.journal import JOURNAL, recover
 from clinvk.store.schema import where as index_where
 from clinvk.store.session import InvalidRecord, ordered, validate_record
+from clinvk.store.sync import BadFile, iter_files
 
 DeleteHook = Callable[[Path, "list[str]"], None]
 ORDERS = ("last_used", "created", "created_at", "title", "turns", "tokens")

@@ -17,9 +17,9 @@ from typing import Any
 
 from clinvk.errors import StoreError
 from clinvk.ids import is_valid_id
-from clinvk.store.index import BadFile
 from clinvk.store.migrations import NewerRecord
 from clinvk.store.session import InvalidRecord, load
+from clinvk.store.sync import BadFile
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
