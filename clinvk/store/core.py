@@ -16,20 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import clinvk.store.lock as store_lock
-from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError, UsageError
+from clinvk.errors import AmbiguousPrefix, ExitCode, SessionNotFound, StoreError, UsageError
 from clinvk.ids import validate_id_or_prefix
 from clinvk.paths import index_path, lock_path, sessions_dir
-from clinvk.store.files import (  # noqa: F401  (re-exported: the store's file helpers)
-    MAX_FILE_BYTES,
+from clinvk.store.files import (
     Vanished,
     atomic_write,
     dirkey,
     mkdir_private,
     read_session_file,
     store_error,
+    sweep_temps,
 )
-from clinvk.store.index import Filters, Index, IndexRow
+from clinvk.store.index import Index, IndexRow
 from clinvk.store.journal import JOURNAL, recover
+from clinvk.store.schema import Filters
 from clinvk.store.schema import where as index_where
 from clinvk.store.session import InvalidRecord, ordered, validate_record
 from clinvk.store.sync import BadFile, iter_files
@@ -95,8 +96,6 @@ class SessionStore:
     def check_writable(self) -> None:
         """The cheap part of `open` (no index), for a turn before it spawns its backend:
         StoreError, exit 2, when the home or sessions/ is no folder or cannot be written."""
-        from clinvk.errors import ExitCode
-
         try:
             self.ensure_home()
             if not os.access(self.root, os.W_OK | os.X_OK):
@@ -109,15 +108,11 @@ class SessionStore:
         StoreError (exit 2, a setup the user must fix) when either is something else."""
         if self.root.is_dir():
             if not os.access(self.root, os.R_OK | os.X_OK):
-                from clinvk.errors import ExitCode
-
                 raise StoreError(f"cannot read {self.root}: permission denied (check $CLINVK_HOME)",
                                  ExitCode.USAGE)
             return True
         for path in (self.home, self.root):
             if os.path.lexists(path) and not path.is_dir():
-                from clinvk.errors import ExitCode
-
                 raise StoreError(f"{path} exists and is not a folder (check $CLINVK_HOME)",
                                  ExitCode.USAGE)
         return False
@@ -177,8 +172,6 @@ class SessionStore:
         """The last holder of the lock died holding it: finish the renames of its batch if
         it was doing them (store_write), and remove its temp files, which can belong to no
         live writer (they are only made under the lock)."""
-        from clinvk.store.files import sweep_temps
-
         if self._finish_batch():  # else its temp files are kept for the next try
             sweep_temps(self.root)
 

@@ -5,6 +5,7 @@ are told the ids removed (so that a derived cache can forget them: the store kno
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -105,8 +106,6 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
     """Delete every session last used at or before `until`, oldest first, in one pass
     under the lock (one index sync, one index transaction), or with dry_run only find
     them; returns (records removed, bytes freed)."""
-    from contextlib import nullcontext
-
     if not store.check_root():
         return [], 0
     limit = micros(until)

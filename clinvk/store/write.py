@@ -20,13 +20,15 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clinvk.errors import StoreError
+from clinvk.store.core import SessionExists, SessionStore
 from clinvk.store.delete import damaged
 from clinvk.store.files import (
     atomic_write,
@@ -39,9 +41,6 @@ from clinvk.store.files import (
 from clinvk.store.journal import JOURNAL, recover
 from clinvk.store.migrations import NEWER
 from clinvk.store.session import InvalidRecord, ordered, validate_record
-
-if TYPE_CHECKING:
-    from clinvk.store.core import SessionStore
 
 PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # wait while a batch is committed
@@ -58,8 +57,6 @@ class Planned:
 def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) -> list[Planned]:
     """Check a batch before anything is written (the caller holds the store lock): each
     record valid, and its id free unless in `replace`."""
-    from clinvk.store.core import SessionExists
-
     store.ensure_home()
     store.ready()
     out = []
@@ -85,8 +82,6 @@ def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) 
 def _damaged_copy(store: SessionStore, sid: str, name: str) -> tuple[str, str] | None:
     """(dirkey, name) of a skipped file of this id, which --force may replace; never one
     written by a newer clinvk (SessionExists)."""
-    from clinvk.store.core import SessionExists
-
     for row in damaged(store, sid):
         if row.name == name:
             if row.reason.startswith(NEWER):
@@ -197,6 +192,4 @@ def _test_pause(phase: str, n: int) -> None:
         if got is not None:
             signal.pthread_kill(threading.get_ident(), got.si_signo)
         return
-    import time
-
     time.sleep(3600)
