@@ -1,8 +1,9 @@
 """What the session index holds: its table layout, the values indexed per session, and the
 WHERE clause of a `Filters`. Kept apart from index.py (which keeps the index up to date) so
-that readers such as stats and search can build their own queries over the same columns.
+that the store's queries (stats_rows.py, queries.py) are built over the same columns.
 
-Besides the fields used to filter and sort, each row carries the session's token totals,
+Besides the fields used to filter and sort, each row carries the session's token totals
+(columns named as the session file's usage keys, usage_keys.USAGE_KEYS),
 cost, model and its turn durations (a JSON array of milliseconds), so that `sessions stats`
 and `sessions search` never need to open the session files.
 
@@ -11,7 +12,8 @@ would otherwise take a scan of every row: `backend_totals` (session, turn and to
 per backend: integers, exact under any sequence of inserts and deletes), `turn_durations`
 (one row per timed turn, indexed on (backend, duration)) and `duration_buckets` (how many
 durations per backend fall in each bucket of BUCKET_SHIFT bits), from which an exact k-th
-smallest duration needs the bucket counts and one small range of the index (stats.py).
+smallest duration needs the bucket counts and one small range of the index (stats_rows.py,
+clinvk/stats_totals.py).
 Every write to `sessions` is a DELETE and an INSERT (the REPLACE of index._put fires the
 delete trigger because connections set recursive_triggers).
 """
