@@ -11,16 +11,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from clinvk.usage_keys import COUNTED_KEYS as USAGE_FIELDS  # SPEC's spelling, shared
+
 if TYPE_CHECKING:
     from clinvk.backends.transcript import Transcript
-
-USAGE_FIELDS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_creation_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-)
 
 
 @dataclass(frozen=True)

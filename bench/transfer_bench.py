@@ -33,8 +33,8 @@ def populate(root: Path, count: int, kb: int, needle_every: int = 50) -> dict[st
     """`count` claude sessions (records + transcripts of about `kb` kB); returns the env."""
     from clinvk.backends.claude import project_dir_name
 
-    from clinvk import session as sessions
     from clinvk.store import SessionStore
+    from clinvk.store import session as sessions
 
     home, clinvk_home = root / "home", root / "clinvk"
     store = SessionStore(clinvk_home)

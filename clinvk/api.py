@@ -162,7 +162,7 @@ def delete_session(session_id: str | dict[str, Any]) -> bool:
     app = _app()
     if isinstance(session_id, dict):
         session_id = session_id["id"]
-    from clinvk.store_delete import delete
+    from clinvk.store.delete import delete
 
     try:
         return delete(app.store, session_id)  # an id or prefix; a damaged file's too

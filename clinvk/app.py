@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.env import Environment
@@ -32,7 +33,8 @@ class App:
     def store(self) -> SessionStore:
         from clinvk.store import SessionStore
 
-        store = SessionStore(self.settings.home, warn=self.env.warn, read_only=self.changes_nothing)
+        store = SessionStore(self.settings.home, warn=self.env.warn, read_only=self.changes_nothing,
+                             on_delete=[_forget_texts])
         store.lock_timeout = float(self.settings.get("session.lock_timeout_seconds"))
         return store
 
@@ -51,3 +53,10 @@ class App:
         from clinvk.retention import maybe_auto_clean
 
         maybe_auto_clean(self.store, settings.get("session.retention_days"))
+
+
+def _forget_texts(home: Path, session_ids: list[str]) -> None:
+    """Deleted sessions leave no conversation text in clinvk's derived transcript cache."""
+    from clinvk.transcripts.cache import forget
+
+    forget(home, session_ids)

@@ -118,8 +118,8 @@ def _decode_file(raw: Any) -> StoreFile:
 
 def _entry(app: App, where: str, raw: Any) -> _Entry:
     from clinvk.backends._jsonl import is_safe_id
-    from clinvk.record_check import check_record
-    from clinvk.session import InvalidRecord
+    from clinvk.store.record_check import check_record
+    from clinvk.store.session import InvalidRecord
 
     if not isinstance(raw, dict) or not isinstance(raw.get("session"), dict):
         raise _fail(where, 'an entry must be an object with a "session" object')
@@ -167,7 +167,7 @@ def _workdir(app: App, options: ImportOptions) -> str | None:
 
 def _assign_ids(app: App, entries: list[_Entry], options: ImportOptions, workdir: str | None) -> None:
     from clinvk.ids import new_id
-    from clinvk.session import make_title
+    from clinvk.store.session import make_title
 
     seen: set[str] = set()
     existing: set[str] | None = None
@@ -268,7 +268,7 @@ def _install(app: App, entries: list[_Entry], options: ImportOptions) -> list[di
     from clinvk.backends._relocate import write_store_file
     from clinvk.errors import StoreError
     from clinvk.store import SessionExists
-    from clinvk.store_write import commit, plan
+    from clinvk.store.write import commit, plan
 
     replace = {entry.record["id"] for entry in entries} if options.force else set()
     try:

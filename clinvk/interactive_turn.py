@@ -166,8 +166,8 @@ def _duration_ms(turn: TranscriptTurn) -> int:
 
 def _record(app: App, spec: TurnSpec, plan: _Plan, session_id: str, transcript: Transcript,
             turns: list[TranscriptTurn], result: InteractiveResult) -> dict[str, Any]:
-    from clinvk import session as sessions
     from clinvk.recorder import Recorder
+    from clinvk.store import session as sessions
 
     settings = app.settings
     common = {"store_prompts": settings.get("session.store_prompts"),

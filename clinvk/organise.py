@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import UsageError
-from clinvk.record_check import META_KEY_MAX, META_VALUE_MAX, TAG_MAX
-from clinvk.session import make_title
+from clinvk.store.record_check import META_KEY_MAX, META_VALUE_MAX, TAG_MAX
+from clinvk.store.session import make_title
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore

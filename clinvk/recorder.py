@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clinvk import session as sessions
 from clinvk.errors import ExitCode, Interrupted
-from clinvk.record_check import storable
+from clinvk.store import session as sessions
+from clinvk.store.record_check import storable
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
@@ -65,7 +65,7 @@ class Recorder:
         if self.store is None or (self.exists and not changed):
             return
         storable(rec)
-        from clinvk.store_lock import StoreLocked
+        from clinvk.store.lock import StoreLocked
 
         # the backend waits meanwhile (its output is not read): wait briefly only, and leave
         # Ctrl-C to the handler installed (the runner's: it stops the backend, the turn ends)
@@ -117,7 +117,7 @@ class Recorder:
     def _locked(self, ctrl_c: _CtrlC) -> Iterator[None]:
         """The store's lock for the turn's write, leaving SIGINT to the handler installed;
         a turn that cannot be written says so."""
-        from clinvk.store_lock import StoreLocked
+        from clinvk.store.lock import StoreLocked
 
         lost = "the turn was NOT recorded"
         ids = self.pending or (self.record.get("backend_session_id"), None)

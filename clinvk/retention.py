@@ -9,7 +9,7 @@ from typing import Any
 from clinvk.clock import as_utc, utc_now
 from clinvk.paths import clean_stamp_path
 from clinvk.store import SessionStore
-from clinvk.store_delete import purge
+from clinvk.store.delete import purge
 
 AUTO_CLEAN_INTERVAL = 86400.0
 

@@ -1,30 +1,21 @@
 """`sessions stats` and `stats --by backend` over every session (no filter), from what the
-index keeps up to date by trigger (index_schema): the per-backend sums, and the duration
-buckets, from which the exact k-th smallest turn duration is found by counting buckets and
-reading the one bucket (of the (backend, duration) index) that holds it. Nothing here grows
-with the number of sessions but the cost sum (a covering index of the sessions that have a
-cost) and the number of buckets (one per 256 ms of duration in use). No Click here."""
+index keeps up to date by trigger (store/stats_rows.py): the per-backend sums, and the
+duration buckets, from which the exact k-th smallest turn duration is found by counting
+buckets and reading the one bucket (of the (backend, duration) index) that holds it.
+Nothing here grows with the number of sessions but the cost sum (a covering index of the
+sessions that have a cost) and the number of buckets (one per 256 ms of duration in use).
+No Click here."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from clinvk.index_schema import BUCKET_SHIFT
+from clinvk.stats_figures import durations_summary, merge, summarise
+from clinvk.store.stats_rows import Bucket, backend_totals, bucket_durations
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
-
-_HEAD_SQL = (
-    "SELECT 0, t.backend, t.sessions, t.turn_count, t.input_tokens, t.cached_tokens, "
-    "t.cache_creation_tokens, t.output_tokens, t.reasoning_tokens, t.total_tokens, c.cost, "
-    "coalesce(c.n, 0) FROM backend_totals AS t LEFT JOIN (SELECT backend, sum(cost_usd) AS cost, "
-    "count(*) AS n FROM sessions WHERE cost_usd IS NOT NULL GROUP BY backend) AS c USING (backend) "
-    "UNION ALL SELECT 1, backend, bucket, n, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
-    "FROM duration_buckets"
-)
-_RANGE_SQL = "SELECT ?, duration FROM turn_durations WHERE backend = ? AND duration BETWEEN ? AND ?"
-_CHUNK = 400  # ranges per query (SQLite allows 500 terms in a compound SELECT)
 
 
 class Inconsistent(Exception):
@@ -34,11 +25,12 @@ class Inconsistent(Exception):
 class _Group:
     """The duration buckets of one group (one backend, or all): bucket -> count."""
 
-    def __init__(self, backends: list[str], buckets: dict[str, list[tuple[int, int]]]) -> None:
+    def __init__(self, backends: list[str], buckets: list[Bucket]) -> None:
+        wanted = set(backends)
         merged: Counter[int] = Counter()
-        for backend in backends:
-            for bucket, n in buckets.get(backend, ()):
-                merged[bucket] += n
+        for row in buckets:
+            if row.backend in wanted:
+                merged[row.bucket] += row.n
         self.backends = backends
         self.buckets = sorted(merged.items())
         self.n = sum(merged.values())
@@ -53,26 +45,8 @@ class _Group:
         raise Inconsistent(k)
 
 
-def _fetch_buckets(store: SessionStore, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], list[int]]:
-    """Every duration of each wanted (backend, bucket), by pair."""
-    found: dict[tuple[str, int], list[int]] = {pair: [] for pair in wanted}
-    pairs = sorted(wanted)
-    for start in range(0, len(pairs), _CHUNK):
-        chunk = pairs[start:start + _CHUNK]
-        params: list[Any] = []
-        for n, (backend, bucket) in enumerate(chunk):
-            params += [start + n, backend, bucket << BUCKET_SHIFT,
-                       ((bucket + 1) << BUCKET_SHIFT) - 1]
-        for n, duration in store.query(" UNION ALL ".join([_RANGE_SQL] * len(chunk)),
-                                       params=tuple(params)):
-            found[pairs[n]].append(duration)
-    return found
-
-
 def _summaries(store: SessionStore, groups: list[_Group]) -> list[dict[str, Any]]:
     """The durations_summary of each group: ranks first, then one query for their buckets."""
-    from clinvk.stats import durations_summary
-
     wanted: set[tuple[str, int]] = set()
     for group in groups:
         def note(k: int, group: _Group = group) -> int:
@@ -80,7 +54,7 @@ def _summaries(store: SessionStore, groups: list[_Group]) -> list[dict[str, Any]
             wanted.update((backend, bucket) for backend in group.backends)
             return 0
         durations_summary(group.n, note)
-    values = _fetch_buckets(store, wanted)
+    values = bucket_durations(store, wanted)
     out = []
     for group in groups:
         def kth_of(k: int, group: _Group = group) -> int:
@@ -94,32 +68,19 @@ def _summaries(store: SessionStore, groups: list[_Group]) -> list[dict[str, Any]
 
 
 def _once(store: SessionStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from clinvk.stats import TOKEN_FIELDS, merge, summarise
-
-    heads, buckets = [], {}
-    for kind, backend, *rest in store.query(_HEAD_SQL):
-        if kind:
-            buckets.setdefault(backend, []).append((rest[0], rest[1]))
-        else:
-            heads.append((backend, *rest))
-    every = _Group([h[0] for h in heads], buckets)
-    summaries = _summaries(store, [_Group([h[0]], buckets) for h in heads] + [every])
-    groups = []
-    for (backend, sessions, turns, *rest), durations in zip(heads, summaries, strict=False):
-        tokens = dict(zip(TOKEN_FIELDS, (int(v or 0) for v in rest[:6]), strict=True))
-        groups.append(summarise(backend, sessions, int(turns or 0), tokens, rest[6], rest[7],
-                                durations))
+    sums, buckets = backend_totals(store)
+    every = _Group([s.key for s in sums], buckets)
+    summaries = _summaries(store, [_Group([s.key], buckets) for s in sums] + [every])
+    groups = [summarise(s, durations) for s, durations in zip(sums, summaries, strict=False)]
     return groups, merge(groups, summaries[-1])
 
 
-def backend_stats(store: SessionStore) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(one group per backend, unsorted; the total) over every session."""
+def backend_stats(store: SessionStore) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """(one group per backend, unsorted; the total) over every session; None when the index
+    kept changing under three tries (then the caller scans the rows instead)."""
     for _ in range(3):
         try:
             return _once(store)
         except Inconsistent:
             continue
-    from clinvk.stats import scan_stats
-
-    result = scan_stats(store, "backend")  # pragma: no cover
-    return result["groups"], result["total"]  # pragma: no cover
+    return None  # pragma: no cover

@@ -211,8 +211,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
 
 
 def _make_recorder(app: App, spec: TurnSpec, plan: _Plan) -> Recorder:
-    from clinvk import session as sessions
     from clinvk.recorder import Recorder
+    from clinvk.store import session as sessions
 
     settings = app.settings
     store = None if spec.ephemeral else app.store

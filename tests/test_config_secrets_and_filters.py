@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import pytest
 from conftest import assert_clean_error
 
-from clinvk.session import add_turn, new_session
 from clinvk.store import SessionStore
+from clinvk.store.session import add_turn, new_session
 
 KEY = "sk-ant-api03-0123456789abcdefWXYZ"
 

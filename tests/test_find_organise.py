@@ -17,8 +17,8 @@ from clinvk.clock import format_rfc3339, utc_now
 from clinvk.durations import parse_when
 from clinvk.errors import UsageError
 from clinvk.filters import parse_until
-from clinvk.session import add_turn, new_session
 from clinvk.store import SessionStore
+from clinvk.store.session import add_turn, new_session
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "stores" / "claude-projects-transcript.jsonl"
 CLAUDE_SID = "8b9a0c36-b6a5-42b0-a483-53e93009ce30"

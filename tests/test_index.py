@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from clinvk import session as S
 from clinvk.errors import SessionNotFound
 from clinvk.paths import index_path
 from clinvk.store import SessionStore, dirkey, read_session_file
+from clinvk.store import session as S
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 OLD = time.time() - 3600

@@ -176,7 +176,7 @@ def test_a_turn_is_recorded_when_the_lock_frees_within_the_wait(clinvk):
 
 def test_store_lock_wait_is_bounded_and_names_the_holder(tmp_path):
     from clinvk.store import SessionStore
-    from clinvk.store_lock import StoreLocked
+    from clinvk.store.lock import StoreLocked
 
     holder = _hold_lock(tmp_path / "home")
     try:
@@ -220,7 +220,7 @@ def test_ctrl_c_interrupts_the_wait_whatever_handler_is_installed(tmp_path):
 
 def test_an_alarm_already_set_survives_the_wait(tmp_path):
     from clinvk.store import SessionStore
-    from clinvk.store_lock import StoreLocked
+    from clinvk.store.lock import StoreLocked
 
     fired: list[int] = []
     old = signal.signal(signal.SIGALRM, lambda signum, _frame: fired.append(signum))

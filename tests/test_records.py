@@ -19,11 +19,11 @@ from conftest import Clinvk, assert_clean_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clinvk import session as S
-from clinvk.index_schema import ROW_COLS, SCHEMA, row_values
-from clinvk.record_check import check_record, storable
-from clinvk.session_files import dirkey
 from clinvk.store import SessionStore
+from clinvk.store import session as S
+from clinvk.store.files import dirkey
+from clinvk.store.record_check import check_record, storable
+from clinvk.store.schema import ROW_COLS, SCHEMA, row_values
 
 GOOD_ID = "0123456789abcdef0123456789abcdef"
 BAD_ID = "fedcba9876543210fedcba9876543210"

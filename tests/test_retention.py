@@ -7,10 +7,10 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from clinvk import session as S
 from clinvk.paths import clean_stamp_path, lock_path
 from clinvk.retention import clean, maybe_auto_clean
 from clinvk.store import SessionStore
+from clinvk.store import session as S
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import assert_clean_error
 
-from clinvk import session as S
 from clinvk.paths import clean_stamp_path
 from clinvk.store import SessionStore, dirkey
+from clinvk.store import session as S
 
 
 def add(clinvk, *, age: timedelta = timedelta(minutes=5), backend: str = "claude",

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clinvk.clock import format_rfc3339, utc_now
-from clinvk.session import USAGE_KEYS, add_turn, new_session
 from clinvk.stats import kth, percentile
 from clinvk.store import SessionStore
+from clinvk.store.session import USAGE_KEYS, add_turn, new_session
 
 NOW = utc_now()
 

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinvk.clock import utc_now
-from clinvk.index_schema import BUCKET_SHIFT
-from clinvk.session import add_turn, new_session
 from clinvk.stats import durations_summary, percentile, scan_stats, stats
 from clinvk.store import SessionStore
-from clinvk.store_delete import delete
+from clinvk.store.delete import delete
+from clinvk.store.schema import BUCKET_SHIFT
+from clinvk.store.session import add_turn, new_session
 
 NOW = utc_now()
 BACKENDS = ("claude", "codex", "gemini")

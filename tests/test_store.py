@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import clinvk.store as store_mod
-from clinvk import session as S
+import clinvk.store.core as store_mod
 from clinvk.errors import AmbiguousPrefix, ExitCode, SessionNotFound, StoreError, UsageError
 from clinvk.store import SessionExists, SessionStore, dirkey
-from clinvk.store_delete import delete
+from clinvk.store import session as S
+from clinvk.store.delete import delete
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 

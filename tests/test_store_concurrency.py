@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from clinvk import session as S
 from clinvk.store import SessionStore
+from clinvk.store import session as S
 
 PROCS = 8
 UPDATES = 200
@@ -32,7 +32,7 @@ for i in range(n):
 KILLABLE = r"""
 import sys, os
 from pathlib import Path
-from clinvk import session as S
+from clinvk.store import session as S
 from clinvk.store import SessionStore
 home = Path(sys.argv[1])
 store = SessionStore(home)

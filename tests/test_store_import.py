@@ -16,9 +16,9 @@ import pytest
 from conftest import Clinvk
 from test_records import _bundle, _record
 
-from clinvk import store_write
 from clinvk.errors import StoreError
 from clinvk.store import SessionStore
+from clinvk.store import write as store_write
 
 JOURNAL = ".batch-journal.json"
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinvk.session import new_session
 from clinvk.store import SessionStore
+from clinvk.store.session import new_session
 from clinvk.transcripts.cache import SEP, TranscriptCache, cache_path, flatten
 
 QUERIES = ("needle", "NEEDLE", "ne", "x", "lorem ipsum", "ipsum\n  dolor", "Ünïcode ß",

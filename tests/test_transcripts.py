@@ -133,7 +133,7 @@ def _clinvk(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def _store_session(env: dict, backend: str, backend_session_id: str, working_dir: str) -> str:
     """Write a session record through clinvk's own store and return its id."""
     code = (
-        "import sys; from clinvk.store import SessionStore; from clinvk import session as s;"
+        "import sys; from clinvk.store import SessionStore; from clinvk.store import session as s;"
         "from pathlib import Path;"
         "r = s.new_session(sys.argv[1], sys.argv[3], backend_session_id=sys.argv[2], title='t');"
         "print(SessionStore(Path(sys.argv[4]))." "create(r)['id'])"

@@ -162,7 +162,7 @@ def describe(record: dict[str, Any], env: Environment) -> str:
 @pass_app
 def delete(app: App, session_ids: tuple[str, ...], yes: bool) -> int:
     """Delete sessions (asks first on a terminal unless --yes)."""
-    from clinvk.store_write import find_for_delete
+    from clinvk.store.delete import find_for_delete
 
     store = app.store
     records: dict[str, dict[str, Any]] = {}
@@ -183,7 +183,7 @@ def delete(app: App, session_ids: tuple[str, ...], yes: bool) -> int:
         if app.env.stdin.readline().strip().lower() not in ("y", "yes"):
             app.env.stderr.write("nothing deleted\n")
             return 0
-    from clinvk.store_delete import delete
+    from clinvk.store.delete import delete
 
     for sid in [*records, *damaged]:
         delete(store, sid)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clinvk.paths import transcript_cache_path
+from clinvk.store.index import remove_database
 
 CACHE_VERSION = 2
 SEP = "\x1f"
@@ -41,7 +42,7 @@ def cache_path(home: Path) -> Path:
 
 def signature(files: Iterable[Path]) -> str | None:
     """The files' identity as stored in docs.sig; None if one cannot be stat'ed."""
-    from clinvk.index import settled
+    from clinvk.store.index import settled
 
     sig = []
     for path in files:
@@ -77,17 +78,7 @@ def forget(home: Path, session_ids: Iterable[str]) -> None:
 
 def remove(home: Path) -> None:
     """Delete the cache file (session.store_prompts is off: keep no conversation text)."""
-    _unlink(cache_path(home))
-
-
-# TODO(store helper): one unlink helper
-def _unlink(path: Path) -> None:
-    """The database file and its journals, where they exist."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            os.unlink(f"{path}{suffix}")
-        except OSError:
-            pass
+    remove_database(cache_path(home))
 
 
 def flatten(texts: Iterable[str]) -> list[str]:
@@ -128,7 +119,7 @@ class TranscriptCache:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise
-            _unlink(path)  # damaged: start again
+            remove_database(path)  # damaged: start again
             self.db = self._open(sqlite3)
 
     def _open(self, sqlite3: Any) -> Any:

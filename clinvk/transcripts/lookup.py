@@ -8,7 +8,6 @@ command, but never when the store is read-only (--ephemeral, --dry-run)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -63,9 +62,9 @@ def _refresh(app: App, cache: TranscriptCache, lights: list[dict[str, Any]], loa
     searched = {light["id"] for light in lights}
     stale = [sid for sid in known if sid not in searched]
     if stale:  # sessions deleted since: forget them
-        present = {row[0] for row in app.store.query(
-            "SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
-            params=(json.dumps(stale),))}
+        from clinvk.store.queries import present_ids
+
+        present = present_ids(app.store, stale)
         drop += [sid for sid in stale if sid not in present]
     if put or drop:
         cache.update(put, drop)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clinvk.errors import ClinvkError, UsageError
-from clinvk.index_schema import ORDERS
+from clinvk.store.queries import resumable_locators
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
@@ -105,14 +105,8 @@ def _transcript_hits(
 ) -> Iterator[Hit]:
     """Sessions whose conversation contains needle, found from index rows; only the
     records of hits are read from their files."""
-    column, desc = ORDERS[order]
-    direction = "ASC" if desc == reverse else "DESC"
-    rows = store.query("SELECT id, backend, backend_session_id, working_dir FROM sessions{where}"
-                       f" ORDER BY {column} {direction}, id {direction}",
-                       **{**filters, "resumable": True})
-    lights = [{"id": sid, "backend": backend, "backend_session_id": backend_session_id,
-               "working_dir": working_dir}
-              for sid, backend, backend_session_id, working_dir in rows if sid not in seen]
+    lights = [row._asdict() for row in resumable_locators(store, filters, order, reverse)
+              if row.id not in seen]
     keep = read_transcript.narrow(lights, needle)  # from a cache: which can match at all
     for light in lights:
         if keep is not None and light["id"] not in keep:

@@ -20,20 +20,13 @@ from typing import Any
 
 from clinvk.clock import format_rfc3339, parse_rfc3339
 from clinvk.ids import is_valid_id
+from clinvk.usage_keys import USAGE_KEYS, with_total
 
 SCHEMA_VERSION = 1
 STATUSES = ("active", "error", "interrupted")
 TITLE_MAX = 80
 PROMPT_MAX = 200
 NOT_STORED_TITLE = "(prompt not stored)"
-USAGE_KEYS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_creation_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-)
 FIELD_ORDER = (
     "schema_version", "id", "backend", "backend_session_id", "model", "working_dir", "title",
     "status", "error", "created_at", "last_used", "turn_count", "token_usage", "cost_usd",
@@ -133,9 +126,7 @@ def check_usage(value: Any, what: str) -> dict[str, int]:
         if count is not None and not _is_int(count, 0, TOKENS_MAX):
             raise InvalidRecord(f"{what}.{key} must be a whole number from 0 to {TOKENS_MAX}")
         out[key] = count or 0
-    if not value.get("total_tokens"):
-        out["total_tokens"] = out["input_tokens"] + out["output_tokens"]
-    return out
+    return with_total(out, value.get("total_tokens"))
 
 
 def _check_turn(turn: Any, n: int, notes: list[str]) -> dict[str, Any]:

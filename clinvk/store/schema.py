@@ -1,8 +1,9 @@
 """What the session index holds: its table layout, the values indexed per session, and the
 WHERE clause of a `Filters`. Kept apart from index.py (which keeps the index up to date) so
-that readers such as stats and search can build their own queries over the same columns.
+that the store's queries (stats_rows.py, queries.py) are built over the same columns.
 
-Besides the fields used to filter and sort, each row carries the session's token totals,
+Besides the fields used to filter and sort, each row carries the session's token totals
+(columns named as the session file's usage keys, usage_keys.USAGE_KEYS),
 cost, model and its turn durations (a JSON array of milliseconds), so that `sessions stats`
 and `sessions search` never need to open the session files.
 
@@ -11,7 +12,8 @@ would otherwise take a scan of every row: `backend_totals` (session, turn and to
 per backend: integers, exact under any sequence of inserts and deletes), `turn_durations`
 (one row per timed turn, indexed on (backend, duration)) and `duration_buckets` (how many
 durations per backend fall in each bucket of BUCKET_SHIFT bits), from which an exact k-th
-smallest duration needs the bucket counts and one small range of the index (stats.py).
+smallest duration needs the bucket counts and one small range of the index (stats_rows.py,
+clinvk/stats_totals.py).
 Every write to `sessions` is a DELETE and an INSERT (the REPLACE of index._put fires the
 delete trigger because connections set recursive_triggers).
 """
@@ -20,16 +22,17 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from clinvk.clock import parse_rfc3339
+from clinvk.usage_keys import USAGE_KEYS
 
 SEP = "\x1f"
 BUCKET_SHIFT = 8  # duration_buckets: 256 ms wide
 DURATION_LIMIT = 2**62  # turn durations are clamped to +-this (SQLite integers are 64-bit)
-SUMMED = ("turn_count", "input_tokens", "cached_tokens", "cache_creation_tokens",
-          "output_tokens", "reasoning_tokens", "total_tokens")
+SUMMED = ("turn_count", *USAGE_KEYS)  # the token columns are named as in the session file
 TOTAL_COLS = ("sessions", *SUMMED)
 
 SCHEMA = """
@@ -39,8 +42,9 @@ CREATE TABLE IF NOT EXISTS sessions (
   backend TEXT, status TEXT, working_dir TEXT, title TEXT,
   created_at INTEGER, last_used INTEGER, turn_count INTEGER, total_tokens INTEGER,
   resumable INTEGER, tags TEXT, tags_key TEXT, metadata TEXT, meta_key TEXT, search TEXT,
-  model TEXT, input_tokens INTEGER, cached_tokens INTEGER, cache_creation_tokens INTEGER,
-  output_tokens INTEGER, reasoning_tokens INTEGER, cost_usd REAL, durations TEXT,
+  model TEXT, input_tokens INTEGER, cached_input_tokens INTEGER,
+  cache_creation_input_tokens INTEGER, output_tokens INTEGER, reasoning_tokens INTEGER,
+  cost_usd REAL, durations TEXT,
   backend_session_id TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_file ON sessions(dirkey, name);
 CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions(last_used);
@@ -88,7 +92,7 @@ DERIVED_TABLES = ("sessions", "dirs", "skipped", "meta", "turn_durations", "dura
 VALUE_COLS = (
     "backend", "status", "working_dir", "title", "created_at", "last_used", "turn_count",
     "total_tokens", "resumable", "tags", "tags_key", "metadata", "meta_key", "search",
-    "model", "input_tokens", "cached_tokens", "cache_creation_tokens", "output_tokens",
+    "model", "input_tokens", "cached_input_tokens", "cache_creation_input_tokens", "output_tokens",
     "reasoning_tokens", "cost_usd", "durations", "backend_session_id",
 )  # fmt: skip
 ROW_COLS = 7 + len(VALUE_COLS)  # id, dirkey, name, sig_mtime, size, inode, written_ns, values
@@ -102,22 +106,23 @@ ORDERS = {
 }
 
 
+@dataclass
 class Filters:
     """What list/count select; every given criterion must match."""
 
-    __slots__ = ("backend", "status", "working_dir", "tags", "resumable", "since", "until",
-                 "search", "meta")
+    backend: str | None = None
+    status: str | None = None
+    working_dir: str | None = None
+    tags: tuple[str, ...] = ()
+    resumable: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
 
-    def __init__(
-        self, backend: str | None = None, status: str | None = None,
-        working_dir: str | None = None, tags: tuple[str, ...] = (),
-        resumable: bool | None = None, since: datetime | None = None,
-        until: datetime | None = None, search: str | None = None,
-        meta: dict[str, str] | None = None,
-    ) -> None:
-        self.backend, self.status, self.working_dir = backend, status, working_dir
-        self.tags, self.resumable, self.since, self.until = tuple(tags), resumable, since, until
-        self.search, self.meta = search, dict(meta or {})
+    def __post_init__(self) -> None:
+        self.tags = tuple(self.tags)
+        self.meta = dict(self.meta or {})
 
 
 def micros(stamp: str | datetime) -> int:

@@ -21,12 +21,12 @@ that cannot be opened or written (read-only home, locked) falls back to memory.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from clinvk.index_schema import (
+from clinvk.store.record_check import SCHEMA_VERSION
+from clinvk.store.schema import (
     DERIVED_TABLES,
     ORDERS,
     ROW_COLS,
@@ -36,33 +36,50 @@ from clinvk.index_schema import (
     row_values,
     where,
 )
+from clinvk.store.sync import BadFile, Sync, iter_files, settled  # noqa: F401  (re-exported)
 
 # 2: model, token fields, cost, turn durations; 3: backend_session_id; 4: durations as JSON,
-# per-backend totals, turn durations and their buckets kept by triggers (stats)
-INDEX_VERSION = 4
-RACY_NS = 2_000_000_000
-STALE_TEMP_SECONDS = 3600
+# per-backend totals, turn durations and their buckets kept by triggers (stats); 5: token
+# columns named as in the session file (cached_input_tokens, cache_creation_input_tokens)
+INDEX_VERSION = 5
+# what PRAGMA user_version holds: the index is also derived from records of one schema
+# version (a file skipped as newer becomes readable once clinvk is updated): rebuilt if
+# either changes
+USER_VERSION = INDEX_VERSION * 1000 + SCHEMA_VERSION
 Reader = Callable[[Path], "tuple[dict[str, Any], os.stat_result]"]
 
 _SCHEMA = SCHEMA
 _VALUE_COLS = VALUE_COLS
 _ORDERS = ORDERS
+_ROW_SQL = "SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(VALUE_COLS)
+
+# one session's row: its file (dirkey, name), the signature it had when indexed (sig_mtime,
+# size, inode) and its indexed values (schema.VALUE_COLS)
+IndexRow = NamedTuple("IndexRow", [(name, Any) for name in (
+    "id", "dirkey", "name", "sig_mtime", "size", "inode", *VALUE_COLS)])  # noqa: UP014
 
 
-class BadFile(Exception):
-    """A file under sessions/ that is not a readable, valid session; str() is the reason."""
+class SkippedRow(NamedTuple):
+    """A file under sessions/ that no listing shows, and why."""
+
+    dirkey: str
+    name: str
+    reason: str
 
 
-def settled(mtime_ns: int, now_ns: int | None = None) -> int:
-    """The mtime to record, or -1 when it is too recent to prove nothing else changed."""
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    return mtime_ns if now_ns - mtime_ns > RACY_NS else -1
+def remove_database(path: Path | str) -> None:
+    """Unlink an SQLite database file and its -wal, -shm and -journal files, where they exist."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except OSError:
+            pass
 
 
 _where = where
 
 
-class Index:
+class Index(Sync):
     """The index of one store; opened lazily, self-healing, memory-backed if it must be."""
 
     def __init__(self, db_path: Path, sessions_dir: Path, reader: Reader, warn: Callable,
@@ -87,7 +104,7 @@ class Index:
             else:
                 db = sqlite3.connect(self.db_path, timeout=15)
                 db.isolation_level = None
-                if db.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION:
+                if db.execute("PRAGMA user_version").fetchone()[0] == USER_VERSION:
                     db.execute("PRAGMA recursive_triggers=ON")
                     db.execute("BEGIN")
                     return db
@@ -118,21 +135,17 @@ class Index:
             if not self.in_memory:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-            if version != INDEX_VERSION:
+            if version != USER_VERSION:
                 drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in DERIVED_TABLES)
                 db.executescript(f"BEGIN IMMEDIATE;{drops}{_SCHEMA}"
-                                 f"PRAGMA user_version={INDEX_VERSION};COMMIT;")
+                                 f"PRAGMA user_version={USER_VERSION};COMMIT;")
             return db
         except BaseException:
             db.close()
             raise
 
     def _remove_files(self) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
-                os.unlink(f"{self.db_path}{suffix}")
-            except OSError:
-                pass
+        remove_database(self.db_path)
 
     def close(self) -> None:
         if self._db is not None:
@@ -175,18 +188,20 @@ class Index:
     def select(
         self, filters: Filters, order: str = "last_used", reverse: bool = False,
         limit: int | None = None, offset: int = 0,
-    ) -> list[tuple[Any, ...]]:
-        """Rows (id, dirkey, name, sig_mtime, size, inode, *values) matching, sorted."""
+    ) -> list[IndexRow]:
+        """The rows matching, sorted."""
         column, desc = _ORDERS[order]
         direction = "ASC" if desc == reverse else "DESC"
         where, params = _where(filters)
         sql = (
-            "SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(_VALUE_COLS) +
-            f" FROM sessions{where} ORDER BY {column} {direction}, "
+            f"{_ROW_SQL} FROM sessions{where} ORDER BY {column} {direction}, "
             f"written_ns {direction}, id {direction} LIMIT ? OFFSET ?"
         )
         params += [-1 if limit is None else int(limit), int(offset)]
-        return self._call(lambda db: db.execute(sql, params).fetchall())
+        return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: list[Any] | tuple[Any, ...]) -> list[IndexRow]:
+        return [IndexRow._make(row) for row in self.fetch(sql, params)]
 
     def count(self, filters: Filters) -> int:
         where, params = _where(filters)
@@ -197,11 +212,16 @@ class Index:
         """Rows of a read-only query over the index tables (see index_schema)."""
         return self._call(lambda db: db.execute(sql, params).fetchall())
 
-    def by_prefix(self, prefix: str, limit: int = 11) -> list[tuple[Any, ...]]:
-        """Rows (as select() returns them) whose id starts with prefix."""
-        sql = ("SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(_VALUE_COLS) +
-               " FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?")
-        return self._call(lambda db: db.execute(sql, (prefix, prefix + "g", limit)).fetchall())
+    def by_prefix(self, prefix: str, limit: int = 11) -> list[IndexRow]:
+        """The rows whose id starts with prefix."""
+        sql = f"{_ROW_SQL} FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?"
+        return self._rows(sql, (prefix, prefix + "g", limit))
+
+    def skipped_from(self, prefix: str) -> list[SkippedRow]:
+        """The skipped files inside a folder whose name starts with prefix (by name, folder)."""
+        sql = ("SELECT dirkey, name, reason FROM skipped WHERE name >= ? AND name < ? "
+               "AND dirkey != '' ORDER BY name, dirkey")
+        return [SkippedRow._make(row) for row in self.fetch(sql, (prefix, prefix + "g"))]
 
     def put(self, dirkey: str, name: str, record: dict, st: os.stat_result,
             settle: bool = True) -> bool:
@@ -272,120 +292,3 @@ class Index:
         self._drop(db, dirkey, name)
         sig = (settled(st.st_mtime_ns), st.st_size, st.st_ino) if st else (-1, -1, -1)
         db.execute("INSERT INTO skipped VALUES (?, ?, ?, ?, ?, ?)", (dirkey, name, *sig, reason))
-
-    def _sync(self, db: Any) -> None:
-        try:
-            root_mtime = os.stat(self.root).st_mtime_ns
-        except OSError:
-            root_mtime = None
-        row = db.execute("SELECT value FROM meta WHERE key = 'root'").fetchone()
-        known = dict(db.execute("SELECT dirkey, mtime FROM dirs").fetchall())
-        work: list[Callable[[Any], None]] = []
-        if root_mtime is None or row is None or row[0] != root_mtime:
-            known = self._scan_root(root_mtime, known, work)
-        for dirkey, recorded in known.items():
-            try:
-                st = os.lstat(self.root / dirkey)
-            except OSError:
-                work.append(lambda db, k=dirkey: self._forget_dir(db, k))
-                continue
-            if recorded is None or st.st_mtime_ns != recorded:
-                work.append(self._scan_dir(db, dirkey, st.st_mtime_ns))
-        if work:
-            self._txn(db, lambda db: [step(db) for step in work])
-
-    def _scan_root(self, root_mtime: int | None, known: dict, work: list) -> dict:
-        dirs: dict[str, int | None] = {}
-        bad: list[tuple[str, Any, str]] = []
-        try:
-            with os.scandir(self.root) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        dirs[entry.name] = known.get(entry.name)
-                    else:
-                        reason = "symbolic link" if entry.is_symlink() else "not a folder"
-                        bad.append((entry.name, entry.stat(follow_symlinks=False), reason))
-        except OSError:
-            root_mtime = None
-
-        def apply(db: Any) -> None:
-            db.execute("DELETE FROM skipped WHERE dirkey = ''")
-            for name, st, reason in bad:
-                self._bad(db, "", name, st, reason)
-            for gone in set(known) - set(dirs):
-                self._forget_dir(db, gone)
-            db.executemany("INSERT OR IGNORE INTO dirs VALUES (?, NULL)", [(k,) for k in dirs])
-            value = -1 if root_mtime is None else settled(root_mtime)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (value,))
-        work.append(apply)
-        return dirs
-
-    @staticmethod
-    def _forget_dir(db: Any, dirkey: str) -> None:
-        for table in ("sessions", "skipped", "dirs"):
-            db.execute(f"DELETE FROM {table} WHERE dirkey = ?", (dirkey,))
-
-    def _scan_dir(self, db: Any, dirkey: str, dir_mtime: int) -> Callable[[Any], None]:
-        """Re-list one folder; returns the step that applies what changed."""
-        sigs = {name: tuple(sig) for name, *sig in db.execute(
-            "SELECT name, sig_mtime, size, inode FROM sessions WHERE dirkey = ? UNION ALL "
-            "SELECT name, sig_mtime, size, inode FROM skipped WHERE dirkey = ?",
-            (dirkey, dirkey))}
-        seen: set[str] = set()
-        good: list[tuple[str, dict, Any]] = []
-        bad: list[tuple[str, Any, str]] = []
-        folder = self.root / dirkey
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        _reap_temp(entry)
-                        continue
-                    seen.add(entry.name)
-                    st = entry.stat(follow_symlinks=False)
-                    if sigs.get(entry.name) == (st.st_mtime_ns, st.st_size, st.st_ino):
-                        continue
-                    try:
-                        record, fst = self.reader(folder / entry.name)
-                        good.append((entry.name, record, fst))
-                    except BadFile as exc:
-                        bad.append((entry.name, st, str(exc)))
-        except OSError:
-            dir_mtime = -1
-
-        def apply(db: Any) -> None:
-            for name in set(sigs) - seen:
-                self._drop(db, dirkey, name)
-            for name, record, fst in good:
-                self._put(db, dirkey, name, record, fst, True)
-            for name, st, reason in bad:
-                self._bad(db, dirkey, name, st, reason)
-            db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)", (dirkey, settled(dir_mtime)))
-        return apply
-
-
-def _reap_temp(entry: os.DirEntry[str]) -> None:
-    """Remove a temp file a killed writer left behind (only once it is an hour old)."""
-    if entry.name.endswith(".tmp"):
-        try:
-            if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS:
-                os.unlink(entry.path)
-        except OSError:
-            pass
-
-
-def iter_files(root: Path) -> Iterable[tuple[str, str]]:
-    """Every (dirkey, name) of a candidate session file under root, in a stable order."""
-    try:
-        folders = sorted(e.name for e in os.scandir(root)
-                         if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
-    except OSError:
-        return
-    for dirkey in folders:
-        try:
-            names = sorted(e.name for e in os.scandir(root / dirkey) if not e.name.startswith("."))
-        except OSError:
-            continue
-        yield from ((dirkey, name) for name in names)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from clinvk.ids import is_valid_id
-from clinvk.session_files import discard, fsync_dir
+from clinvk.store.files import discard, fsync_dir
 
 JOURNAL = ".batch-journal.json"
 

@@ -1,5 +1,5 @@
-"""Writes of many sessions at once (`sessions import`), and the removal of a damaged session
-file by its id. Kept apart from store.py, on the same plumbing (lock, index, file helpers).
+"""Writes of many sessions at once (`sessions import`). Kept apart from core.py, on the same
+plumbing (lock, index, file helpers).
 
 A batch is all or nothing on disk: every record is first written and fsynced as a temp file
 in its folder; then a journal (sessions/.batch-journal.json, written atomically) lists the
@@ -20,27 +20,27 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError
-from clinvk.ids import is_valid_id, validate_id_or_prefix
-from clinvk.session import InvalidRecord, ordered, validate_record
-from clinvk.session_files import (
-    _mkdir_private,
-    _store_error,
+from clinvk.errors import StoreError
+from clinvk.store.core import SessionExists, SessionStore
+from clinvk.store.delete import damaged
+from clinvk.store.files import (
     atomic_write,
     dirkey,
     discard,
+    mkdir_private,
     stage,
+    store_error,
 )
-from clinvk.store_journal import JOURNAL, recover
-
-if TYPE_CHECKING:
-    from clinvk.store import SessionStore
+from clinvk.store.journal import JOURNAL, recover
+from clinvk.store.migrations import NEWER
+from clinvk.store.session import InvalidRecord, ordered, validate_record
 
 PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # wait while a batch is committed
@@ -54,70 +54,11 @@ class Planned:
     old: tuple[str, str] | None  # the file it replaces (valid or damaged), if any
 
 
-def damaged(store: SessionStore, id_or_prefix: str) -> list[tuple[str, str, str]]:
-    """(dirkey, name, reason) of the damaged files (skipped by every listing) whose file
-    name is a session id starting with id_or_prefix."""
-    prefix = validate_id_or_prefix(id_or_prefix)
-    if not store._ready():
-        return []
-    rows = store._idx().fetch("SELECT dirkey, name, reason FROM skipped WHERE name >= ? AND "
-                              "name < ? AND dirkey != '' ORDER BY name, dirkey",
-                              (prefix, prefix + "g"))
-    return [tuple(row) for row in rows if row[1].endswith(".json") and is_valid_id(row[1][:-5])]
-
-
-def damaged_id(store: SessionStore, id_or_prefix: str) -> tuple[str, str]:
-    """(id, reason) of the one damaged session file matching; SessionNotFound if none."""
-    rows = damaged(store, id_or_prefix)
-    ids = sorted({name[:-5] for _key, name, _reason in rows})
-    if not ids:
-        raise SessionNotFound(f"no session matches {id_or_prefix.strip()!r}")
-    if len(ids) > 1:
-        raise AmbiguousPrefix(f"session id prefix {id_or_prefix.strip()!r} is ambiguous; it "
-                              "matches the damaged files of " + ", ".join(ids[:10]))
-    return ids[0], rows[0][2]
-
-
-def find_for_delete(store: SessionStore, id_or_prefix: str) -> tuple[str, dict[str, Any] | None, str]:
-    """(id, record, "") of the session to delete, or (id, None, reason) when only a damaged
-    file has that id; SessionNotFound / AmbiguousPrefix as store.get."""
-    try:
-        record = store.get(id_or_prefix)
-    except SessionNotFound:
-        sid, reason = damaged_id(store, id_or_prefix)
-        return sid, None, reason
-    return record["id"], record, ""
-
-
-def delete_damaged(store: SessionStore, session_id: str) -> bool:
-    """Remove every damaged file of this one session (by id or prefix); False if none."""
-    with store.lock():
-        try:
-            sid, _reason = damaged_id(store, session_id)
-        except SessionNotFound:
-            return False
-        files = [(key, name) for key, name, _ in damaged(store, sid) if name == f"{sid}.json"]
-        for key, name in files:
-            try:
-                os.unlink(store.root / key / name)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise _store_error("delete", exc) from None
-        store._idx().drop_many(files)
-    from clinvk.transcripts.cache import forget
-
-    forget(store.home, [sid])
-    return True
-
-
 def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) -> list[Planned]:
     """Check a batch before anything is written (the caller holds the store lock): each
     record valid, and its id free unless in `replace`."""
-    from clinvk.store import SessionExists
-
-    store._ensure_home()
-    store._ready()
+    store.ensure_home()
+    store.ready()
     out = []
     for record in records:
         try:
@@ -126,16 +67,28 @@ def plan(store: SessionStore, records: list[dict[str, Any]], replace: set[str]) 
             raise StoreError(f"refusing to store an invalid session: {exc}") from None
         sid = clean["id"]
         key, name = dirkey(clean["working_dir"]), f"{sid}.json"
-        rows = store._idx().by_prefix(sid, limit=1)
-        old = (rows[0][1], rows[0][2]) if rows else None
+        rows = store.index().by_prefix(sid, limit=1)
+        old = (rows[0].dirkey, rows[0].name) if rows else None
         if old is None:
-            old = next(((k, n) for k, n, _ in damaged(store, sid) if n == name), None)
+            old = _damaged_copy(store, sid, name)
         if old is None and (store.root / key / name).exists():
             old = (key, name)
         if old is not None and sid not in replace:
             raise SessionExists(f"session {sid} already exists")
         out.append(Planned(clean, key, name, old))
     return out
+
+
+def _damaged_copy(store: SessionStore, sid: str, name: str) -> tuple[str, str] | None:
+    """(dirkey, name) of a skipped file of this id, which --force may replace; never one
+    written by a newer clinvk (SessionExists)."""
+    for row in damaged(store, sid):
+        if row.name == name:
+            if row.reason.startswith(NEWER):
+                raise SessionExists(f"session {sid} is stored by a newer clinvk "
+                                    f"({store.root / row.dirkey / row.name}); it is not replaced")
+            return row.dirkey, row.name
+    return None
 
 
 def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
@@ -164,7 +117,7 @@ def commit(store: SessionStore, batch: list[Planned]) -> list[dict[str, Any]]:
             error = exc
         if not recover(store.root, moves):  # the rest, the replaced copies, the journal
             cause = error or OSError("a replaced copy could not be removed")
-            raise StoreError(f"{_store_error('write session file', cause).message}; the import "
+            raise StoreError(f"{store_error('write session file', cause).message}; the import "
                              "will be completed by the next clinvk command") from None
         _test_pause("committed", 1)
         _reindex(store, batch, staged, folders)
@@ -177,7 +130,7 @@ def _stage_all(store: SessionStore, batch: list[Planned], folders: dict) -> list
     try:
         for n, item in enumerate(batch, start=1):
             folder = store.root / item.key
-            created = _mkdir_private(folder)
+            created = mkdir_private(folder)
             folders.setdefault(item.key, None if created else os.lstat(folder).st_mtime_ns)
             staged.append(stage(folder / item.name, ordered(item.record)))
             _test_pause("staged", n)
@@ -185,7 +138,7 @@ def _stage_all(store: SessionStore, batch: list[Planned], folders: dict) -> list
         for tmp, _st in staged:
             discard(tmp)
         if isinstance(exc, OSError):
-            raise _store_error("write session file", exc) from None
+            raise store_error("write session file", exc) from None
         raise
     return staged
 
@@ -199,7 +152,7 @@ def _write_journal(root: Path, moves: list, staged: list) -> None:
             return
         for tmp, _st in staged:
             discard(tmp)
-        raise _store_error("write session file", exc) from None
+        raise store_error("write session file", exc) from None
 
 
 @contextmanager
@@ -215,11 +168,11 @@ def _signals_held() -> Iterator[None]:
 def _reindex(store: SessionStore, batch: list[Planned], staged: list, folders: dict) -> None:
     for item, (_tmp, st) in zip(batch, staged, strict=True):
         if item.old is not None and item.old != (item.key, item.name):
-            store._idx().drop(*item.old)  # its file went with the renames
-        store._idx().put(item.key, item.name, item.record, st, settle=False)
+            store.index().drop(*item.old)  # its file went with the renames
+        store.index().put(item.key, item.name, item.record, st, settle=False)
     for key, before in folders.items():
         try:
-            store._idx().note_write(key, before, os.lstat(store.root / key).st_mtime_ns)
+            store.index().note_write(key, before, os.lstat(store.root / key).st_mtime_ns)
         except OSError:
             pass
 
@@ -239,6 +192,4 @@ def _test_pause(phase: str, n: int) -> None:
         if got is not None:
             signal.pthread_kill(threading.get_ident(), got.si_signo)
         return
-    import time
-
     time.sleep(3600)

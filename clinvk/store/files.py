@@ -17,8 +17,9 @@ from typing import Any
 
 from clinvk.errors import StoreError
 from clinvk.ids import is_valid_id
-from clinvk.index import BadFile
-from clinvk.session import InvalidRecord, validate_record
+from clinvk.store.migrations import NewerRecord
+from clinvk.store.session import InvalidRecord, load
+from clinvk.store.sync import BadFile
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -81,12 +82,14 @@ def read_session_file(path: Path) -> tuple[dict[str, Any], os.stat_result]:
     except (ValueError, RecursionError) as exc:
         raise BadFile(f"invalid JSON ({str(exc)[:80]})") from None
     try:
-        return validate_record(obj, expected_id=name[:-5]), st
+        return load(obj, expected_id=name[:-5]), st
+    except NewerRecord as exc:
+        raise BadFile(str(exc)) from None
     except InvalidRecord as exc:
         raise BadFile(f"not a valid clinvk session ({exc})") from None
 
 
-def _mkdir_private(path: Path) -> bool:
+def mkdir_private(path: Path) -> bool:
     """Create a 0700 folder (whatever the umask); False if it existed already."""
     try:
         os.mkdir(path, 0o700)
@@ -173,6 +176,6 @@ def sweep_temps(root: Path) -> int:
     return removed
 
 
-def _store_error(action: str, exc: OSError) -> StoreError:
+def store_error(action: str, exc: OSError) -> StoreError:
     where = f" {exc.filename}" if exc.filename else ""
     return StoreError(f"cannot {action}{where}: {exc.strerror or exc}")

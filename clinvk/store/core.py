@@ -9,30 +9,33 @@ Nothing is created on construction or by reads of an empty home.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clinvk import store_lock
-from clinvk.errors import AmbiguousPrefix, SessionNotFound, StoreError, UsageError
+import clinvk.store.lock as store_lock
+from clinvk.errors import AmbiguousPrefix, ExitCode, SessionNotFound, StoreError, UsageError
 from clinvk.ids import validate_id_or_prefix
-from clinvk.index import BadFile, Filters, Index, iter_files
-from clinvk.index_schema import where as index_where
 from clinvk.paths import index_path, lock_path, sessions_dir
-from clinvk.session import InvalidRecord, ordered, validate_record
-from clinvk.session_files import (  # noqa: F401  (re-exported: the store's file helpers)
-    MAX_FILE_BYTES,
+from clinvk.store.files import (
     Vanished,
-    _mkdir_private,
-    _store_error,
     atomic_write,
     dirkey,
+    mkdir_private,
     read_session_file,
+    store_error,
+    sweep_temps,
 )
-from clinvk.store_journal import JOURNAL, recover
+from clinvk.store.index import Index, IndexRow
+from clinvk.store.journal import JOURNAL, recover
+from clinvk.store.schema import Filters
+from clinvk.store.schema import where as index_where
+from clinvk.store.session import InvalidRecord, ordered, validate_record
+from clinvk.store.sync import BadFile, iter_files
 
+DeleteHook = Callable[[Path, "list[str]"], None]
 ORDERS = ("last_used", "created", "created_at", "title", "turns", "tokens")
 
 
@@ -44,8 +47,10 @@ class SessionStore:
     """All access to the session files of one $CLINVK_HOME."""
 
     def __init__(self, home: Path, warn: Callable[[str], None] | None = None,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, on_delete: Iterable[DeleteHook] = ()) -> None:
         self.home = Path(home)
+        # called as hook(home, ids) after sessions are deleted (e.g. a derived cache's forget)
+        self.on_delete: list[DeleteHook] = list(on_delete)
         self.read_only = read_only  # reads only, and leave even the derived index unchanged
         self.root = sessions_dir(self.home)
         self._warn = warn or (lambda message: None)
@@ -61,11 +66,21 @@ class SessionStore:
             self._warned.add(message)
             self._warn(message)
 
-    def _idx(self) -> Index:
+    # -- the store package's own interface (write.py, delete.py, stats_rows.py) ----------
+    def index(self) -> Index:
+        """The derived index of this home (opened on first use)."""
         if self._index is None:
             self._index = Index(index_path(self.home), self.root, read_session_file, self.warn,
                                 read_only=self.read_only)
         return self._index
+
+    _idx = index  # the name the tests use
+
+    def deleted(self, session_ids: list[str]) -> None:
+        """Tell every on_delete hook which sessions are gone (their files removed)."""
+        if session_ids:
+            for hook in self.on_delete:
+                hook(self.home, list(session_ids))
 
     def close(self) -> None:
         if self._index is not None:
@@ -75,42 +90,36 @@ class SessionStore:
     def open(self) -> None:
         """Get ready for writing ahead of the first write (a turn calls it while its backend
         starts): the folders, and the index brought up to date; StoreError as a write would."""
-        self._ensure_home()
-        self._idx().sync()
+        self.ensure_home()
+        self.index().sync()
 
     def check_writable(self) -> None:
         """The cheap part of `open` (no index), for a turn before it spawns its backend:
         StoreError, exit 2, when the home or sessions/ is no folder or cannot be written."""
-        from clinvk.errors import ExitCode
-
         try:
-            self._ensure_home()
+            self.ensure_home()
             if not os.access(self.root, os.W_OK | os.X_OK):
                 raise StoreError(f"cannot write to {self.root}: permission denied (check $CLINVK_HOME)")
         except StoreError as exc:
             raise StoreError(exc.message, ExitCode.USAGE) from None
 
-    def _check_root(self) -> bool:
+    def check_root(self) -> bool:
         """True when sessions/ is a folder, False when it (or the home) does not exist yet;
         StoreError (exit 2, a setup the user must fix) when either is something else."""
         if self.root.is_dir():
             if not os.access(self.root, os.R_OK | os.X_OK):
-                from clinvk.errors import ExitCode
-
                 raise StoreError(f"cannot read {self.root}: permission denied (check $CLINVK_HOME)",
                                  ExitCode.USAGE)
             return True
         for path in (self.home, self.root):
             if os.path.lexists(path) and not path.is_dir():
-                from clinvk.errors import ExitCode
-
                 raise StoreError(f"{path} exists and is not a folder (check $CLINVK_HOME)",
                                  ExitCode.USAGE)
         return False
 
-    def _ready(self) -> bool:
+    def ready(self) -> bool:
         """True when there is a sessions/ folder to read (reads never create one)."""
-        if not self._check_root():
+        if not self.check_root():
             return False
         if not self.read_only and not self._lock_depth and (self.root / JOURNAL).exists():
             try:
@@ -118,18 +127,18 @@ class SessionStore:
                     pass
             except StoreError:  # a read-only home: read what is there
                 pass
-        self._idx().sync()
+        self.index().sync()
         return True
 
-    def _ensure_home(self) -> None:
-        self._check_root()
+    def ensure_home(self) -> None:
+        self.check_root()
         try:
             if not self.home.is_dir():
                 self.home.parent.mkdir(parents=True, exist_ok=True)
-                _mkdir_private(self.home)
-            _mkdir_private(self.root)
+                mkdir_private(self.home)
+            mkdir_private(self.root)
         except OSError as exc:
-            raise _store_error("create", exc) from None
+            raise store_error("create", exc) from None
 
     @contextmanager
     def lock(self, blocking: bool = True, wait: float | None = None,
@@ -144,7 +153,7 @@ class SessionStore:
             finally:
                 self._lock_depth -= 1
             return
-        self._ensure_home()
+        self.ensure_home()
         timeout = self.lock_timeout if wait is None else wait
         with store_lock.held(lock_path(self.home), blocking, timeout, self._after_death,
                              interruptible) as got:
@@ -163,8 +172,6 @@ class SessionStore:
         """The last holder of the lock died holding it: finish the renames of its batch if
         it was doing them (store_write), and remove its temp files, which can belong to no
         live writer (they are only made under the lock)."""
-        from clinvk.session_files import sweep_temps
-
         if self._finish_batch():  # else its temp files are kept for the next try
             sweep_temps(self.root)
 
@@ -176,46 +183,46 @@ class SessionStore:
                   "removal fails); the next clinvk command tries again")
         return False
 
-    def _fetch(self, rows: list[tuple[Any, ...]]) -> tuple[list[dict[str, Any]], bool]:
+    def _fetch(self, rows: list[IndexRow]) -> tuple[list[dict[str, Any]], bool]:
         """Read the files behind index rows; re-index any that changed behind our back."""
         records: list[dict[str, Any]] = []
         changed = False
         for row in rows:
-            dirkey_, name = row[1], row[2]
-            got = self._read_indexed(dirkey_, name)
+            dirkey_, name = row.dirkey, row.name
+            got = self.read_indexed(dirkey_, name)
             if got is None:
                 changed = True
                 continue
             record, st = got
-            if (st.st_mtime_ns, st.st_size, st.st_ino) != tuple(row[3:6]):
-                changed = self._idx().put(dirkey_, name, record, st) or changed
+            if (st.st_mtime_ns, st.st_size, st.st_ino) != (row.sig_mtime, row.size, row.inode):
+                changed = self.index().put(dirkey_, name, record, st) or changed
             records.append(record)
         return records, changed
 
-    def _read_indexed(self, key: str, name: str) -> tuple[dict[str, Any], os.stat_result] | None:
+    def read_indexed(self, key: str, name: str) -> tuple[dict[str, Any], os.stat_result] | None:
         """Read the file behind an index row; None when it is gone (its row dropped) or
         damaged (marked as such in the index, with one warning)."""
         path = self.root / key / name
         try:
             return read_session_file(path)
         except Vanished:
-            self._idx().drop(key, name)
+            self.index().drop(key, name)
         except BadFile as exc:
-            self._idx().mark_bad(key, name, None, str(exc))
+            self.index().mark_bad(key, name, None, str(exc))
             self.warn(f"skipping {path}: {exc}")
         return None
 
-    def _find(self, id_or_prefix: str) -> tuple[dict[str, Any], str, str]:
+    def locate(self, id_or_prefix: str) -> tuple[dict[str, Any], str, str]:
         """(record, dirkey, file name) of the one session matching id_or_prefix."""
         prefix = validate_id_or_prefix(id_or_prefix)
-        if self._ready():
+        if self.ready():
             for _ in range(3):
-                rows = self._idx().by_prefix(prefix)
+                rows = self.index().by_prefix(prefix)
                 if len(rows) > 1:
                     raise _ambiguous(id_or_prefix, rows)
                 records, _changed = self._fetch(rows)
                 if records:
-                    return records[0], rows[0][1], rows[0][2]
+                    return records[0], rows[0].dirkey, rows[0].name
                 if not rows:
                     break
         raise SessionNotFound(f"no session matches {id_or_prefix.strip()!r}")
@@ -225,12 +232,12 @@ class SessionStore:
         folder = self.root / key
         name = f"{record['id']}.json"
         try:
-            created = _mkdir_private(folder)
+            created = mkdir_private(folder)
             before = None if created else os.lstat(folder).st_mtime_ns
             st = atomic_write(folder / name, ordered(record))
             after = os.lstat(folder).st_mtime_ns
         except OSError as exc:
-            raise _store_error("write session file", exc) from None
+            raise store_error("write session file", exc) from None
         if old is not None and old != (key, name):
             try:
                 os.unlink(self.root / old[0] / old[1])
@@ -238,9 +245,9 @@ class SessionStore:
                 pass
             except OSError as exc:
                 self.warn(f"could not remove old copy {self.root / old[0] / old[1]}: {exc}")
-            self._idx().drop(*old)
-        self._idx().put(key, name, record, st, settle=False)
-        self._idx().note_write(key, before, after)
+            self.index().drop(*old)
+        self.index().put(key, name, record, st, settle=False)
+        self.index().note_write(key, before, after)
 
     # -- public API --------------------------------------------------------------------
     def create(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -264,19 +271,19 @@ class SessionStore:
             return True
         if not self.root.is_dir():
             return False
-        return bool(self._idx().by_prefix(record["id"], limit=1))
+        return bool(self.index().by_prefix(record["id"], limit=1))
 
     def get(self, id_or_prefix: str) -> dict[str, Any]:
         """The session with this id or unique prefix (≥ 4 characters)."""
-        return self._find(id_or_prefix)[0]
+        return self.locate(id_or_prefix)[0]
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """The full id of the session matching id_or_prefix."""
-        return self._find(id_or_prefix)[0]["id"]
+        return self.locate(id_or_prefix)[0]["id"]
 
     def path_of(self, session_id: str) -> Path:
         """Where the session's file is."""
-        _record, key, name = self._find(session_id)
+        _record, key, name = self.locate(session_id)
         return self.root / key / name
 
     def update(
@@ -284,9 +291,9 @@ class SessionStore:
     ) -> dict[str, Any]:
         """Read-modify-write under the store lock: fn mutates the record or returns a new one."""
         if not self.root.is_dir():
-            self._find(session_id)  # raises: never create a home just to fail
+            self.locate(session_id)  # raises: never create a home just to fail
         with self.lock():
-            record, key, name = self._find(session_id)
+            record, key, name = self.locate(session_id)
             sid = record["id"]
             result = fn(record)
             result = record if result is None else result
@@ -309,14 +316,14 @@ class SessionStore:
         if order not in ORDERS:
             raise UsageError(f"invalid sort order {order!r}: use one of {', '.join(ORDERS[:2])}, "
                              "title, turns or tokens")
-        if not self._ready():
+        if not self.ready():
             return []
         wdir = None if working_dir is None else os.path.abspath(os.fspath(working_dir))
         filters = Filters(backend, status, wdir, tuple(tags), resumable, since, until,
                           search, dict(meta or {}))
         records: list[dict[str, Any]] = []
         for _ in range(3):
-            rows = self._idx().select(filters, order, reverse, limit, offset)
+            rows = self.index().select(filters, order, reverse, limit, offset)
             records, changed = self._fetch(rows)
             if not changed:
                 break
@@ -324,7 +331,7 @@ class SessionStore:
 
     def count(self, **filters: Any) -> int:
         """How many sessions match (same filters as list)."""
-        if not self._ready():
+        if not self.ready():
             return 0
         for key in ("order", "reverse", "limit", "offset"):
             filters.pop(key, None)
@@ -333,19 +340,19 @@ class SessionStore:
             filters["working_dir"] = os.path.abspath(os.fspath(wdir))
         filters["tags"] = tuple(filters.get("tags", ()))
         filters["meta"] = dict(filters.get("meta") or {})
-        return self._idx().count(Filters(**filters))
+        return self.index().count(Filters(**filters))
 
     def query(self, sql: str, *, params: tuple[Any, ...] = (), **filters: Any) -> list[tuple[Any, ...]]:
         """Rows of a read-only SQL query over the up-to-date index (index_schema's columns);
         `{where}` in sql becomes the WHERE clause of filters (list's), placed before params."""
-        if not self._ready():
+        if not self.ready():
             return []
         wdir = filters.pop("working_dir", None)
         if wdir is not None:
             filters["working_dir"] = os.path.abspath(os.fspath(wdir))
         filters["tags"] = tuple(filters.get("tags", ()))
         where, wparams = index_where(Filters(**filters))
-        return self._idx().fetch(sql.format(where=where), [*wparams, *params])
+        return self.index().fetch(sql.format(where=where), [*wparams, *params])
 
     def latest_resumable(
         self, *, working_dir: str | os.PathLike[str] | None = None, backend: str | None = None
@@ -366,8 +373,8 @@ class SessionStore:
                 self.warn(f"skipping {path}: {exc}")
 
 
-def _ambiguous(given: str, rows: list[tuple[Any, ...]]) -> AmbiguousPrefix:
-    lines = [f"  {row[0]}  {row[6]:<8} {row[9]}" for row in rows[:10]]
+def _ambiguous(given: str, rows: list[IndexRow]) -> AmbiguousPrefix:
+    lines = [f"  {row.id}  {row.backend:<8} {row.title}" for row in rows[:10]]
     more = "\n  ..." if len(rows) > 10 else ""
     return AmbiguousPrefix(
         f"session id prefix {given.strip()!r} is ambiguous; it matches:\n"

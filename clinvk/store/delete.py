@@ -1,0 +1,155 @@
+"""Removing sessions from the store: one by id (a damaged file too), or all those unused
+since a moment (the retention clean), under the store's lock. The store's on_delete hooks
+are told the ids removed (so that a derived cache can forget them: the store knows none)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from clinvk.errors import AmbiguousPrefix, SessionNotFound
+from clinvk.ids import is_valid_id, validate_id_or_prefix
+from clinvk.store.files import store_error
+from clinvk.store.index import SkippedRow
+from clinvk.store.schema import Filters, micros
+
+if TYPE_CHECKING:
+    from clinvk.store.core import SessionStore
+
+
+def damaged(store: SessionStore, id_or_prefix: str) -> list[SkippedRow]:
+    """The damaged files (skipped by every listing) whose file name is a session id
+    starting with id_or_prefix."""
+    prefix = validate_id_or_prefix(id_or_prefix)
+    if not store.ready():
+        return []
+    return [row for row in store.index().skipped_from(prefix)
+            if row.name.endswith(".json") and is_valid_id(row.name[:-5])]
+
+
+def damaged_id(store: SessionStore, id_or_prefix: str) -> tuple[str, str]:
+    """(id, reason) of the one damaged session file matching; SessionNotFound if none."""
+    rows = damaged(store, id_or_prefix)
+    ids = sorted({row.name[:-5] for row in rows})
+    if not ids:
+        raise SessionNotFound(f"no session matches {id_or_prefix.strip()!r}")
+    if len(ids) > 1:
+        raise AmbiguousPrefix(f"session id prefix {id_or_prefix.strip()!r} is ambiguous; it "
+                              "matches the damaged files of " + ", ".join(ids[:10]))
+    return ids[0], rows[0].reason
+
+
+def find_for_delete(store: SessionStore, id_or_prefix: str) -> tuple[str, dict[str, Any] | None, str]:
+    """(id, record, "") of the session to delete, or (id, None, reason) when only a damaged
+    file has that id; SessionNotFound / AmbiguousPrefix as store.get."""
+    try:
+        record = store.get(id_or_prefix)
+    except SessionNotFound:
+        sid, reason = damaged_id(store, id_or_prefix)
+        return sid, None, reason
+    return record["id"], record, ""
+
+
+def delete_damaged(store: SessionStore, session_id: str) -> bool:
+    """Remove every damaged file of this one session (by id or prefix); False if none."""
+    with store.lock():
+        try:
+            sid, _reason = damaged_id(store, session_id)
+        except SessionNotFound:
+            return False
+        files = [(row.dirkey, row.name) for row in damaged(store, sid) if row.name == f"{sid}.json"]
+        for key, name in files:
+            try:
+                os.unlink(store.root / key / name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise store_error("delete", exc) from None
+        store.index().drop_many(files)
+    store.deleted([sid])
+    return True
+
+
+def delete(store: SessionStore, session_id: str) -> bool:
+    """Remove one session file; False if there was no such session."""
+    validate_id_or_prefix(session_id)
+    if not store.root.is_dir():
+        return False
+    with store.lock():
+        try:
+            record, key, name = store.locate(session_id)
+        except SessionNotFound:  # perhaps a damaged file, which every listing skips
+            return delete_damaged(store, session_id)
+        folder = store.root / key
+        try:
+            before = os.lstat(folder).st_mtime_ns
+            os.unlink(folder / name)
+            after = os.lstat(folder).st_mtime_ns
+        except FileNotFoundError:
+            store.index().drop(key, name)
+            return False
+        except OSError as exc:
+            raise store_error("delete", exc) from None
+        store.index().drop(key, name)
+        store.index().note_write(key, before, after)
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
+    store.deleted([record["id"]])
+    return True
+
+
+def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """Delete every session last used at or before `until`, oldest first, in one pass
+    under the lock (one index sync, one index transaction), or with dry_run only find
+    them; returns (records removed, bytes freed)."""
+    if not store.check_root():
+        return [], 0
+    limit = micros(until)
+    removed: list[dict[str, Any]] = []
+    freed = 0
+    with nullcontext() if dry_run else store.lock():
+        if not store.ready():
+            return [], 0
+        rows = store.index().select(Filters(until=until), "last_used", True, None, 0)
+        gone: list[tuple[str, str]] = []
+        folders: dict[str, int] = {}  # dirkey -> its mtime before our first unlink
+        try:
+            for row in rows:
+                key, name = row.dirkey, row.name
+                path = store.root / key / name
+                got = store.read_indexed(key, name)
+                if got is None:
+                    continue
+                record, st = got
+                if micros(record["last_used"]) > limit:  # used since it was indexed
+                    store.index().put(key, name, record, st)
+                    continue
+                if not dry_run:
+                    try:
+                        if key not in folders:
+                            folders[key] = os.lstat(path.parent).st_mtime_ns
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        gone.append((key, name))
+                        continue
+                    except OSError as exc:
+                        raise store_error("delete", exc) from None
+                    gone.append((key, name))
+                removed.append(record)
+                freed += st.st_size
+        finally:
+            store.index().drop_many(gone)
+            for key, before in folders.items():
+                folder = store.root / key
+                try:
+                    store.index().note_write(key, before, os.lstat(folder).st_mtime_ns)
+                    os.rmdir(folder)
+                except OSError:
+                    pass
+    if not dry_run:
+        store.deleted([r["id"] for r in removed])
+    return removed, freed

@@ -1,0 +1,39 @@
+"""Named queries over the index for the readers outside the store (search, the transcript
+cache), so that no SQL lives outside clinvk/store/: each returns named rows or plain sets."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from clinvk.store.schema import ORDERS
+
+if TYPE_CHECKING:
+    from clinvk.store.core import SessionStore
+
+
+class Locator(NamedTuple):
+    """What a session's transcript is found by (a backend adapter's inputs)."""
+
+    id: str
+    backend: str
+    backend_session_id: str
+    working_dir: str
+
+
+def resumable_locators(store: SessionStore, filters: dict[str, Any], order: str = "last_used",
+                       reverse: bool = False) -> list[Locator]:
+    """The Locator of every resumable session matching filters (list's), in list's order."""
+    column, desc = ORDERS[order]
+    direction = "ASC" if desc == reverse else "DESC"
+    rows = store.query("SELECT id, backend, backend_session_id, working_dir FROM sessions{where}"
+                       f" ORDER BY {column} {direction}, id {direction}",
+                       **{**filters, "resumable": True})
+    return [Locator._make(row) for row in rows]
+
+
+def present_ids(store: SessionStore, ids: list[str]) -> set[str]:
+    """Which of these session ids are in the store."""
+    rows = store.query("SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
+                       params=(json.dumps(list(ids)),))
+    return {row[0] for row in rows}

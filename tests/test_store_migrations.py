@@ -1,0 +1,121 @@
+"""The ordered migration chain of a session record (store/migrations.py): an older file is
+upgraded when read and written in the current version by the next write; a file written by
+a newer clinvk is skipped with its own warning and never rewritten, replaced or cleaned."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from test_sessions_cli import add, path_of
+
+from clinvk.store import SessionExists, SessionStore, dirkey, migrations
+from clinvk.store import write as store_write
+from clinvk.store.record_check import SCHEMA_VERSION
+
+SID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def chain(monkeypatch):
+    """A private registry, so that the steps a test registers leave no trace."""
+    monkeypatch.setattr(migrations, "MIGRATIONS", {})
+    return migrations.MIGRATIONS
+
+
+def _write_old(home: Path, record: dict) -> Path:
+    path = home / "sessions" / dirkey(record["working_dir"]) / f"{record['id']}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_an_older_record_goes_through_every_step_in_order_and_is_upgraded_on_write(tmp_path, chain):
+    ran: list[int] = []
+
+    @migrations.migration(-1)  # test-only versions: -1 -> 0 -> 1 (the current one)
+    def _label_became_name(record: dict) -> dict:
+        ran.append(record["schema_version"])
+        record["name"] = record.pop("label")
+        return record
+
+    @migrations.migration(0)
+    def _name_became_title(record: dict) -> dict:
+        ran.append(record["schema_version"])
+        record["title"] = record.pop("name")
+        record["created_at"] = record.pop("when")
+        return record
+
+    assert SCHEMA_VERSION == 1
+    old = {"schema_version": -1, "id": SID, "backend": "claude", "working_dir": "/w/old",
+           "label": "from the old days", "when": "2026-11-01T00:00:00Z"}
+    path = _write_old(tmp_path / "home", old)
+    warnings: list[str] = []
+    store = SessionStore(tmp_path / "home", warn=warnings.append)
+    [record] = store.list()
+    assert ran and ran == [-1, 0] * (len(ran) // 2)  # in order, on each read of the file
+    assert record["schema_version"] == 1 and record["title"] == "from the old days"
+    assert record["created_at"] == record["last_used"] == "2026-11-01T00:00:00Z"
+    assert "label" not in record and "name" not in record and "when" not in record
+    assert store.get(SID[:6]) == record
+    assert json.loads(path.read_text()) == old  # a read never writes
+    store.update(SID, lambda r: r["tags"].append("kept"))
+    on_disk = json.loads(path.read_text())
+    assert on_disk["schema_version"] == 1 and on_disk["title"] == "from the old days"
+    assert on_disk["tags"] == ["kept"] and "label" not in on_disk
+    assert warnings == []
+    store.close()
+
+
+def test_a_version_with_no_step_to_the_next_is_an_invalid_record(tmp_path, chain):
+    migrations.migration(0)(lambda record: record)  # 0 -> 1 exists, -1 -> 0 does not
+    old = {"schema_version": -1, "id": SID, "backend": "claude", "working_dir": "/w/old",
+           "created_at": "2026-11-01T00:00:00Z"}
+    path = _write_old(tmp_path / "home", old)
+    warnings: list[str] = []
+    store = SessionStore(tmp_path / "home", warn=warnings.append)
+    assert store.list() == []
+    assert warnings == [f"skipping {path}: not a valid clinvk session (unsupported schema_version -1)"]
+    store.close()
+
+
+def _newer(clinvk) -> tuple[Path, str]:
+    """A file of the next schema version, next to a valid session, last used 400 days ago."""
+    good = add(clinvk)
+    record = dict(good, id="6" * 32, schema_version=SCHEMA_VERSION + 1, something_new=[1, 2],
+                  last_used="2025-01-01T00:00:00Z", created_at="2025-01-01T00:00:00Z")
+    path = path_of(clinvk, good).parent / f"{record['id']}.json"
+    text = json.dumps(record, indent=2)
+    path.write_text(text)
+    return path, text
+
+
+def test_a_file_of_a_newer_clinvk_is_skipped_with_its_version_and_never_cleaned(clinvk):
+    clinvk.config("session:\n  auto_clean: false\n")
+    path, text = _newer(clinvk)
+    old = add(clinvk, age=timedelta(days=400))
+    for _ in range(2):  # the first run builds the index, the second reads it
+        result = clinvk.run("sessions", "list")
+        assert result.code == 0, result.err
+        warnings = [line for line in result.err.splitlines() if line.startswith("clinvk: warning:")]
+        assert len(warnings) == 1, result.err
+        assert str(path) in warnings[0] and f"schema_version {SCHEMA_VERSION + 1}" in warnings[0]
+        assert "newer clinvk" in warnings[0] and "not a valid" not in warnings[0]
+    cleaned = clinvk.run("sessions", "clean", "--older-than", "1h")
+    assert cleaned.code == 0, cleaned.err
+    assert not path_of(clinvk, old).exists()  # the clean ran, and removed the old session
+    assert path.read_text() == text  # but left the newer file as it was
+
+
+def test_an_import_never_replaces_a_file_of_a_newer_clinvk(clinvk):
+    path, text = _newer(clinvk)
+    record = json.loads(text)
+    record.update(schema_version=SCHEMA_VERSION)
+    del record["something_new"]
+    store = SessionStore(clinvk.home)
+    with store.lock(), pytest.raises(SessionExists, match="newer clinvk"):
+        store_write.plan(store, [record], {record["id"]})
+    store.close()
+    assert path.read_text() == text
