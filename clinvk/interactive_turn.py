@@ -18,7 +18,7 @@ from clinvk.turn import TurnSpec, _Plan
 
 if TYPE_CHECKING:
     from clinvk.app import App
-    from clinvk.interactive import InteractiveResult
+    from clinvk.pty.interactive import InteractiveResult
 
 INTERRUPT_CODES = (130, 128 + 15, 128 + 1)  # SIGINT, SIGTERM, SIGHUP
 
@@ -68,7 +68,7 @@ def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_
     and `interactive_snapshot`, whose files go to `scratch`, a private folder removed
     afterwards) and record the new turns (with the adapter's optional `interactive_turn_usage` when
     the store's own figures are short)."""
-    from clinvk.interactive import run_interactive
+    from clinvk.pty.interactive import run_interactive
 
     adapter = plan.adapter
     env = app.env

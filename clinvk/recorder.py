@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk import session as sessions
 from clinvk.errors import ExitCode, Interrupted
+from clinvk.pty.signals import routed
 from clinvk.record_check import storable
 
 if TYPE_CHECKING:
@@ -154,11 +155,8 @@ class Recorder:
                 self.notice("Ctrl-C: the turn is recorded as interrupted once the session "
                             "store is free; Ctrl-C again to give up (the turn is then lost)")
 
-        signal.signal(signal.SIGINT, on_sigint)
-        try:
+        with routed({signal.SIGINT: on_sigint}):  # default_int_handler again after
             yield
-        finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass

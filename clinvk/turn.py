@@ -196,7 +196,7 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
         for event in parser.feed(line):
             _handle(event, state, renderer, recorder, env)
 
-    from clinvk.runner import run_lines
+    from clinvk.pty.runner import run_lines
 
     if not spec.ephemeral:  # a broken store fails here, not after the backend has started
         app.store.check_writable()
