@@ -234,7 +234,7 @@ def test_passthrough_bytes_reach_the_backend_unchanged_and_the_turn_is_recorded(
 def test_metadata_is_cleaned_like_title_and_tags():
     from clinvk.env import Environment
     from clinvk.prompt import clean_spec
-    from clinvk.turn import TurnSpec
+    from clinvk.turn_plan import TurnSpec
 
     spec = TurnSpec(prompt="hi", backend="claude", metadata={"k\udcff": "v\x00\ud800"})
     err = io.StringIO()
