@@ -1,10 +1,11 @@
 """An interactive session: the backend's own interface in a pty, recorded afterwards.
 
-adapter builds the interactive argv → interactive.run_interactive hands the terminal over
-→ adapter finds the session the run created (claude: the id clinvk chose up front;
+TurnPlan builds the interactive argv → pty.interactive.run_interactive hands the terminal
+over → adapter finds the session the run created (claude: the id clinvk chose up front;
 others: the store file that appeared for this working dir) and reads its transcript →
 the new prompts become turns of the clinvk session, with the usage the transcript
-records for them (recorder / session.add_turn, as for headless turns). Click-free.
+records for them, all written at once (the plan's Recorder, as for headless turns).
+Click-free.
 """
 
 from __future__ import annotations
