@@ -10,12 +10,14 @@ from clinvk.app import App
 from clinvk.commands import common_options, pass_app
 from clinvk.commands.run import (
     PassthroughCommand,
+    ResumeOptions,
     execute,
     execute_interactive,
+    from_click,
     require_prompt,
+    turn_options,
     wants_interactive,
 )
-from clinvk.commands.turn_options import ResumeOptions, from_click, turn_options
 from clinvk.errors import UsageError
 
 PICKER_ROWS = 20
