@@ -72,23 +72,17 @@ def _app(config: str | None = None, cwd: str | None = None) -> Any:
 
 
 def _execute(app: Any, spec: Any) -> RunResult:
+    """Run the turn (its settings resolved by its TurnPlan, as for the CLI); the fields."""
     from clinvk.output import Renderer
     from clinvk.turn import run_turn
 
     class _Collect(Renderer):
         keeps_content = True
 
-    app.changes_nothing = spec.ephemeral
-    if spec.timeout is None:
-        spec.timeout = float(app.settings.get("timeout_seconds") or 0)
-    else:
-        from clinvk.durations import parse_timeout
-
-        spec.timeout = parse_timeout(spec.timeout, "timeout")
     try:
         out = run_turn(app, spec, _Collect(app.env.stdout, app.env.stderr))
     finally:
-        app.store.close()
+        app.close_store()
     return RunResult(**out)
 
 
@@ -98,7 +92,7 @@ def run(prompt: str, *, backend: str | None = None, model: str | None = None,
     """Run one prompt: a new session (on `backend`, in `workdir`), or continue the session
     `resume` (id or unique prefix) in its own directory. Raises on failure; the failed
     turn's fields are on the exception as `err.result`."""
-    from clinvk.turn import TurnSpec
+    from clinvk.turn_plan import TurnSpec
 
     if not isinstance(prompt, str) or not prompt.strip():
         raise UsageError("no prompt given")

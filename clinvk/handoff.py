@@ -10,7 +10,7 @@ from clinvk.errors import UsageError
 
 if TYPE_CHECKING:
     from clinvk.app import App
-    from clinvk.turn import TurnSpec
+    from clinvk.turn_plan import TurnSpec
 
 # one argv string must stay under Linux's 128 KiB MAX_ARG_STRLEN: the hand-over of an
 # interactive run is an argument of the backend's interface (a headless turn's goes on stdin)
@@ -21,7 +21,7 @@ ROLE_LABEL = {"user": "User", "assistant": "Assistant", "tool": "Tool result"}
 def fork_spec(session: dict[str, Any], prompt: str, **turn: Any) -> TurnSpec:
     """A turn that starts a new session (parent_id = the session) from a copy of its
     conversation; `turn` takes TurnSpec's model, ephemeral, dry_run, timeout, title, tags."""
-    from clinvk.turn import TurnSpec
+    from clinvk.turn_plan import TurnSpec
 
     _require_resumable(session)
     return TurnSpec(prompt=prompt, backend=session["backend"], session=session, fork=True, **turn)
@@ -32,7 +32,7 @@ def handoff_spec(app: App, session: dict[str, Any], backend: str, prompt: str,
     """A turn on `backend` in the session's directory whose prompt carries the session's
     conversation (read from its backend's store), then `prompt`."""
     from clinvk.transcripts.access import load_transcript
-    from clinvk.turn import TurnSpec
+    from clinvk.turn_plan import TurnSpec
 
     app.settings.backend(backend)  # unknown or disabled → exit 2
     if backend == session["backend"]:

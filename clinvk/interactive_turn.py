@@ -1,24 +1,24 @@
 """An interactive session: the backend's own interface in a pty, recorded afterwards.
 
-adapter builds the interactive argv → interactive.run_interactive hands the terminal over
-→ adapter finds the session the run created (claude: the id clinvk chose up front;
+TurnPlan builds the interactive argv → pty.interactive.run_interactive hands the terminal
+over → adapter finds the session the run created (claude: the id clinvk chose up front;
 others: the store file that appeared for this working dir) and reads its transcript →
 the new prompts become turns of the clinvk session, with the usage the transcript
-records for them (recorder / session.add_turn, as for headless turns). Click-free.
+records for them, all written at once (the plan's Recorder, as for headless turns).
+Click-free.
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.transcript import Transcript, TranscriptTurn, TranscriptUnavailable, split_turns
-from clinvk.turn import TurnSpec, _Plan
+from clinvk.turn_plan import TurnPlan, TurnSpec
 
 if TYPE_CHECKING:
     from clinvk.app import App
-    from clinvk.interactive import InteractiveResult
+    from clinvk.pty.interactive import InteractiveResult
 
 INTERRUPT_CODES = (130, 128 + 15, 128 + 1)  # SIGINT, SIGTERM, SIGHUP
 
@@ -26,20 +26,16 @@ INTERRUPT_CODES = (130, 128 + 15, 128 + 1)  # SIGINT, SIGTERM, SIGHUP
 def run_interactive_session(app: App, spec: TurnSpec) -> int:
     """Run the backend's interactive interface for `spec` (new, or resuming spec.session)
     and record what happened; returns the backend's exit code."""
-    plan = _Plan(app, spec)
+    plan = TurnPlan(app, spec, interactive=True)
     try:
         return _run_planned(app, spec, plan)
     finally:
         plan.cleanup()
 
 
-def _run_planned(app: App, spec: TurnSpec, plan: _Plan) -> int:
+def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan) -> int:
     adapter = plan.adapter
     resume_id = plan.request.resume_id
-    # a new session, or a fork the backend copies itself (claude): clinvk chooses the id
-    fresh = resume_id is None or (plan.request.fork and resume_id == _original_id(spec))
-    new_id = str(uuid.uuid4()) if fresh and adapter.assigns_session_id else None
-    plan.argv = adapter.build_interactive_argv(plan.request, new_id)
     env = app.env
     if spec.dry_run:
         env.stdout.write(plan.shell_line(env.cwd) + "\n")
@@ -58,17 +54,16 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="clinvk-interactive-") as scratch:
-        return _run_and_record(app, spec, plan, argv, new_id, known_turns, before_files,
-                               Path(scratch))
+        return _run_and_record(app, spec, plan, argv, known_turns, before_files, Path(scratch))
 
 
-def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_id: str | None,
-                    known_turns: int, before_files: set, scratch: Path) -> int:
+def _run_and_record(app: App, spec: TurnSpec, plan: TurnPlan, argv: list[str], known_turns: int,
+                    before_files: set, scratch: Path) -> int:
     """Run the interface (with the adapter's optional `interactive_env`, `interactive_argv`
     and `interactive_snapshot`, whose files go to `scratch`, a private folder removed
     afterwards) and record the new turns (with the adapter's optional `interactive_turn_usage` when
     the store's own figures are short)."""
-    from clinvk.interactive import run_interactive
+    from clinvk.pty.interactive import run_interactive
 
     adapter = plan.adapter
     env = app.env
@@ -88,7 +83,7 @@ def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_
     plan.tidy_store()
     if spec.ephemeral:
         return result.returncode
-    session_id = new_id or resume_id
+    session_id = plan.new_id or resume_id
     transcript = _read(plan, session_id, env.warn) if session_id else None
     if transcript is None and not resume_id:  # e.g. the backend ignored the id we chose
         session_id = adapter.find_new_session(plan.workdir, result.started_at, plan.environ,
@@ -101,17 +96,13 @@ def _run_and_record(app: App, spec: TurnSpec, plan: _Plan, argv: list[str], new_
     if turns and exact is not None:
         turns = exact(turns, scratch, session_id) or turns
     if turns:
-        _record(app, spec, plan, session_id, transcript, turns, result)
-    elif plan.request.fork and resume_id != _original_id(spec):
+        _record(plan, session_id, transcript, turns, result)
+    elif plan.request.fork and resume_id != plan.original_id:
         _discard_copy(plan, resume_id)  # nothing was said in the fork: drop clinvk's copy
     return result.returncode
 
 
-def _original_id(spec: TurnSpec) -> str | None:
-    return spec.session.get("backend_session_id") if spec.session else None
-
-
-def _discard_copy(plan: _Plan, copy_id: str | None) -> None:
+def _discard_copy(plan: TurnPlan, copy_id: str | None) -> None:
     """Remove the store files of a fork's copy (made by the adapter's `prepare_fork`)."""
     if not copy_id:
         return
@@ -122,7 +113,7 @@ def _discard_copy(plan: _Plan, copy_id: str | None) -> None:
             pass
 
 
-def _read(plan: _Plan, session_id: str, warn=None) -> Transcript | None:
+def _read(plan: TurnPlan, session_id: str, warn=None) -> Transcript | None:
     files = plan.adapter.session_files(session_id, plan.workdir, plan.environ)
     if not files:
         return None
@@ -164,38 +155,24 @@ def _duration_ms(turn: TranscriptTurn) -> int:
     return max(0, int((end - start).total_seconds() * 1000))
 
 
-def _record(app: App, spec: TurnSpec, plan: _Plan, session_id: str, transcript: Transcript,
+def _record(plan: TurnPlan, session_id: str, transcript: Transcript,
             turns: list[TranscriptTurn], result: InteractiveResult) -> dict[str, Any]:
-    from clinvk.recorder import Recorder
-    from clinvk.store import session as sessions
-
-    settings = app.settings
-    common = {"store_prompts": settings.get("session.store_prompts"),
-              "store_usage": settings.get("session.store_token_usage")}
+    """The run's new turns, written to the session in one locked write."""
+    spec = plan.spec
     model = plan.model or transcript.model
-    if spec.session is not None and not spec.fork:
-        recorder = Recorder(app.store, dict(spec.session), exists=True, **common)
-    else:
-        tags = tuple(dict.fromkeys([*settings.get("session.default_tags"), *spec.tags]))
-        said = turns[0].prompt if spec.stored_prompt is None else spec.stored_prompt
-        title = spec.title or (sessions.make_title(said) if common["store_prompts"]
-                               else None)
-        parent_id = spec.session["id"] if spec.fork and spec.session else spec.parent_id
-        record = sessions.new_session(spec.backend, plan.workdir, model=model, title=title,
-                                      tags=tags, now=_when(turns[0]), parent_id=parent_id,
-                                      metadata=spec.metadata)
-        recorder = Recorder(app.store, record, exists=False, **common)
-    recorder.started(session_id, model)
+    recorder = plan.recorder(turns[0].prompt, model, now=_when(turns[0]))
+    recorder.identify(session_id, model)
     status, error = _outcome(result)
+    written = []
     for n, turn in enumerate(turns):
         last = n == len(turns) - 1
-        at = _when(turn)
         # a hand-over's first message is the whole earlier conversation: recorded as its spec says
         first = n == 0 and spec.stored_prompt is not None
-        recorder.finish(
-            prompt=spec.stored_prompt if first else turn.prompt, duration_ms=_duration_ms(turn),
-            exit_code=result.returncode if last else 0, usage=turn.usage.to_dict(),
-            cost_usd=None, status=status if last else "active", error=error if last else None,
-            at=at,
-        )
-    return recorder.record
+        written.append({
+            "prompt": spec.stored_prompt if first else turn.prompt,
+            "duration_ms": _duration_ms(turn), "exit_code": result.returncode if last else 0,
+            "usage": turn.usage.to_dict(), "cost_usd": None,
+            "status": status if last else "active", "error": error if last else None,
+            "at": _when(turn),
+        })
+    return recorder.finish_all(written)

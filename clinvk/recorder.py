@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import ExitCode, Interrupted
+from clinvk.pty.signals import routed
 from clinvk.store import session as sessions
 from clinvk.store.record_check import storable
 
@@ -53,17 +54,26 @@ class Recorder:
     def session_id(self) -> str | None:
         return self.record["id"] if self.store is not None else None
 
-    def started(self, backend_session_id: str, model: str | None) -> None:
-        """The backend told us its session id: make the session resumable right away."""
+    def identify(self, backend_session_id: str, model: str | None) -> bool:
+        """Note the backend's session id (and model) in the record, to be written with the
+        turns (`started` writes them at once); whether the stored record lacks them."""
         rec = self.record
-        changed = rec.get("backend_session_id") != backend_session_id or (
+        changed = rec.get("backend_session_id") != backend_session_id or bool(
             model and not rec.get("model")
         )
         rec["backend_session_id"] = backend_session_id
         if model and not rec.get("model"):
             rec["model"] = model
+        if changed or not self.exists:
+            self.pending = (backend_session_id, model)
+        return changed
+
+    def started(self, backend_session_id: str, model: str | None) -> None:
+        """The backend told us its session id: make the session resumable right away."""
+        changed = self.identify(backend_session_id, model)
         if self.store is None or (self.exists and not changed):
             return
+        rec = self.record
         storable(rec)
         from clinvk.store.lock import StoreLocked
 
@@ -84,6 +94,13 @@ class Recorder:
 
     def finish(self, **turn: Any) -> dict[str, Any]:
         """Add the finished (or failed, or interrupted) turn to the session."""
+        return self.finish_all([turn])
+
+    def finish_all(self, turns: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add these turns (add_turn's fields each; the last one finished, failed or was
+        interrupted) to the session, in one write under one hold of the store's lock."""
+        last = turns[-1]
+
         def apply(rec: dict[str, Any]) -> None:
             if self.pending is not None:
                 _set_ids(rec, *self.pending)
@@ -91,12 +108,13 @@ class Recorder:
                 rec["backend_session_id"] = self.record["backend_session_id"]
             if self.record.get("model") and not rec.get("model"):
                 rec["model"] = self.record["model"]
-            if ctrl_c.seen and turn.get("status") == "active":
-                turn.update(status="interrupted", error="interrupted",
+            if ctrl_c.seen and last.get("status") == "active":
+                last.update(status="interrupted", error="interrupted",
                             exit_code=int(ExitCode.INTERRUPTED))
                 self.interrupted = True
-            sessions.add_turn(rec, store_prompt=self.store_prompts, store_usage=self.store_usage,
-                              **turn)
+            for turn in turns:
+                sessions.add_turn(rec, store_prompt=self.store_prompts,
+                                  store_usage=self.store_usage, **turn)
             storable(rec)
 
         ctrl_c = _CtrlC()
@@ -154,11 +172,8 @@ class Recorder:
                 self.notice("Ctrl-C: the turn is recorded as interrupted once the session "
                             "store is free; Ctrl-C again to give up (the turn is then lost)")
 
-        signal.signal(signal.SIGINT, on_sigint)
-        try:
+        with routed({signal.SIGINT: on_sigint}):  # default_int_handler again after
             yield
-        finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass

@@ -3,8 +3,6 @@ renderer shows them → recorder keeps the session. Click-free; the CLI and clin
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,45 +13,16 @@ from clinvk.backends.base import (
     Done,
     SessionStarted,
     TextDelta,
-    TurnRequest,
     Usage,
     UsageReport,
 )
-from clinvk.errors import (
-    BackendFailed,
-    BackendNotInstalled,
-    ClinvkError,
-    ExitCode,
-    Interrupted,
-    TimedOut,
-    UsageError,
-)
+from clinvk.errors import BackendFailed, ClinvkError, ExitCode, Interrupted, TimedOut
+from clinvk.turn_plan import TurnPlan, TurnSpec
 
 if TYPE_CHECKING:
     from clinvk.app import App
     from clinvk.output import Renderer
     from clinvk.recorder import Recorder
-
-
-@dataclass
-class TurnSpec:
-    """What to run: a prompt on a backend, new or continuing `session`."""
-
-    prompt: str
-    backend: str
-    model: str | None = None
-    workdir: str | None = None
-    session: dict[str, Any] | None = None
-    ephemeral: bool = False
-    dry_run: bool = False
-    timeout: float | None = None
-    title: str | None = None
-    tags: tuple[str, ...] = ()
-    passthrough: tuple[str, ...] = ()
-    fork: bool = False  # with `session`: a new session whose conversation starts as its copy
-    parent_id: str | None = None  # of a new session (fork, hand-over)
-    metadata: dict[str, str] | None = None  # of a new session
-    stored_prompt: str | None = None  # the prompt recorded in the turn (default: `prompt`)
 
 
 @dataclass
@@ -72,106 +41,16 @@ class _State:
     diagnostics: deque[str] = field(default_factory=lambda: deque(maxlen=5))
 
 
-class _Plan:
-    """The resolved pieces of a turn: settings, adapter, argv, directory, environment."""
-
-    def __init__(self, app: App, spec: TurnSpec) -> None:
-        from clinvk.backends import get_adapter
-        from clinvk.prompt import clean_spec, refuse_unstorable
-
-        clean_spec(spec, app.env)  # no NUL or undecodable byte reaches the backend or store
-        settings = app.settings
-        self.conf = settings.backend(spec.backend)
-        self.adapter = get_adapter(settings.adapter_name(spec.backend))
-        session = spec.session
-        if session is not None:
-            self.workdir = session["working_dir"]
-            resume_id = session.get("backend_session_id")
-            if not resume_id:
-                raise UsageError(f"session {session['id'][:8]} has no backend session id "
-                                 "(its first turn never started): it cannot be resumed")
-            if not os.path.isdir(self.workdir):
-                raise UsageError(f"the working directory of session {session['id'][:8]}, "
-                                 f"{self.workdir}, no longer exists")
-        else:
-            resume_id = None
-            self.workdir = os.path.abspath(os.path.join(app.env.cwd, spec.workdir or "."))
-            if not os.path.isdir(self.workdir):
-                raise UsageError(f"working directory {self.workdir} does not exist")
-        self.model = spec.model or settings.model_override or self.conf.get("model")
-        if not spec.ephemeral:  # what the record would hold and cannot be replaced: exit 2
-            refuse_unstorable(self.workdir, self.model)
-        self.request = TurnRequest(
-            prompt=spec.prompt, command=self.conf["command"], model=self.model,
-            working_dir=self.workdir, resume_id=resume_id,
-            extra_flags=list(self.conf.get("extra_flags") or []),
-            passthrough=list(spec.passthrough),
-        )
-        self.environ = {**app.env.environ, **(self.conf.get("env") or {})}
-        self.scratch: str | None = None
-        if spec.fork and session is not None:
-            self._prepare_fork(spec)
-        self.argv = self.adapter.build_argv(self.request)
-
-    def _prepare_fork(self, spec: TurnSpec) -> None:
-        """Let the adapter copy what the fork needs (nothing for a dry run)."""
-        self.request.fork = True
-        if spec.dry_run:
-            return
-        import tempfile
-        from pathlib import Path
-
-        self.scratch = tempfile.mkdtemp(prefix="clinvk-fork-")
-        try:
-            self.request.resume_id = self.adapter.prepare_fork(
-                self.request.resume_id or "", self.workdir, self.environ, Path(self.scratch))
-        except (ValueError, OSError) as exc:
-            self.cleanup()
-            raise UsageError(f"cannot fork session {spec.session['id'][:8]}: {exc}") from None
-
-    def tidy_store(self) -> None:
-        """The adapter's optional repair of the backend's own store, before and after a run."""
-        tidy = getattr(self.adapter, "tidy_store", None)
-        if tidy is not None:
-            try:
-                tidy(self.workdir, self.environ)
-            except OSError:
-                pass
-
-    def cleanup(self) -> None:
-        if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            self.scratch = None
-
-    def shell_line(self, cwd: str, stdin: bytes | None = None) -> str:
-        """The command line, quoted so that it prints nothing raw and pastes back exactly."""
-        from clinvk.display import shell_line, shell_quote
-
-        line = shell_line(self.argv)
-        if stdin is not None:
-            line += f" < (prompt on stdin, {len(stdin)} bytes)"
-        return line if self.workdir == cwd else f"cd {shell_quote(self.workdir)} && {line}"
-
-    def executable(self) -> str:
-        path = shutil.which(self.argv[0], path=self.environ.get("PATH"))
-        if path is None:
-            raise BackendNotInstalled(
-                f"`{self.argv[0]}` not found on PATH: the {self.adapter.name} CLI is not "
-                f"installed (install it with: {self.adapter.install_hint})"
-            )
-        return path
-
-
 def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
     """Run one turn and return the fields of `-o json`; raise ClinvkError when it failed."""
-    plan = _Plan(app, spec)
+    plan = TurnPlan(app, spec)
     try:
         return _run_planned(app, spec, plan, renderer)
     finally:
         plan.cleanup()
 
 
-def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> dict[str, Any]:
+def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -> dict[str, Any]:
     """Spawn the backend as soon as its argv is known; it takes hundreds of milliseconds
     to start, and the session record, the store and the renderer are set up meanwhile
     (`on_spawn`). Only what the argv needs comes first: the plan, and for a resumed session
@@ -189,51 +68,30 @@ def _run_planned(app: App, spec: TurnSpec, plan: _Plan, renderer: Renderer) -> d
 
     def on_spawn() -> None:
         nonlocal recorder
-        recorder = _make_recorder(app, spec, plan)
+        if not spec.ephemeral:  # fails here, as the first write would, before the backend gets far
+            app.store.open()
+        recorder = plan.recorder(spec.prompt, plan.model)
         renderer.start(recorder.session_id, spec.backend)
 
     def on_line(line: str) -> None:
         for event in parser.feed(line):
             _handle(event, state, renderer, recorder, env)
 
-    from clinvk.runner import run_lines
+    from clinvk.pty.runner import run_lines
 
     if not spec.ephemeral:  # a broken store fails here, not after the backend has started
         app.store.check_writable()
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
-                       timeout=spec.timeout or None, stdin=stdin, on_spawn=on_spawn)
+                       timeout=plan.timeout or None, stdin=stdin, on_spawn=on_spawn)
     plan.tidy_store()
     assert recorder is not None  # run_lines calls on_spawn before any line, or raises
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):
         _handle(event, state, renderer, recorder, env)
-    return _conclude(spec, plan, state, result, renderer, recorder)
+    return _conclude(plan, state, result, renderer, recorder)
 
 
-def _make_recorder(app: App, spec: TurnSpec, plan: _Plan) -> Recorder:
-    from clinvk.recorder import Recorder
-    from clinvk.store import session as sessions
-
-    settings = app.settings
-    store = None if spec.ephemeral else app.store
-    if store is not None:
-        store.open()  # fails here, as the first write would, before the backend gets far
-    common = {"store_prompts": settings.get("session.store_prompts"),
-              "store_usage": settings.get("session.store_token_usage"), "notice": app.env.warn}
-    if spec.session is not None and not spec.fork:
-        return Recorder(store, dict(spec.session), exists=True, **common)
-    tags = tuple(dict.fromkeys([*settings.get("session.default_tags"), *spec.tags]))
-    prompt = spec.prompt if spec.stored_prompt is None else spec.stored_prompt
-    title = spec.title or (sessions.make_title(prompt) if common["store_prompts"]
-                           else sessions.NOT_STORED_TITLE)
-    parent_id = spec.parent_id or (spec.session["id"] if spec.fork and spec.session else None)
-    record = sessions.new_session(spec.backend, plan.workdir, model=plan.model, title=title,
-                                  tags=tags, store_usage=common["store_usage"],
-                                  parent_id=parent_id, metadata=spec.metadata)
-    return Recorder(store, record, exists=False, **common)
-
-
-def _baseline(plan: _Plan, spec: TurnSpec) -> Usage | None:
+def _baseline(plan: TurnPlan, spec: TurnSpec) -> Usage | None:
     """The running total a cumulative-usage backend starts this turn from."""
     if spec.session is None or not plan.adapter.reports_running_totals:
         return None
@@ -273,9 +131,9 @@ def _handle(event: object, state: _State, renderer: Renderer, recorder: Recorder
         env.info(f"backend: {event.line}")
 
 
-def _outcome(spec: TurnSpec, state: _State, result) -> tuple[str, str | None, ExitCode]:
+def _outcome(plan: TurnPlan, state: _State, result) -> tuple[str, str | None, ExitCode]:
     if result.timed_out:
-        return "error", f"timed out after {spec.timeout:g}s", ExitCode.TIMEOUT
+        return "error", f"timed out after {plan.timeout:g}s", ExitCode.TIMEOUT
     if result.interrupted:
         return "interrupted", "interrupted", ExitCode.INTERRUPTED
     if state.fatal:
@@ -286,16 +144,16 @@ def _outcome(spec: TurnSpec, state: _State, result) -> tuple[str, str | None, Ex
     return "active", None, ExitCode.OK
 
 
-def _conclude(spec, plan, state: _State, result, renderer, recorder) -> dict[str, Any]:
-    status, error, code = _outcome(spec, state, result)
+def _conclude(plan: TurnPlan, state: _State, result, renderer, recorder) -> dict[str, Any]:
+    spec = plan.spec
+    status, error, code = _outcome(plan, state, result)
     usage = state.usage.to_dict() if state.usage is not None else None
     if not state.streamed and state.final_text and code == ExitCode.OK:
         renderer.text(state.final_text)
         if state.keep_content:
             state.content.append(state.final_text)
     record = recorder.finish(
-        prompt=spec.prompt if spec.stored_prompt is None else spec.stored_prompt,
-        duration_ms=result.duration_ms, exit_code=int(code),
+        prompt=plan.said, duration_ms=result.duration_ms, exit_code=int(code),
         usage=usage, cost_usd=state.cost_usd, status=status, error=error,
     )
     if recorder.interrupted:  # Ctrl-C while the finished turn waited for the store

@@ -264,6 +264,51 @@ def test_resume_adds_turns_and_usage_to_the_same_session(term: Term, backend: st
     assert all(t["usage"] == TURN_USAGE[backend] for t in after["turns"])
 
 
+# clinvk with an audit hook (Python's own, sys.addaudithook) that notes every exclusive
+# flock of the store's lock file: how often a run took the lock, the store left as it is
+COUNTING_LOCKS = r"""
+import fcntl, os, sys
+def hook(event, args):
+    if event == "fcntl.flock" and args[1] & fcntl.LOCK_EX:
+        try:
+            target = os.readlink(f"/proc/self/fd/{args[0]}")
+        except OSError:
+            return
+        if target.endswith("store.lock"):
+            with open(os.environ["LOCK_LOG"], "a") as fh:
+                fh.write(target + "\n")
+sys.addaudithook(hook)
+from clinvk.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("backend", ["claude", "codex"])
+def test_an_interactive_run_records_its_turns_in_one_locked_write(term: Term, backend: str) -> None:
+    """Several turns typed in one run: the store's lock is taken once (creating the session,
+    and again adding turns to it on resume), not once per turn."""
+    with open(term.clinvk_home / "config.yaml", "a") as fh:
+        fh.write("session:\n  auto_clean: false\n")  # the daily clean takes the lock too
+    log = term.tmp / "locks.log"
+
+    def run(*args: str, prompts: list[str]) -> int:
+        child = pexpect.spawn(sys.executable, ["-c", COUNTING_LOCKS, *args], cwd=str(term.work),
+                              env={**term.env, "LOCK_LOG": str(log)}, encoding="utf-8",
+                              dimensions=(24, 80), timeout=15)
+        for prompt in prompts:
+            say(child, prompt)
+        assert finish(child) == 0
+        taken = log.read_text().splitlines() if log.exists() else []
+        log.unlink(missing_ok=True)
+        return len(taken)
+
+    assert run("-b", backend, prompts=["one", "two", "three"]) == 1
+    assert run("resume", "--last", prompts=["four", "five"]) == 1
+    [rec] = term.sessions()
+    assert [t["prompt"] for t in rec["turns"]] == ["one", "two", "three", "four", "five"]
+    assert rec["token_usage"] == times(TURN_USAGE[backend], 5)
+
+
 def test_headless_then_interactive_then_transcript(term: Term) -> None:
     child = term.spawn("-b", "gemini")
     say(child, "one")

@@ -23,7 +23,7 @@ from clinvk.durations import parse_age, parse_timeout, seconds
 from clinvk.errors import ExitCode, UsageError
 from clinvk.handoff import MAX_ARG_BYTES, compose
 from clinvk.prompt import clean
-from clinvk.runner import run_lines
+from clinvk.pty.runner import run_lines
 
 SID = "11111111-2222-3333-4444-555555555555"
 BIG = ("0123456789abcdef" * 8 + "\n") * 2400  # ~310 KB: over Linux's 128 KiB per argument
@@ -234,7 +234,7 @@ def test_passthrough_bytes_reach_the_backend_unchanged_and_the_turn_is_recorded(
 def test_metadata_is_cleaned_like_title_and_tags():
     from clinvk.env import Environment
     from clinvk.prompt import clean_spec
-    from clinvk.turn import TurnSpec
+    from clinvk.turn_plan import TurnSpec
 
     spec = TurnSpec(prompt="hi", backend="claude", metadata={"k\udcff": "v\x00\ud800"})
     err = io.StringIO()

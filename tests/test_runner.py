@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinvk.runner import LineSplitter, run_lines
+from clinvk.pty.runner import LineSplitter, run_lines
 
 
 # text a backend can print: any character but a line end or a lone surrogate (not UTF-8)
@@ -107,7 +107,7 @@ def _race_runs(monkeypatch, runs: int) -> list:
     The poll interval is made tiny so that a poll times out right before the child's
     last write and exit far more often than with the real interval (the race widened,
     not changed)."""
-    import clinvk.runner as runner
+    import clinvk.pty.runner as runner
 
     monkeypatch.setattr(runner, "POLL", 0.0005)
     lost = []

@@ -9,10 +9,11 @@ import click
 from clinvk.app import App
 from clinvk.commands import common_options, pass_app
 from clinvk.commands.run import (
-    PASSTHROUGH_KEY,
     PassthroughCommand,
+    ResumeOptions,
     execute,
     execute_interactive,
+    from_click,
     require_prompt,
     turn_options,
     wants_interactive,
@@ -36,62 +37,58 @@ PICKER_ROWS = 20
 @click.argument("words", nargs=-1, metavar="[ID] [PROMPT]...")
 @pass_app
 @click.pass_context
-def resume(ctx: click.Context, app: App, **opts: Any) -> int:
+def resume(ctx: click.Context, app: App, **_params: Any) -> int:
     """Continue a session: ID (or unique prefix), --last, --here, or pick one with -i.
 
     The backend always runs in the session's own working directory.
     """
-    from clinvk.turn import TurnSpec
+    from clinvk.turn_plan import TurnSpec
 
-    words = list(opts["words"])
-    app.changes_nothing = opts["ephemeral"] or opts["dry_run"]
+    opts = from_click(ResumeOptions, ctx)
+    words = list(opts.words)
+    app.changes_nothing = opts.turn.changes_nothing
     session = _select(app, opts, words)
     app.close_store()  # no index connection held open while the backend runs
     if session is None:
         return 0
-    if opts["fork"] or opts["to_backend"]:
-        return _branch(ctx, app, opts, session, words)
+    if opts.fork or opts.to_backend:
+        return _branch(app, opts, session, words)
     interactive = wants_interactive(app, words)
     prompt = "" if interactive else require_prompt(app, tuple(words))
-    spec = TurnSpec(
-        prompt=prompt, backend=session["backend"], model=opts["model"], session=session,
-        ephemeral=opts["ephemeral"], dry_run=opts["dry_run"], timeout=opts["timeout"],
-        passthrough=ctx.meta.get(PASSTHROUGH_KEY, ()),
-    )
+    spec = TurnSpec(prompt=prompt, backend=session["backend"], session=session,
+                    **opts.turn.spec_fields())
     if interactive:
         return execute_interactive(app, spec)
-    return execute(app, spec, opts["output_format"])
+    return execute(app, spec, opts.turn.output_format)
 
 
-def _branch(ctx: click.Context, app: App, opts: dict[str, Any], session: dict[str, Any],
-            words: list[str]) -> int:
+def _branch(app: App, opts: ResumeOptions, session: dict[str, Any], words: list[str]) -> int:
     """`--fork` and `--to BACKEND`: a new session that starts from this one's conversation."""
     from clinvk.handoff import fork_spec, handoff_spec
 
-    if opts["fork"] and opts["to_backend"]:
+    if opts.fork and opts.to_backend:
         raise UsageError("--fork and --to exclude each other")
     interactive = wants_interactive(app, words)
     prompt = "" if interactive else require_prompt(app, tuple(words))
-    turn = {"model": opts["model"], "ephemeral": opts["ephemeral"], "dry_run": opts["dry_run"],
-            "timeout": opts["timeout"], "passthrough": ctx.meta.get(PASSTHROUGH_KEY, ())}
-    if opts["fork"]:
+    turn = opts.turn.spec_fields()
+    if opts.fork:
         spec = fork_spec(session, prompt, **turn)
     else:
-        spec = handoff_spec(app, session, opts["to_backend"], prompt, **turn)
+        spec = handoff_spec(app, session, opts.to_backend, prompt, **turn)
     if interactive:  # the new session opens in the backend's own interface
         return execute_interactive(app, spec)
-    return execute(app, spec, opts["output_format"])
+    return execute(app, spec, opts.turn.output_format)
 
 
-def _select(app: App, opts: dict[str, Any], words: list[str]) -> dict[str, Any] | None:
+def _select(app: App, opts: ResumeOptions, words: list[str]) -> dict[str, Any] | None:
     """The session to resume; consumes the ID from `words` when one is given."""
-    backend = opts["backend"]
+    backend = opts.backend
     if backend:
         app.settings.backend(backend)
-    workdir = app.env.cwd if opts["here"] else None
-    if opts["pick"]:
+    workdir = app.env.cwd if opts.here else None
+    if opts.pick:
         return _pick(app, workdir, backend)
-    if opts["last"] or opts["here"]:
+    if opts.last or opts.here:
         found = app.store.latest_resumable(working_dir=workdir, backend=backend)
         if found is None:
             where = " in this directory" if workdir else ""

@@ -17,16 +17,15 @@ import errno
 import os
 import select
 import signal
-import termios
 import time
-import tty
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pexpect
 
-from clinvk.runner import GRACE, finish_group
+from clinvk.pty.process import GRACE, finish_group, kill_group, spawn
+from clinvk.pty.signals import routed
+from clinvk.pty.terminal import CLASSIC, RawTerminal, terminal_size
 
 READ_SIZE = 1 << 16
 POLL = 0.1  # seconds between checks of the child's state when nothing is read
@@ -51,54 +50,6 @@ class InteractiveResult:
         return self.exit_code if self.exit_code is not None else 1
 
 
-def _size(fd: int) -> tuple[int, int]:
-    try:
-        size = os.get_terminal_size(fd)
-        return size.lines, size.columns
-    except OSError:
-        return 24, 80
-
-
-class RawTerminal:
-    """Context manager: the terminal on `fd` in raw mode, its settings restored on exit.
-    May be entered again after it was left (used around a suspend)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.saved: list | None = None
-
-    def __enter__(self) -> RawTerminal:
-        try:
-            self.saved = termios.tcgetattr(self.fd)
-            tty.setraw(self.fd, termios.TCSANOW)
-        except termios.error:
-            self.saved = None  # not a terminal: nothing to change or restore
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.saved is not None:
-            try:
-                termios.tcsetattr(self.fd, termios.TCSAFLUSH, self.saved)
-            except termios.error:
-                pass
-            self.saved = None
-
-
-@contextmanager
-def _signal_handlers(handlers: dict[int, object]) -> Iterator[None]:
-    old = {}
-    try:
-        for sig, handler in handlers.items():
-            try:
-                old[sig] = signal.signal(sig, handler)  # type: ignore[arg-type]
-            except ValueError:  # not in the main thread
-                pass
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
 class _Session:
     def __init__(self, child: pexpect.spawn, in_fd: int, out_fd: int) -> None:
         self.child = child
@@ -118,20 +69,14 @@ class _Session:
 
     def sync_size(self) -> None:
         self.resized = False
-        rows, cols = _size(self.out_fd)
+        rows, cols = terminal_size(self.out_fd, fallback=CLASSIC)
         try:
             self.child.setwinsize(rows, cols)
         except OSError:
             pass
 
     def signal_child(self, sig: int) -> None:
-        try:
-            os.killpg(self.child.pid, sig)
-        except OSError:
-            try:
-                os.kill(self.child.pid, sig)
-            except OSError:
-                pass
+        kill_group(self.child, sig)
 
     def child_stopped(self) -> bool:
         """True when the child stopped itself (SIGTSTP); consumes only stop reports, so
@@ -218,15 +163,14 @@ def run_interactive(argv: list[str], *, cwd: str, env: Mapping[str, str],
     """Run argv in a pty with the terminal on in_fd/out_fd handed over; wait for its end."""
     started_wall = time.time()
     started = time.monotonic()
-    child = pexpect.spawn(argv[0], argv[1:], cwd=cwd, env=dict(env), encoding=None,
-                          dimensions=_size(out_fd), use_poll=True)
+    child = spawn(argv, cwd=cwd, env=env, dimensions=terminal_size(out_fd, fallback=CLASSIC))
     session = _Session(child, in_fd, out_fd)
     handlers = {signal.SIGWINCH: session.on_winch, signal.SIGINT: session.on_signal,
                 signal.SIGTERM: session.on_signal, signal.SIGHUP: session.on_signal,
                 signal.SIGQUIT: session.on_signal}
     ended = False
     try:
-        with _signal_handlers(handlers):
+        with routed(handlers):
             session.pump()
         ended = True
     finally:

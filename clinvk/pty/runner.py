@@ -13,17 +13,18 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 
 import pexpect
+
+from clinvk.pty.process import GRACE, finish_group, kill_group, spawn
+from clinvk.pty.signals import routed
+from clinvk.pty.terminal import WIDE, terminal_size
 
 READ_SIZE = 1 << 16
 MAX_LINE = 16 << 20  # a longer line is handed over in pieces rather than buffered whole
 POLL = 0.2  # how often a quiet child is checked for timeout / interrupt
-GRACE = 3.0  # seconds a child gets to finish after Ctrl-C or SIGTERM before it is killed
 DRAIN_QUIET = 0.05  # after the child exited: output still in the pty arrives within this
 DRAIN_MAX = 2.0  # ... and a grandchild that keeps the pty open is read for this long at most
 EIO_CONFIRM = 3  # reads that must all end in EIO before the output is taken to have ended
@@ -46,33 +47,6 @@ class _Stop:
 
     def __call__(self, signum: int, _frame: object) -> None:
         self.signum = signum
-
-
-@contextmanager
-def _catching_signals(stop: _Stop) -> Iterator[None]:
-    """Route SIGINT/SIGTERM to `stop` for the duration, restoring the old handlers after."""
-    old = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            old[sig] = signal.signal(sig, stop)
-        except ValueError:  # not in the main thread: leave signals alone
-            pass
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def terminal_size(fd: int = 2) -> tuple[int, int]:
-    """(rows, cols) of the user's terminal, or a wide default."""
-    for candidate in (fd, 1, 0):
-        try:
-            size = os.get_terminal_size(candidate)
-            return size.lines, size.columns
-        except OSError:
-            continue
-    return 50, 200
 
 
 class LineSplitter:
@@ -163,37 +137,6 @@ def _drain(reader: _PtyReader, splitter: LineSplitter, on_line: Callable[[str], 
             on_line(line)
 
 
-def _kill_group(child: pexpect.spawn, sig: int) -> None:
-    try:
-        os.killpg(child.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            child.kill(sig)
-        except OSError:
-            pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except OSError:
-        return False
-    return True
-
-
-def finish_group(pgid: int, kill_at: float) -> None:
-    """After a stop was asked of a process group (Ctrl-C, timeout) and its leader is gone:
-    whatever is left of the group (a grandchild ignoring TERM/INT/HUP) gets until
-    kill_at, then SIGKILL. pexpect makes the child a session leader, so its pid is the
-    group's id; a group that is empty already costs nothing."""
-    while _group_alive(pgid) and time.monotonic() < kill_at:
-        time.sleep(0.01)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 class _Killer:
     """The escalation of one run: first signal, then SIGKILL to the group at kill_at."""
 
@@ -204,12 +147,12 @@ class _Killer:
 
     def start(self, sig: int, grace: float) -> None:
         if self.kill_at is None:
-            _kill_group(self.child, sig)
+            kill_group(self.child, sig)
             self.kill_at = time.monotonic() + grace
 
     def escalate(self) -> None:
         if self.kill_at is not None and time.monotonic() >= self.kill_at:
-            _kill_group(self.child, signal.SIGKILL)
+            kill_group(self.child, signal.SIGKILL)
             self.kill_at = time.monotonic() + 5.0
             self.killed = True
 
@@ -264,42 +207,6 @@ def _pump(child: pexpect.spawn, killer: _Killer, on_line: Callable[[str], None],
     return timed_out, interrupted
 
 
-def _spawn(argv: list[str], cwd: str, env: Mapping[str, str], stdin: bytes | None) -> pexpect.spawn:
-    """pexpect.spawn; with `stdin`, the child reads those bytes from a file on fd 0 (a pty is
-    no pipe: its line discipline cuts a line at 4095 bytes) while its output stays on the pty.
-    The file is private to this user and gone again once the child has started."""
-    path = _stdin_file(stdin) if stdin is not None else None
-    try:
-        return pexpect.spawn(
-            argv[0], argv[1:], cwd=cwd, env=dict(env), encoding=None, echo=False,
-            dimensions=terminal_size(), use_poll=True,
-            preexec_fn=None if path is None else partial(_stdin_from, path),
-        )
-    finally:  # spawn returns once the child has exec'd (or failed to)
-        if path is not None:
-            os.unlink(path)
-
-
-def _stdin_file(data: bytes) -> str:
-    import tempfile
-
-    fd, path = tempfile.mkstemp(prefix="clinvk-stdin-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
-
-
-def _stdin_from(path: str) -> None:
-    """In the child before exec (pexpect has closed every other descriptor by then)."""
-    fd = os.open(path, os.O_RDONLY)
-    os.dup2(fd, 0)
-    os.close(fd)
-
-
 def run_lines(
     argv: list[str],
     *,
@@ -319,11 +226,12 @@ def run_lines(
     on_line raise (Ctrl-C while it waits for the store, say), the child's group is stopped
     like on Ctrl-C before the exception goes on."""
     started = time.monotonic()
-    child = _spawn(argv, cwd, env, stdin)
+    child = spawn(argv, cwd=cwd, env=env, dimensions=terminal_size(2, 1, 0, fallback=WIDE),
+                  echo=False, stdin=stdin)
     stop = _Stop()
     killer = _Killer(child)
     deadline = started + timeout if timeout else None
-    with _catching_signals(stop):
+    with routed({signal.SIGINT: stop, signal.SIGTERM: stop}):
         try:
             if on_spawn is not None:
                 on_spawn()
