@@ -179,8 +179,8 @@ class TurnPlan:
                  now: datetime | None = None) -> Recorder:
         """The Recorder of the turn's session: the session continued, or a new one (created
         `now`) titled after `first_prompt` (the stored prompt when the spec has one)."""
-        from clinvk.store import session as sessions
         from clinvk.recorder import Recorder
+        from clinvk.store import session as sessions
 
         spec = self.spec
         store = None if spec.ephemeral else self.app.store
