@@ -17,6 +17,8 @@ from typing import Any
 
 from clinvk.backends.base import BackendError, Diagnostic, Done, Event
 
+from clinvk.clock import parse_rfc3339
+
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes.
 _ANSI_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
@@ -86,6 +88,14 @@ def as_cost(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) and value >= 0 else None
+
+
+def as_epoch(value: Any) -> float | None:
+    """An RFC 3339 timestamp as epoch seconds; None when it is not a string or not a time."""
+    try:
+        return parse_rfc3339(value).timestamp() if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def home_dir(environ: Mapping[str, str]) -> Path:

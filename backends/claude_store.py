@@ -1,5 +1,10 @@
 """claude's own store: `<config dir>/projects/<encoded cwd>/<session id>.jsonl`.
 
+Its paths, its reader, and moving a session (`relocate`). The folder name of a project is
+its path with every non-alphanumeric character replaced by '-'; lines carry `cwd` and
+`sessionId`. A fork needs no copy: it is claude's own `--resume ID --fork-session`.
+(Measured on claude 2.1.330.)
+
 One JSON object a line. `user` and `assistant` lines carry `message` (Anthropic shape),
 `timestamp`, `sessionId`, `cwd`. One API response may be written as several `assistant`
 lines (one per content block) that repeat the same `message.id` and `message.usage`, so
@@ -9,12 +14,15 @@ input = input_tokens + cache_read + cache_creation (claude reports the uncached 
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clinvk.backends._jsonl import as_dict, as_list, as_str, is_safe_id
-from clinvk.backends.base import Usage
+from clinvk.backends._jsonl import as_dict, as_int, as_list, as_str, home_dir, is_safe_id
+from clinvk.backends._relocate import check_rel_path, only_file, rewrite_item
+from clinvk.backends.base import Relocation, StoreFile, Usage
 from clinvk.backends.transcript import (
     Message,
     ToolCall,
@@ -30,10 +38,45 @@ from clinvk.backends.transcript import (
 SYNTHETIC_MODEL = "<synthetic>"  # claude's own placeholder messages (no API call)
 
 
-def _usage(raw: Any) -> Usage:
-    from clinvk.backends.claude import usage_from_api_usage
+# --- usage (the Anthropic shape: the headless parser's and the transcript's) -------------
 
-    return usage_from_api_usage(raw)
+
+def usage_from_api_usage(usage: Any) -> Usage:
+    """Normalise the Anthropic `usage` object of a result: `input_tokens` there is only the
+    uncached part, cache reads and cache writes come on top."""
+    usage = as_dict(usage)
+    uncached = as_int(usage.get("input_tokens"))
+    cache_read = as_int(usage.get("cache_read_input_tokens"))
+    cache_write = as_int(usage.get("cache_creation_input_tokens"))
+    details = as_dict(usage.get("output_tokens_details"))
+    return Usage(
+        input_tokens=uncached + cache_read + cache_write,
+        cached_input_tokens=cache_read,
+        cache_creation_input_tokens=cache_write,
+        output_tokens=as_int(usage.get("output_tokens")),
+        reasoning_tokens=as_int(details.get("thinking_tokens")),
+    )
+
+
+def usage_from_model_usage(model_usage: Any) -> Usage:
+    """Sum claude's per-model totals (`modelUsage`: camelCase, input uncached) over models."""
+    total = Usage()
+    for entry in as_dict(model_usage).values():
+        entry = as_dict(entry)
+        uncached = as_int(entry.get("inputTokens"))
+        cache_read = as_int(entry.get("cacheReadInputTokens"))
+        cache_write = as_int(entry.get("cacheCreationInputTokens"))
+        total += Usage(
+            input_tokens=uncached + cache_read + cache_write,
+            cached_input_tokens=cache_read,
+            cache_creation_input_tokens=cache_write,
+            output_tokens=as_int(entry.get("outputTokens")),
+            reasoning_tokens=as_int(entry.get("thinkingTokens")),
+        )
+    return total
+
+
+# --- reading a transcript ----------------------------------------------------------------
 
 
 def _user_messages(line: dict[str, Any], message: dict[str, Any]) -> list[Message]:
@@ -115,7 +158,7 @@ class _Reader:
         usage = None
         if isinstance(message.get("usage"), dict) and message_id not in self.seen_usage:
             self.seen_usage.add(message_id)
-            usage = _usage(message["usage"])
+            usage = usage_from_api_usage(message["usage"])
             transcript.total_usage = transcript.total_usage + usage
         if model:
             transcript.model = model
@@ -149,18 +192,41 @@ def read_claude_transcript(files: list[Path]) -> Transcript:
     return reader.transcript
 
 
-# --- finding files ----------------------------------------------------------------------
+# --- paths and finding files ------------------------------------------------------------
+
+
+def project_dir_name(working_dir: str) -> str:
+    """claude's folder name for a project: the path with every non-alphanumeric char -> '-'."""
+    return re.sub(r"[^A-Za-z0-9]", "-", working_dir)
+
+
+def claude_config_dir(environ: Mapping[str, str]) -> Path:
+    configured = environ.get("CLAUDE_CONFIG_DIR")
+    return Path(configured) if configured else home_dir(environ) / ".claude"
 
 
 def projects_dir(environ: Mapping[str, str]) -> Path:
-    from clinvk.backends.claude import claude_config_dir
-
     return claude_config_dir(environ) / "projects"
 
 
-def list_claude_files(working_dir: str, environ: Mapping[str, str]) -> set[Path]:
-    from clinvk.backends.claude import project_dir_name
+def claude_session_files(session_id: str, working_dir: str, environ: Mapping[str, str]) -> list[Path]:
+    """`<config>/projects/<encoded cwd>/<id>.jsonl`; when the cwd folder is not found
+    (symlinked or very long paths are encoded differently) any project folder holding
+    a file of that id."""
+    if not is_safe_id(session_id):
+        return []
+    projects = os.path.join(claude_config_dir(environ), "projects")
+    filename = f"{session_id}.jsonl"
+    try:
+        exact = os.path.join(projects, project_dir_name(working_dir), filename)
+        if os.path.isfile(exact):  # the common case, kept cheap: search calls it per session
+            return [Path(exact)]
+        return sorted(p for p in Path(projects).glob(f"*/{filename}") if p.is_file())
+    except OSError:
+        return []
 
+
+def list_claude_files(working_dir: str, environ: Mapping[str, str]) -> set[Path]:
     folder = projects_dir(environ) / project_dir_name(working_dir)
     try:
         return {p for p in folder.glob("*.jsonl") if p.is_file()}
@@ -175,3 +241,19 @@ def find_new_claude_session(working_dir: str, started_at: float, environ: Mappin
              if mtime(p) >= started_at - 2 and is_safe_id(p.stem)]
     fresh.sort(key=mtime, reverse=True)
     return fresh[0].stem if fresh else None
+
+
+# --- moving a session ---------------------------------------------------------------------
+
+
+def claude_relocate(items: list[Relocation]) -> list[list[StoreFile]]:
+    """The adapter's `relocate`: `projects/<dir>/<id>.jsonl` under the new dir and id."""
+    out = []
+    for item in items:
+        file = only_file(item, "claude")
+        parts = check_rel_path(file.path)
+        if len(parts) != 3 or parts[0] != "projects" or parts[2] != f"{item.old_id}.jsonl":
+            raise ValueError(f"{file.path!r} is not projects/<dir>/{item.old_id}.jsonl")
+        path = f"projects/{project_dir_name(item.new_dir)}/{item.new_id}.jsonl"
+        out.append([StoreFile(path, rewrite_item(item, file.content))])
+    return out

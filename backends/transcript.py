@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clinvk.backends.base import Usage
+from clinvk.backends.usage import Usage
 
 ROLES = ("user", "assistant", "tool")
 BRIEF_MAX = 120  # characters of a tool call's arguments or a tool result shown
@@ -108,6 +108,16 @@ def split_turns(messages: list[Message]) -> list[TranscriptTurn]:
         turns[-1] = replace(last, usage=usage, end_time=message.time or last.end_time,
                             model=message.model or last.model)
     return turns
+
+
+def turn_at(starts: list[float], when: float) -> int:
+    """The turn in progress at `when`, given the turns' start times in order: the last one
+    started at or before it (else the first)."""
+    index = 0
+    for n, start in enumerate(starts):
+        if start <= when:
+            index = n
+    return index
 
 
 def brief(value: Any, limit: int = BRIEF_MAX) -> str:
