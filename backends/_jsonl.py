@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clinvk.backends.base import BackendError, Diagnostic, Done, Event
+from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
 
 from clinvk.clock import parse_rfc3339
 
@@ -132,6 +132,7 @@ class JsonLineParser:
         self.done = False
         self.fatal_seen = False
         self.session_id: str | None = None
+        self.model: str | None = None
         self.diagnostics: list[str] = []
 
     def feed(self, line: str) -> list[Event]:
@@ -159,6 +160,16 @@ class JsonLineParser:
             elif isinstance(event, BackendError) and event.fatal:
                 self.fatal_seen = True
         return events
+
+    def started(self, session_id: Any, model: Any = None) -> list[Event]:
+        """SessionStarted when the backend names a session id not seen yet (with the model
+        it names, else the one known), else nothing."""
+        session_id = as_str(session_id)
+        if not session_id or session_id == self.session_id:
+            return []
+        self.session_id = session_id
+        self.model = as_str(model) or self.model
+        return [SessionStarted(session_id, self.model)]
 
     def handle(self, obj: dict[str, Any]) -> list[Event]:  # pragma: no cover - abstract
         raise NotImplementedError

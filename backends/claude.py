@@ -8,22 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import claude_store, claude_usage
 from clinvk.backends._jsonl import JsonLineParser, as_cost, as_dict, as_int, as_list, as_str
-from clinvk.backends.base import (
-    Adapter,
-    BackendError,
-    Done,
-    Event,
-    Relocation,
-    SessionStarted,
-    StoreFile,
-    TextDelta,
-    TurnRequest,
-    Usage,
-    UsageReport,
-)
+from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 from clinvk.backends.claude_store import usage_from_api_usage, usage_from_model_usage
 
 if TYPE_CHECKING:
+    from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 # --- usage --------------------------------------------------------------------------
@@ -68,7 +57,6 @@ class ClaudeParser(JsonLineParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.model: str | None = None
         self.current_message = ""
         self.streamed_blocks: dict[str, set[int]] = {}  # message id -> indexes with deltas
         self.consumed_blocks: dict[str, int] = {}  # message id -> text blocks matched
@@ -88,18 +76,10 @@ class ClaudeParser(JsonLineParser):
             return self._result(obj)
         return []
 
-    def _started(self, session_id: Any, model: Any = None) -> list[Event]:
-        session_id = as_str(session_id)
-        if not session_id or session_id == self.session_id:
-            return []
-        self.session_id = session_id
-        self.model = as_str(model) or self.model
-        return [SessionStarted(session_id, self.model)]
-
     def _system(self, obj: dict[str, Any]) -> list[Event]:
         subtype = obj.get("subtype")
         if subtype == "init":
-            return self._started(obj.get("session_id"), obj.get("model"))
+            return self.started(obj.get("session_id"), obj.get("model"))
         if subtype == "api_retry":
             attempt, limit = as_int(obj.get("attempt")), as_int(obj.get("max_retries"))
             reason = as_str(obj.get("error")) or "unknown error"
@@ -122,16 +102,18 @@ class ClaudeParser(JsonLineParser):
         index = as_int(event.get("index"))
         if kind == "content_block_start":
             block = as_dict(event.get("content_block"))
-            if block.get("type") == "text" and as_str(block.get("text")):
-                self.streamed_blocks.setdefault(message_id, set()).add(index)
-                return self._text(block.get("text"))
-            return []
+            return self._streamed(message_id, index, block, "text")
         if kind == "content_block_delta":
-            delta = as_dict(event.get("delta"))
-            if delta.get("type") == "text_delta" and as_str(delta.get("text")):
-                self.streamed_blocks.setdefault(message_id, set()).add(index)
-                return self._text(delta.get("text"))
+            return self._streamed(message_id, index, as_dict(event.get("delta")), "text_delta")
         return []
+
+    def _streamed(self, message_id: str, index: int, part: dict[str, Any], kind: str) -> list[Event]:
+        """The text of a streamed block or delta of type `kind`, noted as streamed so that
+        the whole message's line does not show it again."""
+        if part.get("type") != kind or not as_str(part.get("text")):
+            return []
+        self.streamed_blocks.setdefault(message_id, set()).add(index)
+        return self._text(part.get("text"))
 
     def _assistant(self, obj: dict[str, Any]) -> list[Event]:
         """Text of a whole assistant message, except the text blocks already streamed as
@@ -139,7 +121,7 @@ class ClaudeParser(JsonLineParser):
         content block), so streamed blocks are matched in order, not by position."""
         message = as_dict(obj.get("message"))
         message_id = as_str(message.get("id")) or ""
-        events = self._started(obj.get("session_id"))
+        events = self.started(obj.get("session_id"))
         for block in as_list(message.get("content")):
             block = as_dict(block)
             text = as_str(block.get("text"))
@@ -155,7 +137,7 @@ class ClaudeParser(JsonLineParser):
 
     def _result(self, obj: dict[str, Any]) -> list[Event]:
         model = _main_model(obj, self.model)
-        events = self._started(obj.get("session_id"), model)
+        events = self.started(obj.get("session_id"), model)
         subtype = as_str(obj.get("subtype")) or ""
         text = as_str(obj.get("result"))
         failed = obj.get("is_error") is True or subtype.startswith("error")

@@ -29,10 +29,10 @@ from clinvk.backends.transcript import (
     Transcript,
     TranscriptUnavailable,
     brief,
+    fresh_files,
+    glob_files,
     is_context_block,
-    mtime,
-    read_json_lines,
-    unknown_shape,
+    known_lines,
 )
 
 SYNTHETIC_MODEL = "<synthetic>"  # claude's own placeholder messages (no API call)
@@ -41,21 +41,26 @@ SYNTHETIC_MODEL = "<synthetic>"  # claude's own placeholder messages (no API cal
 # --- usage (the Anthropic shape: the headless parser's and the transcript's) -------------
 
 
-def usage_from_api_usage(usage: Any) -> Usage:
-    """Normalise the Anthropic `usage` object of a result: `input_tokens` there is only the
-    uncached part, cache reads and cache writes come on top."""
-    usage = as_dict(usage)
-    uncached = as_int(usage.get("input_tokens"))
-    cache_read = as_int(usage.get("cache_read_input_tokens"))
-    cache_write = as_int(usage.get("cache_creation_input_tokens"))
-    details = as_dict(usage.get("output_tokens_details"))
+def _anthropic_usage(uncached: int, cache_read: int, cache_write: int, output: int,
+                     thinking: int) -> Usage:
+    """Normalised usage from Anthropic's figures, whose input is only the uncached part:
+    cache reads and cache writes come on top."""
     return Usage(
         input_tokens=uncached + cache_read + cache_write,
         cached_input_tokens=cache_read,
         cache_creation_input_tokens=cache_write,
-        output_tokens=as_int(usage.get("output_tokens")),
-        reasoning_tokens=as_int(details.get("thinking_tokens")),
+        output_tokens=output,
+        reasoning_tokens=thinking,
     )
+
+
+def usage_from_api_usage(usage: Any) -> Usage:
+    """Normalise the Anthropic `usage` object of a result or of a transcript line."""
+    usage = as_dict(usage)
+    return _anthropic_usage(
+        as_int(usage.get("input_tokens")), as_int(usage.get("cache_read_input_tokens")),
+        as_int(usage.get("cache_creation_input_tokens")), as_int(usage.get("output_tokens")),
+        as_int(as_dict(usage.get("output_tokens_details")).get("thinking_tokens")))
 
 
 def usage_from_model_usage(model_usage: Any) -> Usage:
@@ -63,16 +68,10 @@ def usage_from_model_usage(model_usage: Any) -> Usage:
     total = Usage()
     for entry in as_dict(model_usage).values():
         entry = as_dict(entry)
-        uncached = as_int(entry.get("inputTokens"))
-        cache_read = as_int(entry.get("cacheReadInputTokens"))
-        cache_write = as_int(entry.get("cacheCreationInputTokens"))
-        total += Usage(
-            input_tokens=uncached + cache_read + cache_write,
-            cached_input_tokens=cache_read,
-            cache_creation_input_tokens=cache_write,
-            output_tokens=as_int(entry.get("outputTokens")),
-            reasoning_tokens=as_int(entry.get("thinkingTokens")),
-        )
+        total += _anthropic_usage(
+            as_int(entry.get("inputTokens")), as_int(entry.get("cacheReadInputTokens")),
+            as_int(entry.get("cacheCreationInputTokens")), as_int(entry.get("outputTokens")),
+            as_int(entry.get("thinkingTokens")))
     return total
 
 
@@ -183,11 +182,7 @@ def read_claude_transcript(files: list[Path]) -> Transcript:
         raise TranscriptUnavailable("no claude transcript file")
     reader = _Reader()
     for path in files:
-        lines, bad = read_json_lines(path)
-        known = sum(1 for line in lines if isinstance(line.get("type"), str))
-        if (bad and not lines) or (lines and not known):
-            raise unknown_shape("claude", path)
-        for line in lines:
+        for line in known_lines(path, "claude", lambda line: isinstance(line.get("type"), str)):
             reader.line(line)
     return reader.transcript
 
@@ -227,19 +222,14 @@ def claude_session_files(session_id: str, working_dir: str, environ: Mapping[str
 
 
 def list_claude_files(working_dir: str, environ: Mapping[str, str]) -> set[Path]:
-    folder = projects_dir(environ) / project_dir_name(working_dir)
-    try:
-        return {p for p in folder.glob("*.jsonl") if p.is_file()}
-    except OSError:
-        return set()
+    return glob_files(projects_dir(environ) / project_dir_name(working_dir), "*.jsonl")
 
 
 def find_new_claude_session(working_dir: str, started_at: float, environ: Mapping[str, str],
                             before: set[Path]) -> str | None:
     """A new `<id>.jsonl` in the working dir's project folder, newest first."""
-    fresh = [p for p in list_claude_files(working_dir, environ) - before
-             if mtime(p) >= started_at - 2 and is_safe_id(p.stem)]
-    fresh.sort(key=mtime, reverse=True)
+    fresh = [p for p in fresh_files(list_claude_files(working_dir, environ), before, started_at)
+             if is_safe_id(p.stem)]
     return fresh[0].stem if fresh else None
 
 

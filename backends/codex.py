@@ -8,22 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import codex_store, codex_usage
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_str
-from clinvk.backends.base import (
-    Adapter,
-    BackendError,
-    Done,
-    Event,
-    Relocation,
-    SessionStarted,
-    StoreFile,
-    TextDelta,
-    TurnRequest,
-    Usage,
-    UsageReport,
-)
+from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 from clinvk.backends.codex_store import usage_from_codex
 
 if TYPE_CHECKING:
+    from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 MESSAGE_SEPARATOR = "\n\n"  # between two agent messages of one turn
@@ -43,11 +32,7 @@ class CodexParser(JsonLineParser):
     def handle(self, obj: dict[str, Any]) -> list[Event]:
         kind = obj.get("type")
         if kind == "thread.started":
-            thread_id = as_str(obj.get("thread_id"))
-            if thread_id and thread_id != self.session_id:
-                self.session_id = thread_id
-                return [SessionStarted(thread_id, None)]
-            return []
+            return self.started(obj.get("thread_id"))
         if kind == "item.completed":
             return self._item(as_dict(obj.get("item")))
         if kind == "error":  # "Reconnecting... n/5" and the like: the turn may still succeed

@@ -43,10 +43,10 @@ from clinvk.backends.transcript import (
     Transcript,
     TranscriptUnavailable,
     brief,
+    fresh_files,
+    glob_files,
     is_context_block,
-    mtime,
-    read_json_lines,
-    unknown_shape,
+    known_lines,
 )
 
 KNOWN_TYPES = ("session_meta", "response_item", "event_msg", "turn_context")
@@ -210,11 +210,7 @@ def read_codex_transcript(files: list[Path]) -> Transcript:
         raise TranscriptUnavailable("no codex rollout file")
     reader = _Reader()
     for path in files:
-        lines, bad = read_json_lines(path)
-        known = sum(1 for line in lines if line.get("type") in KNOWN_TYPES)
-        if (bad and not lines) or (lines and not known):
-            raise unknown_shape("codex", path)
-        for line in lines:
+        for line in known_lines(path, "codex", lambda line: line.get("type") in KNOWN_TYPES):
             reader.line(line)
     return reader.transcript
 
@@ -223,11 +219,7 @@ def read_codex_transcript(files: list[Path]) -> Transcript:
 
 
 def list_rollouts(environ: Mapping[str, str]) -> set[Path]:
-    sessions = codex_home(environ) / "sessions"
-    try:
-        return {p for p in sessions.glob("*/*/*/rollout-*.jsonl") if p.is_file()}
-    except OSError:
-        return set()
+    return glob_files(codex_home(environ) / "sessions", "*/*/*/rollout-*.jsonl")
 
 
 def _same_dir(a: str | None, b: str) -> bool:
@@ -245,10 +237,7 @@ def find_new_rollout(working_dir: str, started_at: float, environ: Mapping[str, 
                      before: set[Path]) -> str | None:
     """The thread id of the newest rollout created since `before` whose `session_meta.cwd`
     is `working_dir`."""
-    fresh = sorted(list_rollouts(environ) - before, key=mtime, reverse=True)
-    for path in fresh:
-        if mtime(path) < started_at - 2:
-            continue
+    for path in fresh_files(list_rollouts(environ), before, started_at):
         first = read_first_json_line(path)
         payload = as_dict(first.get("payload"))
         if first.get("type") == "session_meta" and _same_dir(as_str(payload.get("cwd")), working_dir):

@@ -8,22 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import gemini_chat, gemini_store, gemini_usage
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_int, as_str
-from clinvk.backends.base import (
-    Adapter,
-    BackendError,
-    Done,
-    Event,
-    Relocation,
-    SessionStarted,
-    StoreFile,
-    TextDelta,
-    TurnRequest,
-    Usage,
-    UsageReport,
-)
+from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 from clinvk.backends.gemini_stubs import remove_stubs
 
 if TYPE_CHECKING:
+    from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 # --- usage --------------------------------------------------------------------------
@@ -106,12 +95,11 @@ class GeminiParser(JsonLineParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.model: str | None = None
         self.parts: list[str] = []
 
     def handle(self, obj: dict[str, Any]) -> list[Event]:
         kind = obj.get("type")
-        events = self._started(obj.get("session_id"), obj.get("model"))
+        events = self.started(obj.get("session_id"), obj.get("model"))
         if kind == "message":
             text = as_str(obj.get("content"))
             if obj.get("role") == "assistant" and text:
@@ -125,14 +113,6 @@ class GeminiParser(JsonLineParser):
             message = as_str(obj.get("message")) or "gemini reported an error"
             events.append(BackendError(message, fatal=obj.get("severity") == "error"))
         return events
-
-    def _started(self, session_id: Any, model: Any) -> list[Event]:
-        session_id = as_str(session_id)
-        if not session_id or session_id == self.session_id:
-            return []
-        self.session_id = session_id
-        self.model = as_str(model) or self.model
-        return [SessionStarted(session_id, self.model)]
 
     def _result(self, obj: dict[str, Any]) -> list[Event]:
         events: list[Event] = []

@@ -21,7 +21,7 @@ from pathlib import Path
 from clinvk.backends._jsonl import as_str, home_dir, is_safe_id, read_first_json_line
 from clinvk.backends._relocate import check_rel_path, only_file, rewrite_item, write_store_file
 from clinvk.backends.base import Relocation, StoreFile
-from clinvk.backends.transcript import mtime
+from clinvk.backends.transcript import fresh_files, glob_files
 
 # --- paths -------------------------------------------------------------------------------
 
@@ -91,11 +91,7 @@ def chat_files(session_id: str, working_dir: str, environ: Mapping[str, str]) ->
 
 
 def list_chat_files(environ: Mapping[str, str]) -> set[Path]:
-    tmp = gemini_dir(environ) / "tmp"
-    try:
-        return {p for p in tmp.glob("*/chats/session-*.json*") if p.is_file()}
-    except OSError:
-        return set()
+    return glob_files(gemini_dir(environ) / "tmp", "*/chats/session-*.json*")
 
 
 def project_hashes(working_dir: str) -> set[str]:
@@ -112,9 +108,7 @@ def find_new_chat(working_dir: str, started_at: float, environ: Mapping[str, str
     """The session id of the newest chat file created since `before` whose `projectHash`
     is the working dir's (a main chat, not a subagent's)."""
     hashes = project_hashes(working_dir)
-    for path in sorted(list_chat_files(environ) - before, key=mtime, reverse=True):
-        if mtime(path) < started_at - 2:
-            continue
+    for path in fresh_files(list_chat_files(environ), before, started_at):
         head = read_first_json_line(path)
         if head.get("projectHash") in hashes and head.get("kind", "main") == "main":
             session_id = as_str(head.get("sessionId"))

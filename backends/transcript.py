@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,16 @@ def read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
     return objects, bad
 
 
+def known_lines(path: Path, backend: str,
+                is_known: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL store file. Raises TranscriptUnavailable when it is
+    unreadable, or holds lines but none that is JSON or none of a kind the backend writes."""
+    lines, bad = read_json_lines(path)
+    if (bad and not lines) or (lines and not any(is_known(line) for line in lines)):
+        raise unknown_shape(backend, path)
+    return lines
+
+
 def unknown_shape(backend: str, path: Path) -> TranscriptUnavailable:
     return TranscriptUnavailable(
         f"{path} is not in a {backend} transcript shape this clinvk knows "
@@ -196,3 +207,21 @@ def mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+def glob_files(folder: Path, pattern: str) -> set[Path]:
+    """The regular files under `folder` that match `pattern` (none when it cannot be read)."""
+    try:
+        return {p for p in folder.glob(pattern) if p.is_file()}
+    except OSError:
+        return set()
+
+
+CLOCK_SLACK = 2.0  # seconds a store file's mtime may lie before the run's recorded start
+
+
+def fresh_files(found: set[Path], before: set[Path], started_at: float) -> list[Path]:
+    """The files of `found` that were not there `before` and were written since `started_at`
+    (epoch seconds, less CLOCK_SLACK), newest first: what an interactive run may have created."""
+    fresh = [p for p in found - before if mtime(p) >= started_at - CLOCK_SLACK]
+    return sorted(fresh, key=mtime, reverse=True)
