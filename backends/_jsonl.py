@@ -17,8 +17,6 @@ from typing import Any
 
 from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
 
-from clinvk.clock import parse_rfc3339
-
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes.
 _ANSI_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
@@ -92,6 +90,8 @@ def as_cost(value: Any) -> float | None:
 
 def as_epoch(value: Any) -> float | None:
     """An RFC 3339 timestamp as epoch seconds; None when it is not a string or not a time."""
+    from clinvk.clock import parse_rfc3339
+
     try:
         return parse_rfc3339(value).timestamp() if isinstance(value, str) else None
     except ValueError:

@@ -6,7 +6,6 @@ lines of the backend's output into events, and find the backend's own files.
 
 from __future__ import annotations
 
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -251,6 +250,8 @@ class Adapter(ABC):
 
     def new_session_id(self) -> str:
         """A fresh backend session id in the backend's own format (the default: a UUID 4)."""
+        import uuid
+
         return str(uuid.uuid4())
 
     @abstractmethod

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.backends import claude_store, claude_usage
+from clinvk.backends import claude_store
 from clinvk.backends._jsonl import JsonLineParser, as_cost, as_dict, as_int, as_list, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 from clinvk.backends.claude_store import usage_from_api_usage, usage_from_model_usage
@@ -186,7 +186,7 @@ class ClaudeAdapter(Adapter):
     ) -> list[Path]:
         return claude_store.claude_session_files(backend_session_id, working_dir, environ)
 
-    # --- interactive sessions and transcripts (see claude_store) --------------------------
+    # --- interactive sessions and transcripts (claude_transcript, claude_usage) ------------
 
     assigns_session_id = True  # `claude --session-id UUID` starts a new session with that id
 
@@ -214,16 +214,22 @@ class ClaudeAdapter(Adapter):
     def interactive_snapshot(self, working_dir: str, environ: Mapping[str, str],
                              resume_id: str | None, scratch: Path) -> None:
         """Before an interactive run: where claude's own usage count starts (claude_usage)."""
+        from clinvk.backends import claude_usage
+
         claude_usage.snapshot(working_dir, environ, resume_id, scratch)
 
     def interactive_turn_usage(self, turns: list[TranscriptTurn], scratch: Path,
                                session_id: str) -> list[TranscriptTurn] | None:
         """The run's new turns with the requests no transcript line holds (the title
         requests of claude 2.1.197's TUI) added, from claude's own count (claude_usage)."""
+        from clinvk.backends import claude_usage
+
         return claude_usage.exact_turn_usage(turns, scratch, session_id)
 
     def read_transcript(self, files: list[Path]) -> Transcript:
-        return claude_store.read_claude_transcript(files)
+        from clinvk.backends import claude_transcript
+
+        return claude_transcript.read_claude_transcript(files)
 
     # --- moving and forking sessions (see claude_store) -----------------------------------
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.backends import codex_store, codex_usage
+from clinvk.backends import codex_store
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 from clinvk.backends.codex_store import usage_from_codex
@@ -94,13 +94,15 @@ class CodexAdapter(Adapter):
     ) -> list[Path]:
         return codex_store.rollout_files(backend_session_id, environ)
 
-    # --- interactive sessions and transcripts (see codex_store) ---------------------------
+    # --- interactive sessions and transcripts (codex_transcript, codex_usage) --------------
 
     assigns_session_id = False  # the new thread's id is read from the rollout it creates
 
     def build_interactive_argv(self, request: TurnRequest, new_session_id: str | None) -> list[str]:
         """`codex [OPTIONS] --no-daemon` or `codex resume [OPTIONS] --no-daemon -- THREAD_ID`
         (no shared background server: see codex_usage)."""
+        from clinvk.backends import codex_usage
+
         argv = [request.command]
         if request.resume_id:
             argv.append("resume")
@@ -116,16 +118,22 @@ class CodexAdapter(Adapter):
     def interactive_env(self, working_dir: str, environ: Mapping[str, str],
                         scratch: Path) -> dict[str, str]:
         """RUST_LOG that makes codex log each API response's usage (see codex_usage)."""
+        from clinvk.backends import codex_usage
+
         return codex_usage.interactive_env(environ)
 
     def interactive_argv(self, argv: list[str], environ: Mapping[str, str],
                          scratch: Path) -> list[str]:
         """The run's argv with codex's log file sent to `scratch` (see codex_usage)."""
+        from clinvk.backends import codex_usage
+
         return codex_usage.interactive_argv(argv, environ, scratch)
 
     def interactive_turn_usage(self, turns: list[TranscriptTurn], scratch: Path,
                                session_id: str) -> list[TranscriptTurn] | None:
         """The run's new turns with every billed request, the TUI's title request included."""
+        from clinvk.backends import codex_usage
+
         return codex_usage.exact_turn_usage(turns, scratch, session_id)
 
     def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:
@@ -137,7 +145,9 @@ class CodexAdapter(Adapter):
         return codex_store.find_new_rollout(working_dir, started_at, environ, before)
 
     def read_transcript(self, files: list[Path]) -> Transcript:
-        return codex_store.read_codex_transcript(files)
+        from clinvk.backends import codex_transcript
+
+        return codex_transcript.read_codex_transcript(files)
 
     # --- moving and forking sessions (see codex_store) ------------------------------------
 

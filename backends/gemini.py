@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.backends import gemini_chat, gemini_store, gemini_usage
+from clinvk.backends import gemini_store
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_int, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
-from clinvk.backends.gemini_stubs import remove_stubs
 
 if TYPE_CHECKING:
     from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
@@ -164,10 +163,12 @@ class GeminiAdapter(Adapter):
     def tidy_store(self, working_dir: str, environ: Mapping[str, str]) -> None:
         """Before and after every run: remove the resume stubs that make gemini's own
         clean-up delete whole sessions (see gemini_stubs)."""
+        from clinvk.backends.gemini_stubs import remove_stubs
+
         for folder in gemini_store.own_project_folders(gemini_store.gemini_dir(environ), working_dir):
             remove_stubs(folder / "chats")
 
-    # --- interactive sessions and transcripts (see gemini_store, gemini_chat) -------------
+    # --- interactive sessions and transcripts (gemini_transcript, gemini_usage) ------------
 
     # `gemini --session-id UUID` starts a new session with clinvk's id (checked on the TUI of
     # 0.61.0); when a gemini ignores it, the chat file it created is found instead.
@@ -194,17 +195,23 @@ class GeminiAdapter(Adapter):
         return gemini_store.find_new_chat(working_dir, started_at, environ, before)
 
     def read_transcript(self, files: list[Path]) -> Transcript:
-        return gemini_chat.read_gemini_transcript(files)
+        from clinvk.backends import gemini_transcript
+
+        return gemini_transcript.read_gemini_transcript(files)
 
     def interactive_env(self, working_dir: str, environ: Mapping[str, str],
                         scratch: Path) -> dict[str, str]:
         """Extra variables for an interactive run: gemini's local telemetry into `scratch`
         (the chat file misses the model-router requests; see gemini_usage)."""
+        from clinvk.backends import gemini_usage
+
         return gemini_usage.telemetry_env(working_dir, environ, scratch)
 
     def interactive_turn_usage(self, turns: list[TranscriptTurn], scratch: Path,
                                session_id: str) -> list[TranscriptTurn] | None:
         """The run's new turns with the usage gemini's telemetry recorded, or None."""
+        from clinvk.backends import gemini_usage
+
         return gemini_usage.exact_turn_usage(turns, scratch / gemini_usage.TELEMETRY_FILE, session_id)
 
     # --- moving and forking sessions (see gemini_store) -----------------------------------

@@ -1,11 +1,13 @@
 """gemini's own store: `~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`.
 
 Its paths, finding the chat file an interactive run created, and moving and forking a
-session (measured on gemini 0.61.0); the file's content is read in gemini_chat. The
+session (measured on gemini 0.61.0); the file's content is read in gemini_transcript. The
 header line of a chat file holds `sessionId` and `projectHash` (sha256 of the cwd).
 gemini picks the `<project>` slug of a directory from `projects.json`, else from a
 `tmp/<slug>/.project_root` marker holding the directory, else claims `<basename>[-n]`.
 A fork is a copy of the chat file under a new id, resumed with `--resume NEWID`.
+
+The moving code imports _relocate when it runs: a headless turn needs only the paths.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ import hashlib
 import json
 import os
 import re
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import as_str, home_dir, is_safe_id, read_first_json_line
-from clinvk.backends._relocate import check_rel_path, only_file, rewrite_item, write_store_file
 from clinvk.backends.base import Relocation, StoreFile
-from clinvk.backends.transcript import fresh_files, glob_files
 
 # --- paths -------------------------------------------------------------------------------
 
@@ -176,6 +176,8 @@ class _Slugs:
 def gemini_relocate(items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
     """The adapter's `relocate`: the chat file under the new id in the new dir's project
     folder, with that folder's `.project_root` marker."""
+    from clinvk.backends._relocate import check_rel_path, only_file, rewrite_item
+
     slugs = _Slugs(gemini_dir(environ))
     out = []
     for item in items:
@@ -199,6 +201,8 @@ def gemini_relocate(items: list[Relocation], environ: Mapping[str, str]) -> list
 
 def _rewrite_json(item: Relocation, content: bytes, extra: dict[str, str]) -> bytes:
     """An older whole-JSON chat file: rewritten as one line."""
+    from clinvk.backends._relocate import rewrite_item
+
     try:
         one_line = json.dumps(json.loads(content), ensure_ascii=False).encode()
     except (ValueError, RecursionError):
@@ -212,6 +216,10 @@ def gemini_prepare_fork(session_id: str, working_dir: str, environ: Mapping[str,
     Not `--session-file COPY`: gemini 0.61 then writes the fork as two files, one of them a
     stub without the conversation, and its session clean-up at the next start deletes every
     file of a session that has such a stub, so the fork is gone after one more run."""
+    import uuid
+
+    from clinvk.backends._relocate import write_store_file
+
     files = chat_files(session_id, working_dir, environ)
     if not files:
         raise ValueError(f"no gemini chat file of session {session_id} was found")

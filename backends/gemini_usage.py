@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from clinvk.backends._jsonl import as_dict, as_epoch, as_str
-from clinvk.backends.gemini_chat import usage_from_tokens
 from clinvk.backends.gemini_store import gemini_dir
+from clinvk.backends.gemini_transcript import usage_from_tokens
 from clinvk.backends.transcript import turn_at
 from clinvk.backends.usage import Usage
 
