@@ -1,4 +1,5 @@
-"""Registry of backend adapters: adding a backend is one module and one line here."""
+"""Registry of backend adapters: adding a backend is one module (a subclass of
+`base.Adapter` named by a module-level `ADAPTER`) and one line here."""
 
 from __future__ import annotations
 

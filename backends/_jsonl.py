@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clinvk.backends.base import BackendError, Diagnostic, Done, Event
+from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes.
 _ANSI_RE = re.compile(
@@ -88,6 +88,16 @@ def as_cost(value: Any) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
+def as_epoch(value: Any) -> float | None:
+    """An RFC 3339 timestamp as epoch seconds; None when it is not a string or not a time."""
+    from clinvk.clock import parse_rfc3339
+
+    try:
+        return parse_rfc3339(value).timestamp() if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def home_dir(environ: Mapping[str, str]) -> Path:
     """HOME from the given environment, else the current user's home."""
     home = environ.get("HOME")
@@ -122,6 +132,7 @@ class JsonLineParser:
         self.done = False
         self.fatal_seen = False
         self.session_id: str | None = None
+        self.model: str | None = None
         self.diagnostics: list[str] = []
 
     def feed(self, line: str) -> list[Event]:
@@ -149,6 +160,16 @@ class JsonLineParser:
             elif isinstance(event, BackendError) and event.fatal:
                 self.fatal_seen = True
         return events
+
+    def started(self, session_id: Any, model: Any = None) -> list[Event]:
+        """SessionStarted when the backend names a session id not seen yet (with the model
+        it names, else the one known), else nothing."""
+        session_id = as_str(session_id)
+        if not session_id or session_id == self.session_id:
+            return []
+        self.session_id = session_id
+        self.model = as_str(model) or self.model
+        return [SessionStarted(session_id, self.model)]
 
     def handle(self, obj: dict[str, Any]) -> list[Event]:  # pragma: no cover - abstract
         raise NotImplementedError

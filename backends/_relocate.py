@@ -1,8 +1,8 @@
 """Moving a session's files inside a backend's own store: checking relative paths, rewriting
 ids and directories in JSONL lines, and writing files without ever following a symlink.
 
-Shared by the adapters' `relocate` / `prepare_fork` (see moves.py) and by clinvk's import.
-Nothing here knows clinvk's own store or Click.
+Shared by the stores' `relocate` / `prepare_fork` code (`<backend>_store.py`) and by
+clinvk's import. Nothing here knows clinvk's own store, Click or any one backend.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
+
+from clinvk.backends.base import Relocation, StoreFile
+
+from clinvk.atomic import write_atomic
 
 MAX_REL_PATH = 1024  # characters of a relative store path
 MAX_DEPTH = 200  # nesting of JSON values rewritten; deeper lines are kept as they are
@@ -89,6 +93,20 @@ def rewrite_jsonl(content: bytes, strings: dict[str, str], old_dir: str, new_dir
     return b"\n".join(out)
 
 
+def rewrite_item(item: Relocation, content: bytes, extra: dict[str, str] | None = None) -> bytes:
+    """`content` of one of the item's files with its id (and the `extra` strings) replaced
+    and its directory moved (see `rewrite_jsonl`)."""
+    strings = {item.old_id: item.new_id, **(extra or {})}
+    return rewrite_jsonl(content, strings, item.old_dir, item.new_dir)
+
+
+def only_file(item: Relocation, backend: str) -> StoreFile:
+    """The one store file of a backend that keeps a session in one file; ValueError else."""
+    if len(item.files) != 1:
+        raise ValueError(f"a {backend} session is one store file, not {len(item.files)}")
+    return item.files[0]
+
+
 # --- checking and writing ---------------------------------------------------------------
 
 
@@ -127,7 +145,7 @@ def read_existing(root: Path, rel: str) -> bytes | None:
 
 
 def write_store_file(root: Path, rel: str, content: bytes) -> Path:
-    """Write `content` to `rel` under `root` atomically (temp file + fsync + rename), creating
+    """Write `content` to `rel` under `root` atomically (clinvk.atomic), creating
     folders (0700) as needed; never follows a symlink. ValueError when unsafe."""
     problem = target_problem(root, rel)
     if problem:
@@ -143,22 +161,5 @@ def write_store_file(root: Path, rel: str, content: bytes) -> Path:
             if os.path.islink(folder) or not folder.is_dir():
                 raise ValueError(f"{folder} is not a folder") from None
     target = folder / parts[-1]
-    tmp = folder / f".{parts[-1]}.{os.urandom(6).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, target)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(target, content)
     return target

@@ -1,4 +1,4 @@
-"""The one small protocol every backend adapter implements, and the events it emits.
+"""The base class every backend adapter subclasses, and the events its parser emits.
 
 Adapters know nothing of the store or of Click: they build a command line, turn
 lines of the backend's output into events, and find the backend's own files.
@@ -6,52 +6,17 @@ lines of the backend's output into events, and find the backend's own files.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from clinvk.usage_keys import COUNTED_KEYS as USAGE_FIELDS  # SPEC's spelling, shared
+from clinvk.backends.usage import USAGE_FIELDS as USAGE_FIELDS
+from clinvk.backends.usage import Usage
 
 if TYPE_CHECKING:
-    from clinvk.backends.transcript import Transcript
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token usage in SPEC's normalised shape (input includes cached, output includes reasoning)."""
-
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(*(getattr(self, f) + getattr(other, f) for f in USAGE_FIELDS))
-
-    def __sub__(self, other: Usage) -> Usage:
-        return Usage(*(max(0, getattr(self, f) - getattr(other, f)) for f in USAGE_FIELDS))
-
-    def to_dict(self) -> dict[str, int]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["total_tokens"] = self.total_tokens
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object] | None) -> Usage:
-        """Read a normalised usage dict (as stored in a session); unknown keys are ignored."""
-        if not data:
-            return cls()
-        values = []
-        for name in USAGE_FIELDS:
-            value = data.get(name, 0)
-            values.append(value if isinstance(value, int) and not isinstance(value, bool) else 0)
-        return cls(*values)
+    from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 
 # --- events an adapter's parser emits -------------------------------------------------
@@ -169,107 +134,137 @@ class LineParser(Protocol):
         ...
 
 
-class Adapter(Protocol):
-    """What clinvk needs from a backend CLI.
 
-    Optional methods, looked up with getattr where they are used (turn, interactive_turn):
-    `tidy_store(working_dir, environ)`, a repair of the backend's own store before and after
-    every run (gemini); `interactive_env(working_dir, environ, scratch) -> dict` and
-    `interactive_argv(argv, environ, scratch) -> list`, extra variables and arguments of an
-    interactive run whose files go to the private folder `scratch`;
-    `interactive_snapshot(working_dir, environ, resume_id, scratch)`, called before an
-    interactive run to note in `scratch` what the backend's own counts are then (claude);
-    and `interactive_turn_usage(turns, scratch, session_id) -> list | None`, the run's new
-    turns with the usage read from those files when the transcript's own is short (codex,
-    gemini, claude).
+class Adapter(ABC):
+    """What clinvk needs from a backend CLI: the base class of every adapter.
+
+    A subclass must set the class attributes below and implement the abstract methods.
+    The other methods have defaults: the shared ones (`stdin_input`, `usage_baseline`,
+    `version_argv`, `new_session_id`) do what most backends need, and the optional hooks
+    (`tidy_store`, `interactive_env`, `interactive_argv`, `interactive_snapshot`,
+    `interactive_turn_usage`) do nothing, which is what a backend that needs no such step
+    wants: callers call them unconditionally.
     """
 
     name: str
     default_command: str
     install_hint: str  # e.g. "npm install -g @anthropic-ai/claude-code"
-    reports_running_totals: bool  # usage figures are the session's running totals (codex)
+    reports_running_totals: bool = False  # usage figures are the session's running totals (codex)
+    assigns_session_id: bool = False  # an interactive run takes clinvk's id for a new session
 
+    # --- headless turns -------------------------------------------------------------------
+
+    @abstractmethod
     def build_argv(self, request: TurnRequest) -> list[str]:
         """The full argv (argv[0] = request.command) for one headless turn."""
-        ...
 
     def stdin_input(self, request: TurnRequest) -> bytes | None:
         """What the backend reads on a piped stdin for this headless turn: the prompt when
         `build_argv` left it out (`request.long_prompt`), else None (stdin stays the pty)."""
-        ...
+        return prompt_on_stdin(request)
 
+    @abstractmethod
     def new_parser(self, baseline: Usage | None = None) -> LineParser:
         """A parser for one run; `baseline` is the backend's running total before the turn
         for backends that report cumulative figures (codex), else ignored."""
-        ...
 
     def usage_baseline(
         self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
     ) -> Usage | None:
         """The backend's own running usage total for a session before a new turn, read from
-        its store, or None when the backend reports per-turn figures or it is unknown."""
-        ...
+        its store, or None when the backend reports per-turn figures (the default) or it is
+        unknown."""
+        return None
 
+    @abstractmethod
     def session_files(
         self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
     ) -> list[Path]:
         """The backend's own store files that hold this session (may be empty)."""
-        ...
 
     def version_argv(self, command: str) -> list[str]:
         """Command line that prints the backend's version."""
-        ...
+        return [command, "--version"]
+
+    def tidy_store(self, working_dir: str, environ: Mapping[str, str]) -> None:
+        """Optional: a repair of the backend's own store before and after every run (gemini).
+        The default repairs nothing."""
+        return None
 
     # --- interactive sessions and transcripts (the backend's own store) ----------------
 
-    assigns_session_id: bool  # an interactive run takes clinvk's id for a new session
-
+    @abstractmethod
     def build_interactive_argv(self, request: TurnRequest, new_session_id: str | None) -> list[str]:
         """The argv of the backend's own interactive interface: a new session (with
         `new_session_id` when `assigns_session_id`), or `request.resume_id`; a non-empty
         `request.prompt` is sent as the first message of a new session (a hand-over)."""
-        ...
 
+    def interactive_env(self, working_dir: str, environ: Mapping[str, str],
+                        scratch: Path) -> dict[str, str]:
+        """Optional: extra variables of an interactive run whose files go to the private
+        folder `scratch` (codex, gemini). The default, {}, adds none."""
+        return {}
+
+    def interactive_argv(self, argv: list[str], environ: Mapping[str, str],
+                         scratch: Path) -> list[str]:
+        """Optional: the interactive run's argv with extra arguments whose files go to
+        `scratch` (codex). The default returns `argv` as it is."""
+        return argv
+
+    def interactive_snapshot(self, working_dir: str, environ: Mapping[str, str],
+                             resume_id: str | None, scratch: Path) -> None:
+        """Optional: called before an interactive run to note in `scratch` what the backend's
+        own counts are then (claude). The default notes nothing."""
+        return None
+
+    def interactive_turn_usage(self, turns: list[TranscriptTurn], scratch: Path,
+                               session_id: str) -> list[TranscriptTurn] | None:
+        """Optional: the run's new turns with the usage read from the files in `scratch` when
+        the transcript's own is short. None (the default) keeps the transcript's figures."""
+        return None
+
+    @abstractmethod
     def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:
         """The store files that exist now and could hold a session of `working_dir`: taken
         before an interactive run so that `find_new_session` can tell which one it created."""
-        ...
 
+    @abstractmethod
     def find_new_session(
         self, working_dir: str, started_at: float, environ: Mapping[str, str], before: set[Path]
     ) -> str | None:
         """The backend session id of the session an interactive run in `working_dir` created:
         a store file not in `before`, written since `started_at` (epoch seconds), that belongs
         to `working_dir` (not one another terminal created elsewhere); None if there is none."""
-        ...
 
+    @abstractmethod
     def read_transcript(self, files: list[Path]) -> Transcript:
         """The conversation in these store files (from `session_files`) with the session's
         total usage as the store records it, normalised like the headless parser's figures.
         Raises transcript.TranscriptUnavailable when gone, unreadable or of unknown shape."""
-        ...
 
     # --- moving and forking sessions (the backend's own store) ---------------------------
 
+    @abstractmethod
     def store_root(self, environ: Mapping[str, str]) -> Path:
         """The folder `session_files` lie under (`StoreFile.path` is relative to it)."""
-        ...
 
     def new_session_id(self) -> str:
-        """A fresh backend session id in the backend's own format."""
-        ...
+        """A fresh backend session id in the backend's own format (the default: a UUID 4)."""
+        import uuid
 
+        return str(uuid.uuid4())
+
+    @abstractmethod
     def relocate(self, items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
         """For each item, the files to write under `store_root` so that the backend finds the
         session `new_id` from `new_dir` (paths, ids and directories inside rewritten). Reads
         the store only to choose names; writes nothing. ValueError when a file's path or shape
         is not one this backend writes."""
-        ...
 
+    @abstractmethod
     def prepare_fork(
         self, backend_session_id: str, working_dir: str, environ: Mapping[str, str], scratch: Path
     ) -> str:
         """Make what a fork of the session needs (a copy in the store, or in the empty folder
         `scratch`, removed after the turn) and return the `resume_id` of the fork's first turn,
         which runs with `TurnRequest.fork`. ValueError when the session's files are missing."""
-        ...

@@ -2,74 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.backends._jsonl import (
-    JsonLineParser,
-    as_cost,
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    home_dir,
-    is_safe_id,
-)
-from clinvk.backends.base import (
-    BackendError,
-    Done,
-    Event,
-    SessionStarted,
-    TextDelta,
-    TurnRequest,
-    Usage,
-    UsageReport,
-    prompt_on_stdin,
-)
+from clinvk.backends import claude_store
+from clinvk.backends._jsonl import JsonLineParser, as_cost, as_dict, as_int, as_list, as_str
+from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
+from clinvk.backends.claude_store import usage_from_api_usage, usage_from_model_usage
 
 if TYPE_CHECKING:
-    from clinvk.backends.base import Relocation, StoreFile
-    from clinvk.backends.transcript import Transcript
+    from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
+    from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 # --- usage --------------------------------------------------------------------------
-
-
-def usage_from_api_usage(usage: Any) -> Usage:
-    """Normalise the Anthropic `usage` object of a result: `input_tokens` there is only the
-    uncached part, cache reads and cache writes come on top."""
-    usage = as_dict(usage)
-    uncached = as_int(usage.get("input_tokens"))
-    cache_read = as_int(usage.get("cache_read_input_tokens"))
-    cache_write = as_int(usage.get("cache_creation_input_tokens"))
-    details = as_dict(usage.get("output_tokens_details"))
-    return Usage(
-        input_tokens=uncached + cache_read + cache_write,
-        cached_input_tokens=cache_read,
-        cache_creation_input_tokens=cache_write,
-        output_tokens=as_int(usage.get("output_tokens")),
-        reasoning_tokens=as_int(details.get("thinking_tokens")),
-    )
-
-
-def usage_from_model_usage(model_usage: Any) -> Usage:
-    """Sum claude's per-model totals (`modelUsage`: camelCase, input uncached) over models."""
-    total = Usage()
-    for entry in as_dict(model_usage).values():
-        entry = as_dict(entry)
-        uncached = as_int(entry.get("inputTokens"))
-        cache_read = as_int(entry.get("cacheReadInputTokens"))
-        cache_write = as_int(entry.get("cacheCreationInputTokens"))
-        total += Usage(
-            input_tokens=uncached + cache_read + cache_write,
-            cached_input_tokens=cache_read,
-            cache_creation_input_tokens=cache_write,
-            output_tokens=as_int(entry.get("outputTokens")),
-            reasoning_tokens=as_int(entry.get("thinkingTokens")),
-        )
-    return total
 
 
 def billed_usage_of_result(result: Mapping[str, Any]) -> Usage:
@@ -111,7 +57,6 @@ class ClaudeParser(JsonLineParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.model: str | None = None
         self.current_message = ""
         self.streamed_blocks: dict[str, set[int]] = {}  # message id -> indexes with deltas
         self.consumed_blocks: dict[str, int] = {}  # message id -> text blocks matched
@@ -131,18 +76,10 @@ class ClaudeParser(JsonLineParser):
             return self._result(obj)
         return []
 
-    def _started(self, session_id: Any, model: Any = None) -> list[Event]:
-        session_id = as_str(session_id)
-        if not session_id or session_id == self.session_id:
-            return []
-        self.session_id = session_id
-        self.model = as_str(model) or self.model
-        return [SessionStarted(session_id, self.model)]
-
     def _system(self, obj: dict[str, Any]) -> list[Event]:
         subtype = obj.get("subtype")
         if subtype == "init":
-            return self._started(obj.get("session_id"), obj.get("model"))
+            return self.started(obj.get("session_id"), obj.get("model"))
         if subtype == "api_retry":
             attempt, limit = as_int(obj.get("attempt")), as_int(obj.get("max_retries"))
             reason = as_str(obj.get("error")) or "unknown error"
@@ -165,16 +102,18 @@ class ClaudeParser(JsonLineParser):
         index = as_int(event.get("index"))
         if kind == "content_block_start":
             block = as_dict(event.get("content_block"))
-            if block.get("type") == "text" and as_str(block.get("text")):
-                self.streamed_blocks.setdefault(message_id, set()).add(index)
-                return self._text(block.get("text"))
-            return []
+            return self._streamed(message_id, index, block, "text")
         if kind == "content_block_delta":
-            delta = as_dict(event.get("delta"))
-            if delta.get("type") == "text_delta" and as_str(delta.get("text")):
-                self.streamed_blocks.setdefault(message_id, set()).add(index)
-                return self._text(delta.get("text"))
+            return self._streamed(message_id, index, as_dict(event.get("delta")), "text_delta")
         return []
+
+    def _streamed(self, message_id: str, index: int, part: dict[str, Any], kind: str) -> list[Event]:
+        """The text of a streamed block or delta of type `kind`, noted as streamed so that
+        the whole message's line does not show it again."""
+        if part.get("type") != kind or not as_str(part.get("text")):
+            return []
+        self.streamed_blocks.setdefault(message_id, set()).add(index)
+        return self._text(part.get("text"))
 
     def _assistant(self, obj: dict[str, Any]) -> list[Event]:
         """Text of a whole assistant message, except the text blocks already streamed as
@@ -182,7 +121,7 @@ class ClaudeParser(JsonLineParser):
         content block), so streamed blocks are matched in order, not by position."""
         message = as_dict(obj.get("message"))
         message_id = as_str(message.get("id")) or ""
-        events = self._started(obj.get("session_id"))
+        events = self.started(obj.get("session_id"))
         for block in as_list(message.get("content")):
             block = as_dict(block)
             text = as_str(block.get("text"))
@@ -198,7 +137,7 @@ class ClaudeParser(JsonLineParser):
 
     def _result(self, obj: dict[str, Any]) -> list[Event]:
         model = _main_model(obj, self.model)
-        events = self._started(obj.get("session_id"), model)
+        events = self.started(obj.get("session_id"), model)
         subtype = as_str(obj.get("subtype")) or ""
         text = as_str(obj.get("result"))
         failed = obj.get("is_error") is True or subtype.startswith("error")
@@ -218,21 +157,10 @@ class ClaudeParser(JsonLineParser):
 # --- adapter ------------------------------------------------------------------------
 
 
-def project_dir_name(working_dir: str) -> str:
-    """claude's folder name for a project: the path with every non-alphanumeric char -> '-'."""
-    return re.sub(r"[^A-Za-z0-9]", "-", working_dir)
-
-
-def claude_config_dir(environ: Mapping[str, str]) -> Path:
-    configured = environ.get("CLAUDE_CONFIG_DIR")
-    return Path(configured) if configured else home_dir(environ) / ".claude"
-
-
-class ClaudeAdapter:
+class ClaudeAdapter(Adapter):
     name = "claude"
     default_command = "claude"
     install_hint = "npm install -g @anthropic-ai/claude-code"
-    reports_running_totals = False
 
     def build_argv(self, request: TurnRequest) -> list[str]:
         """Options first, the prompt last after `--`, so that a prompt starting with "-" or
@@ -250,39 +178,15 @@ class ClaudeAdapter:
             return argv
         return [*argv, "--", request.prompt]
 
-    def stdin_input(self, request: TurnRequest) -> bytes | None:
-        return prompt_on_stdin(request)
-
     def new_parser(self, baseline: Usage | None = None) -> ClaudeParser:
         return ClaudeParser()
-
-    def usage_baseline(
-        self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
-    ) -> Usage | None:
-        return None
 
     def session_files(
         self, backend_session_id: str, working_dir: str, environ: Mapping[str, str]
     ) -> list[Path]:
-        """`<config>/projects/<encoded cwd>/<id>.jsonl`; when the cwd folder is not found
-        (symlinked or very long paths are encoded differently) any project folder holding
-        a file of that id."""
-        if not is_safe_id(backend_session_id):
-            return []
-        projects = os.path.join(claude_config_dir(environ), "projects")
-        filename = f"{backend_session_id}.jsonl"
-        try:
-            exact = os.path.join(projects, project_dir_name(working_dir), filename)
-            if os.path.isfile(exact):  # the common case, kept cheap: search calls it per session
-                return [Path(exact)]
-            return sorted(p for p in Path(projects).glob(f"*/{filename}") if p.is_file())
-        except OSError:
-            return []
+        return claude_store.claude_session_files(backend_session_id, working_dir, environ)
 
-    def version_argv(self, command: str) -> list[str]:
-        return [command, "--version"]
-
-    # --- interactive sessions and transcripts (see claude_store) --------------------------
+    # --- interactive sessions and transcripts (claude_transcript, claude_usage) ------------
 
     assigns_session_id = True  # `claude --session-id UUID` starts a new session with that id
 
@@ -300,50 +204,40 @@ class ClaudeAdapter:
         return [*argv, *request.extra_flags, *request.passthrough, *first]
 
     def list_session_files(self, working_dir: str, environ: Mapping[str, str]) -> set[Path]:
-        from clinvk.backends.claude_store import list_claude_files
-
-        return list_claude_files(working_dir, environ)
+        return claude_store.list_claude_files(working_dir, environ)
 
     def find_new_session(
         self, working_dir: str, started_at: float, environ: Mapping[str, str], before: set[Path]
     ) -> str | None:
-        from clinvk.backends.claude_store import find_new_claude_session
-
-        return find_new_claude_session(working_dir, started_at, environ, before)
+        return claude_store.find_new_claude_session(working_dir, started_at, environ, before)
 
     def interactive_snapshot(self, working_dir: str, environ: Mapping[str, str],
                              resume_id: str | None, scratch: Path) -> None:
         """Before an interactive run: where claude's own usage count starts (claude_usage)."""
-        from clinvk.backends.claude_usage import snapshot
+        from clinvk.backends import claude_usage
 
-        snapshot(working_dir, environ, resume_id, scratch)
+        claude_usage.snapshot(working_dir, environ, resume_id, scratch)
 
-    def interactive_turn_usage(self, turns: list, scratch: Path, session_id: str) -> list | None:
+    def interactive_turn_usage(self, turns: list[TranscriptTurn], scratch: Path,
+                               session_id: str) -> list[TranscriptTurn] | None:
         """The run's new turns with the requests no transcript line holds (the title
         requests of claude 2.1.197's TUI) added, from claude's own count (claude_usage)."""
-        from clinvk.backends.claude_usage import exact_turn_usage
+        from clinvk.backends import claude_usage
 
-        return exact_turn_usage(turns, scratch, session_id)
+        return claude_usage.exact_turn_usage(turns, scratch, session_id)
 
     def read_transcript(self, files: list[Path]) -> Transcript:
-        from clinvk.backends.claude_store import read_claude_transcript
+        from clinvk.backends import claude_transcript
 
-        return read_claude_transcript(files)
+        return claude_transcript.read_claude_transcript(files)
 
-    # --- moving and forking sessions (see moves) ------------------------------------------
+    # --- moving and forking sessions (see claude_store) -----------------------------------
 
     def store_root(self, environ: Mapping[str, str]) -> Path:
-        return claude_config_dir(environ)
-
-    def new_session_id(self) -> str:
-        import uuid
-
-        return str(uuid.uuid4())
+        return claude_store.claude_config_dir(environ)
 
     def relocate(self, items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
-        from clinvk.backends.moves import claude_relocate
-
-        return claude_relocate(items)
+        return claude_store.claude_relocate(items)
 
     def prepare_fork(
         self, backend_session_id: str, working_dir: str, environ: Mapping[str, str], scratch: Path

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from clinvk.backends._jsonl import as_dict, as_str, home_dir
-from clinvk.backends.base import Usage
+from clinvk.backends.claude_store import claude_config_dir, claude_session_files, usage_from_model_usage
+from clinvk.backends.usage import Usage
 
 SNAPSHOT = "claude-usage-before.json"  # in the run's private scratch folder
 _CHECKED = ("input_tokens", "cached_input_tokens", "cache_creation_input_tokens", "output_tokens")
@@ -42,8 +43,6 @@ _CHECKED = ("input_tokens", "cached_input_tokens", "cache_creation_input_tokens"
 def global_config(environ: Mapping[str, str]) -> Path:
     """claude's global config file: `<config dir>/.config.json` when it exists (old
     installs), else `.claude.json` in $CLAUDE_CONFIG_DIR or the home folder."""
-    from clinvk.backends.claude import claude_config_dir
-
     legacy = claude_config_dir(environ) / ".config.json"
     if legacy.is_file():
         return legacy
@@ -52,8 +51,6 @@ def global_config(environ: Mapping[str, str]) -> Path:
 
 
 def _usage(model_usage: Any) -> Usage | None:
-    from clinvk.backends.claude import usage_from_model_usage
-
     return usage_from_model_usage(model_usage) if isinstance(model_usage, dict) else None
 
 
@@ -92,9 +89,7 @@ def last_cost_state(files: list[Path], session_id: str | None) -> Usage | None:
 
 
 def _session_files(session_id: str | None, working_dir: str, environ: Mapping[str, str]) -> list[Path]:
-    from clinvk.backends.claude import ADAPTER
-
-    return ADAPTER.session_files(session_id, working_dir, environ) if session_id else []
+    return claude_session_files(session_id, working_dir, environ) if session_id else []
 
 
 def _to_json(usage: Usage | None) -> dict[str, int] | None:
@@ -160,10 +155,6 @@ def run_usage(scratch: Path, session_id: str) -> Usage | None:
     return _config_usage(state, session_id)
 
 
-def _covers(bigger: Usage, smaller: Usage) -> bool:
-    return all(getattr(bigger, f) >= getattr(smaller, f) for f in _CHECKED)
-
-
 def exact_turn_usage(turns: list[Any], scratch: Path, session_id: str) -> list[Any] | None:
     """`turns` (TranscriptTurn, the run's new ones) with what the run billed beyond their
     transcript figures added to the last one; None when claude's own count is unknown,
@@ -173,6 +164,6 @@ def exact_turn_usage(turns: list[Any], scratch: Path, session_id: str) -> list[A
         return None
     recorded = sum((turn.usage for turn in turns), Usage())
     extra = run - recorded
-    if extra == Usage() or not _covers(run, recorded):
+    if extra == Usage() or not run.covers(recorded, _CHECKED):
         return None
     return [*turns[:-1], replace(turns[-1], usage=turns[-1].usage + extra)]

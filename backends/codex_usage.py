@@ -31,8 +31,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from clinvk.backends._jsonl import as_int
-from clinvk.backends.base import USAGE_FIELDS, Usage
+from clinvk.backends._jsonl import as_epoch, as_int
+from clinvk.backends.transcript import turn_at
+from clinvk.backends.usage import Usage
 
 LOG_DIR = "codex-log"  # under the run's scratch folder
 USAGE_DIRECTIVE = "codex_otel.log_only=info"
@@ -81,15 +82,6 @@ def interactive_argv(argv: list[str], environ: Mapping[str, str], scratch: Path)
 
 
 # --- reading the log --------------------------------------------------------------------
-
-
-def _epoch(value: Any) -> float | None:
-    from clinvk.clock import parse_rfc3339
-
-    try:
-        return parse_rfc3339(value).timestamp() if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _fields(text: str) -> dict[str, str]:
@@ -145,7 +137,7 @@ def log_events(log_dir: Path) -> list[tuple[float, str | None, Usage | None]]:
             continue
         for line in lines:
             match = _LINE.match(_ANSI.sub("", line))
-            when = _epoch(match.group(1)) if match else None
+            when = as_epoch(match.group(1)) if match else None
             if match is None or when is None:
                 continue
             fields = _fields(match.group(2))
@@ -156,19 +148,6 @@ def log_events(log_dir: Path) -> list[tuple[float, str | None, Usage | None]]:
 # --- attributing it to the turns ----------------------------------------------------------
 
 
-def _turn_at(starts: list[float], when: float) -> int:
-    """The turn in progress at `when`: the last one sent at or before it (else the first)."""
-    index = 0
-    for n, start in enumerate(starts):
-        if start <= when:
-            index = n
-    return index
-
-
-def _covers(bigger: Usage, smaller: Usage) -> bool:
-    return all(getattr(bigger, f) >= getattr(smaller, f) for f in USAGE_FIELDS)
-
-
 def exact_turn_usage(turns: list[Any], scratch: Path, session_id: str) -> list[Any] | None:
     """`turns` (TranscriptTurn, the run's new ones, usage from the rollout) with the usage
     of every API response the run's log records: the session thread's own responses as
@@ -176,7 +155,7 @@ def exact_turn_usage(turns: list[Any], scratch: Path, session_id: str) -> list[A
     on the turn in progress when that thread started. None when the log has no usage
     (then the rollout's figures stand)."""
     events = log_events(scratch / LOG_DIR)
-    starts = [_epoch(turn.time) for turn in turns]
+    starts = [as_epoch(turn.time) for turn in turns]
     if not turns or not any(usage for _, _, usage in events) or None in starts:
         return None
     first_seen: dict[str | None, float] = {}
@@ -189,10 +168,10 @@ def exact_turn_usage(turns: list[Any], scratch: Path, session_id: str) -> list[A
         if thread == session_id:
             own = own + usage
         else:
-            index = _turn_at(starts, first_seen[thread])  # type: ignore[arg-type]
+            index = turn_at(starts, first_seen[thread])  # type: ignore[arg-type]
             extra[index] = extra[index] + usage
     exact = [turn.usage + more for turn, more in zip(turns, extra, strict=True)]
     recorded = sum((turn.usage for turn in turns), Usage())
-    if own != recorded and _covers(own, recorded):
+    if own != recorded and own.covers(recorded):
         exact[-1] = exact[-1] + (own - recorded)  # billed, yet not in the rollout (cut short)
     return [replace(turn, usage=usage) for turn, usage in zip(turns, exact, strict=True)]

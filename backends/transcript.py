@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clinvk.backends.base import Usage
+from clinvk.backends.usage import Usage
 
 ROLES = ("user", "assistant", "tool")
 BRIEF_MAX = 120  # characters of a tool call's arguments or a tool result shown
@@ -110,6 +111,16 @@ def split_turns(messages: list[Message]) -> list[TranscriptTurn]:
     return turns
 
 
+def turn_at(starts: list[float], when: float) -> int:
+    """The turn in progress at `when`, given the turns' start times in order: the last one
+    started at or before it (else the first)."""
+    index = 0
+    for n, start in enumerate(starts):
+        if start <= when:
+            index = n
+    return index
+
+
 def brief(value: Any, limit: int = BRIEF_MAX) -> str:
     """A one-line summary of a tool's input or output."""
     if isinstance(value, dict) and value:
@@ -174,15 +185,18 @@ def read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
     return objects, bad
 
 
+def known_lines(path: Path, backend: str,
+                is_known: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL store file. Raises TranscriptUnavailable when it is
+    unreadable, or holds lines but none that is JSON or none of a kind the backend writes."""
+    lines, bad = read_json_lines(path)
+    if (bad and not lines) or (lines and not any(is_known(line) for line in lines)):
+        raise unknown_shape(backend, path)
+    return lines
+
+
 def unknown_shape(backend: str, path: Path) -> TranscriptUnavailable:
     return TranscriptUnavailable(
         f"{path} is not in a {backend} transcript shape this clinvk knows "
         "(written by a newer version of the CLI?)"
     )
-
-
-def mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0

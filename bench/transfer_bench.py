@@ -31,7 +31,7 @@ PROJECTS = ("alpha", "beta", "gamma", "delta")
 
 def populate(root: Path, count: int, kb: int, needle_every: int = 50) -> dict[str, str]:
     """`count` claude sessions (records + transcripts of about `kb` kB); returns the env."""
-    from clinvk.backends.claude import project_dir_name
+    from clinvk.backends.claude_store import project_dir_name
 
     from clinvk.store import SessionStore
     from clinvk.store import session as sessions

@@ -69,15 +69,10 @@ def _run_and_record(app: App, spec: TurnSpec, plan: TurnPlan, argv: list[str], k
     env = app.env
     resume_id = plan.request.resume_id
     environ = dict(plan.environ)
-    extra_env = getattr(adapter, "interactive_env", None)
-    if extra_env is not None and not spec.ephemeral:
-        environ.update(extra_env(plan.workdir, plan.environ, scratch))
-    extra_argv = getattr(adapter, "interactive_argv", None)
-    if extra_argv is not None and not spec.ephemeral:
-        argv = extra_argv(argv, plan.environ, scratch)
-    snapshot = getattr(adapter, "interactive_snapshot", None)
-    if snapshot is not None and not spec.ephemeral:
-        snapshot(plan.workdir, plan.environ, resume_id, scratch)
+    if not spec.ephemeral:
+        environ.update(adapter.interactive_env(plan.workdir, plan.environ, scratch))
+        argv = adapter.interactive_argv(argv, plan.environ, scratch)
+        adapter.interactive_snapshot(plan.workdir, plan.environ, resume_id, scratch)
     plan.tidy_store()
     result = run_interactive(argv, cwd=plan.workdir, env=environ)
     plan.tidy_store()
@@ -92,9 +87,8 @@ def _run_and_record(app: App, spec: TurnSpec, plan: TurnPlan, argv: list[str], k
     if transcript is None or session_id is None:
         return result.returncode  # nothing was said (or the store cannot be read): no record
     turns = split_turns(transcript.messages)[known_turns:]
-    exact = getattr(adapter, "interactive_turn_usage", None)
-    if turns and exact is not None:
-        turns = exact(turns, scratch, session_id) or turns
+    if turns:
+        turns = adapter.interactive_turn_usage(turns, scratch, session_id) or turns
     if turns:
         _record(plan, session_id, transcript, turns, result)
     elif plan.request.fork and resume_id != plan.original_id:

@@ -145,12 +145,10 @@ class TurnPlan:
 
     def tidy_store(self) -> None:
         """The adapter's optional repair of the backend's own store, before and after a run."""
-        tidy = getattr(self.adapter, "tidy_store", None)
-        if tidy is not None:
-            try:
-                tidy(self.workdir, self.environ)
-            except OSError:
-                pass
+        try:
+            self.adapter.tidy_store(self.workdir, self.environ)
+        except OSError:
+            pass
 
     def cleanup(self) -> None:
         if self.scratch:

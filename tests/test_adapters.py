@@ -632,7 +632,7 @@ def test_claude_session_files(home: Path):
 
 
 def test_claude_project_dir_encoding():
-    from clinvk.backends.claude import project_dir_name
+    from clinvk.backends.claude_store import project_dir_name
 
     assert project_dir_name("/home/user/proj") == "-home-user-proj"
     assert project_dir_name("/tmp/a.b_c d") == "-tmp-a-b-c-d"

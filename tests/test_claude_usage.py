@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from clinvk.backends.base import Usage
-from clinvk.backends.claude import project_dir_name
+from clinvk.backends.claude_store import project_dir_name
 from clinvk.backends.claude_usage import exact_turn_usage, run_usage, snapshot
 from clinvk.backends.transcript import TranscriptTurn
 

@@ -152,7 +152,7 @@ def test_search_transcripts_finds_words_only_in_the_backend_store(home, tmp_path
     record = make(home.store, title="first prompt", prompts=("first prompt",), wdir=wdir,
                   bsid=CLAUDE_SID)
     make(home.store, title="no transcript", bsid="0b9a0c36-b6a5-42b0-a483-53e93009ce30")
-    from clinvk.backends.claude import project_dir_name
+    from clinvk.backends.claude_store import project_dir_name
 
     folder = home.user_home / ".claude" / "projects" / project_dir_name(wdir)
     folder.mkdir(parents=True)

@@ -38,7 +38,7 @@ def _transcript(path: Path, bsid: str, texts: list[str]) -> None:
 
 
 def _session(home, tmp_path: Path, n: int, texts: list[str] | None) -> tuple[dict, Path]:
-    from clinvk.backends.claude import project_dir_name
+    from clinvk.backends.claude_store import project_dir_name
 
     wdir = str(tmp_path / f"proj{n % 2}")
     bsid = f"{n:08d}-b6a5-42b0-a483-53e93009ce30"

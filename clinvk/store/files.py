@@ -15,6 +15,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from clinvk import atomic
+from clinvk.atomic import discard as discard
+from clinvk.atomic import fsync_dir as fsync_dir
 from clinvk.errors import StoreError
 from clinvk.ids import is_valid_id
 from clinvk.store.migrations import NewerRecord
@@ -104,49 +107,13 @@ def mkdir_private(path: Path) -> bool:
 def stage(path: Path, record: dict[str, Any]) -> tuple[Path, os.stat_result]:
     """Write the record as a fsynced temp file beside path, to be renamed over it later;
     returns (temp path, its stat). A temp name is `.<name>.<12 hex>.tmp` (see sweep_temps)."""
-    data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        st = os.fstat(fd)
-    except BaseException:
-        os.close(fd)
-        discard(tmp)
-        raise
-    os.close(fd)
-    return tmp, st
-
-
-def discard(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def fsync_dir(folder: Path) -> None:
-    dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    return atomic.stage(path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def atomic_write(path: Path, record: dict[str, Any]) -> os.stat_result:
     """Write JSON to path via temp file + fsync + rename + folder fsync; returns its stat."""
     tmp, st = stage(path, record)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        discard(tmp)
-        raise
-    fsync_dir(path.parent)
+    atomic.commit(tmp, path)
     return st
 
 
