@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from clinvk.errors import StoreError, UsageError
 if TYPE_CHECKING:
     from clinvk.app import App
     from clinvk.backends.base import Adapter
+    from clinvk.filters import SessionFilter
     from clinvk.store import SessionStore
 
 from clinvk.bundle_import import FORMAT, VERSION, ImportOptions, import_files
@@ -29,15 +29,16 @@ __all__ = ["FORMAT", "VERSION", "ImportOptions", "export_bundle", "import_files"
            "select_sessions", "write_output", "markdown_export", "adapter_for"]
 
 
-def select_sessions(store: SessionStore, ids: list[str], filters: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The records of `ids` (each an id or unique prefix), else every one matching `filters`."""
+def select_sessions(store: SessionStore, ids: list[str],
+                    selection: SessionFilter | None) -> list[dict[str, Any]]:
+    """The records of `ids` (each an id or unique prefix), else every one of selection."""
     if ids:
         found: dict[str, dict[str, Any]] = {}
         for given in ids:
             record = store.get(given)
             found.setdefault(record["id"], record)
         return list(found.values())
-    return store.list(**dict(filters))
+    return store.list(selection)
 
 
 def adapter_for(app: App, backend: str) -> tuple[Adapter, dict[str, str]]:

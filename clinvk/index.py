@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk.index_schema import (
     DERIVED_TABLES,
@@ -32,10 +32,12 @@ from clinvk.index_schema import (
     ROW_COLS,
     SCHEMA,
     VALUE_COLS,
-    Filters,
     row_values,
     where,
 )
+
+if TYPE_CHECKING:
+    from clinvk.filters import SessionFilter
 
 # 2: model, token fields, cost, turn durations; 3: backend_session_id; 4: durations as JSON,
 # per-backend totals, turn durations and their buckets kept by triggers (stats)
@@ -172,24 +174,24 @@ class Index:
         for dirkey, name, reason in rows:
             self.warn(f"skipping {self.root / dirkey / name}: {reason}")
 
-    def select(
-        self, filters: Filters, order: str = "last_used", reverse: bool = False,
-        limit: int | None = None, offset: int = 0,
-    ) -> list[tuple[Any, ...]]:
-        """Rows (id, dirkey, name, sig_mtime, size, inode, *values) matching, sorted."""
-        column, desc = _ORDERS[order]
-        direction = "ASC" if desc == reverse else "DESC"
-        where, params = _where(filters)
+    def select(self, selection: SessionFilter) -> list[tuple[Any, ...]]:
+        """Rows (id, dirkey, name, sig_mtime, size, inode, *values) matching selection, in
+        its order, within its limit and offset."""
+        column, desc = _ORDERS[selection.order]
+        direction = "ASC" if desc == selection.reverse else "DESC"
+        where, params = _where(selection)
         sql = (
             "SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(_VALUE_COLS) +
             f" FROM sessions{where} ORDER BY {column} {direction}, "
             f"written_ns {direction}, id {direction} LIMIT ? OFFSET ?"
         )
-        params += [-1 if limit is None else int(limit), int(offset)]
+        limit = selection.limit
+        params += [-1 if limit is None else int(limit), int(selection.offset)]
         return self._call(lambda db: db.execute(sql, params).fetchall())
 
-    def count(self, filters: Filters) -> int:
-        where, params = _where(filters)
+    def count(self, selection: SessionFilter) -> int:
+        """How many rows match selection (its order and limit aside)."""
+        where, params = _where(selection)
         sql = f"SELECT count(*) FROM sessions{where}"
         return self._call(lambda db: db.execute(sql, params).fetchone()[0])
 

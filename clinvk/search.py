@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import ClinvkError, UsageError
+from clinvk.filters import SessionFilter
 from clinvk.index_schema import ORDERS
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 SNIPPET_WIDTH = 40  # characters shown on each side of the match
+DEFAULT = SessionFilter(limit=20)  # `sessions search` without options
 # record -> texts of its conversation; it may also have `narrow(records, query)`: the ids
 # of those records whose conversation may contain query (None: it cannot tell)
 TranscriptReader = Callable[[dict[str, Any]], Iterable[str]]
@@ -65,27 +67,28 @@ def match_record(record: dict[str, Any], query: str) -> tuple[str, str] | None:
 
 
 def search(
-    store: SessionStore, query: str, *, filters: dict[str, Any] | None = None,
-    limit: int | None = 20, order: str = "last_used", reverse: bool = False,
-    read_transcript: TranscriptReader | None = None,
+    store: SessionStore, query: str, selection: SessionFilter = DEFAULT, /, *,
+    read_transcript: TranscriptReader | None = None, **changes: Any,
 ) -> list[Hit]:
-    """Sessions matching query and filters: first those whose title, prompts, tags or
-    metadata contain it (index), then, given read_transcript (record -> texts of its
-    conversation), those whose conversation does. At most `limit` hits."""
+    """Sessions matching query and selection (keyword arguments: SessionFilter fields over
+    it): first those whose title, prompts, tags or metadata contain it (index), then, given
+    read_transcript (record -> texts of its conversation), those whose conversation does.
+    At most selection.limit hits, in its order."""
     if not query.strip():
         raise UsageError("empty search: give a text to look for, e.g. `sessions search parser`")
-    filters = dict(filters or {})
+    selection = SessionFilter.of(selection, **changes)
     needle = " ".join(query.split())
-    if filters.get("search"):
+    if selection.search:
         raise UsageError("sessions search takes the text as QUERY, not --search")
-    found = store.list(**{**filters, "search": needle}, order=order, reverse=reverse, limit=limit)
+    limit = selection.limit
+    found = store.list(selection, search=needle)
     hits = []
     for record in found:
         field, text = match_record(record, needle) or ("title", record.get("title") or "")
         hits.append(Hit(record, field, text))
     if read_transcript is not None and (limit is None or len(hits) < limit):
         seen = {hit.record["id"] for hit in hits}
-        for hit in _transcript_hits(store, needle, filters, order, reverse, read_transcript, seen):
+        for hit in _transcript_hits(store, needle, selection, read_transcript, seen):
             hits.append(hit)
             if limit is not None and len(hits) >= limit:
                 break
@@ -93,16 +96,16 @@ def search(
 
 
 def _transcript_hits(
-    store: SessionStore, needle: str, filters: dict[str, Any], order: str, reverse: bool,
+    store: SessionStore, needle: str, selection: SessionFilter,
     read_transcript: TranscriptReader, seen: set[str],
 ) -> Iterator[Hit]:
     """Sessions whose conversation contains needle, found from index rows; only the
     records of hits are read from their files."""
-    column, desc = ORDERS[order]
-    direction = "ASC" if desc == reverse else "DESC"
+    column, desc = ORDERS[selection.order]
+    direction = "ASC" if desc == selection.reverse else "DESC"
     rows = store.query("SELECT id, backend, backend_session_id, working_dir FROM sessions{where}"
                        f" ORDER BY {column} {direction}, id {direction}",
-                       **{**filters, "resumable": True})
+                       selection, resumable=True)
     lights = [{"id": sid, "backend": backend, "backend_session_id": backend_session_id,
                "working_dir": working_dir}
               for sid, backend, backend_session_id, working_dir in rows if sid not in seen]

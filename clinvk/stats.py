@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from clinvk.errors import UsageError
 
 if TYPE_CHECKING:
+    from clinvk.filters import SessionFilter
     from clinvk.store import SessionStore
 
 # SQL for each grouping; day is the UTC date of the session's last use
@@ -117,25 +118,25 @@ def _order(by: str | None, groups: list[dict[str, Any]]) -> None:
 
 
 def stats(store: SessionStore, by: str | None = None,
-          filters: dict[str, Any] | None = None) -> dict[str, Any]:
-    """{"by", "groups": [...], "total": {...}} over the sessions matching filters."""
+          selection: SessionFilter | None = None) -> dict[str, Any]:
+    """{"by", "groups": [...], "total": {...}} over the sessions matching selection."""
     check_by(by)
-    if by in (None, "backend") and not any((filters or {}).values()):
+    if by in (None, "backend") and (selection is None or not selection.narrows):
         from clinvk.stats_totals import backend_stats
 
         groups, total = backend_stats(store)
         _order(by, groups)
         return {"by": by, "groups": groups if by else [], "total": total}
-    return scan_stats(store, by, filters)
+    return scan_stats(store, by, selection)
 
 
 def scan_stats(store: SessionStore, by: str | None = None,
-               filters: dict[str, Any] | None = None) -> dict[str, Any]:
+               selection: SessionFilter | None = None) -> dict[str, Any]:
     """stats() from one query over the matching rows of the index (any filter, any grouping):
     the sums in SQL, the durations sorted here."""
     sql = _SQL.format(key=GROUPS[by] if by else "NULL")
     groups, every = [], []
-    for key, n, turns, *rest in store.query(sql, **(filters or {})):
+    for key, n, turns, *rest in store.query(sql, selection):
         tokens = dict(zip(TOKEN_FIELDS, (int(v or 0) for v in rest[:6]), strict=True))
         cost, cost_n, durations = rest[6], rest[7], _durations(rest[8])
         every.append(durations)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import SessionNotFound
+from clinvk.filters import SessionFilter
 from clinvk.ids import validate_id_or_prefix
-from clinvk.index import Filters
 from clinvk.session_files import _store_error
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
     with nullcontext() if dry_run else store.lock():
         if not store._ready():
             return [], 0
-        rows = store._idx().select(Filters(until=until), "last_used", True, None, 0)
+        rows = store._idx().select(SessionFilter(until=until, reverse=True))
         gone: list[tuple[str, str]] = []
         folders: dict[str, int] = {}  # dirkey -> its mtime before our first unlink
         try:
