@@ -20,6 +20,7 @@ __all__ = ["SORT_KEYS", "STATUSES", "SessionFilter", "check_sort", "parse_filter
            "parse_until"]
 
 SORT_KEYS = ("last_used", "created", "title", "turns", "tokens")  # index_schema.ORDERS: columns
+SORT_KEYS_SAID = f"{', '.join(SORT_KEYS[:-1])} or {SORT_KEYS[-1]}"  # for messages and help
 SORT_ALIASES = {"created_at": "created"}  # accepted from the API, as the store always did
 # the options of `sessions list` that parse_filter reads (filter_options, sort_options, -n, --all)
 OPTION_NAMES = ("backend", "status", "here", "tags", "since", "until", "search", "meta",
@@ -52,8 +53,7 @@ class SessionFilter:
     def __post_init__(self) -> None:
         order = SORT_ALIASES.get(self.order, self.order)
         if order not in SORT_KEYS:
-            raise UsageError(f"invalid sort order {self.order!r}: use one of last_used, created, "
-                             "title, turns or tokens")
+            raise UsageError(f"invalid sort order {self.order!r}: use one of {SORT_KEYS_SAID}")
         set_ = object.__setattr__
         set_(self, "order", order)
         if self.working_dir is not None:

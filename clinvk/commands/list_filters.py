@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from clinvk.app import App
-from clinvk.filters import OPTION_NAMES, SORT_KEYS, SessionFilter, parse_filter
+from clinvk.filters import OPTION_NAMES, SORT_KEYS_SAID, SessionFilter, parse_filter
 from clinvk.record_check import STATUSES
 
 WHEN = "WHEN"
@@ -47,8 +47,7 @@ def sort_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--reverse", is_flag=True, help="Reverse the order.")(func)
     return click.option(
         "--sort", metavar="KEY", default="last_used", show_default=True,
-        help=f"Order by {', '.join(SORT_KEYS[:-1])} or {SORT_KEYS[-1]} (newest, most first; "
-             "title A-Z).")(func)
+        help=f"Order by {SORT_KEYS_SAID} (newest, most first; title A-Z).")(func)
 
 
 def take_filters(app: App, params: dict[str, Any]) -> SessionFilter:
