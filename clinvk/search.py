@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 SNIPPET_WIDTH = 40  # characters shown on each side of the match
-DEFAULT = SessionFilter(limit=20)  # `sessions search` without options
+DEFAULT_SELECTION = SessionFilter(limit=20)  # `sessions search` without options
 # record -> texts of its conversation; it may also have `narrow(records, query)`: the ids
 # of those records whose conversation may contain query (None: it cannot tell)
 TranscriptReader = Callable[[dict[str, Any]], Iterable[str]]
@@ -67,7 +67,7 @@ def match_record(record: dict[str, Any], query: str) -> tuple[str, str] | None:
 
 
 def search(
-    store: SessionStore, query: str, selection: SessionFilter = DEFAULT, /, *,
+    store: SessionStore, query: str, selection: SessionFilter = DEFAULT_SELECTION, /, *,
     read_transcript: TranscriptReader | None = None, **changes: Any,
 ) -> list[Hit]:
     """Sessions matching query and selection (keyword arguments: SessionFilter fields over
