@@ -31,11 +31,12 @@ from clinvk.errors import (
     TimedOut,
     UsageError,
 )
+from clinvk.filters import SessionFilter
 
 __all__ = [
     "AmbiguousPrefix", "BackendFailed", "BackendNotInstalled", "ClinvkError", "ConfigError",
-    "ExitCode", "Interrupted", "RunResult", "SessionNotFound", "StoreError", "TimedOut",
-    "UsageError", "delete_session", "export_sessions", "fork", "get_session", "handoff",
+    "ExitCode", "Interrupted", "RunResult", "SessionFilter", "SessionNotFound", "StoreError",
+    "TimedOut", "UsageError", "delete_session", "export_sessions", "fork", "get_session", "handoff",
     "import_bundles", "list_sessions", "run",
 ]
 
@@ -130,16 +131,22 @@ def handoff(session: str, backend: str, prompt: str, *, model: str | None = None
     return _execute(app, spec)
 
 
-def list_sessions(**filters: Any) -> list[dict[str, Any]]:
-    """Session records, newest first. Filters: backend, status, working_dir, tags, since,
-    until (datetimes), search, meta (dict), order, reverse, limit, offset, resumable."""
+def list_sessions(selection: SessionFilter | None = None, /, **filters: Any) -> list[dict[str, Any]]:
+    """Session records, newest first, of selection or of these filters (SessionFilter's fields
+    over selection's): backend, status, working_dir, tags, since, until (datetimes), search,
+    meta (dict), order, reverse, limit, offset, resumable."""
     app = _app()
     try:
-        return app.store.list(**filters)
-    except TypeError as exc:
-        raise UsageError(f"unknown filter: {exc}") from None
+        return app.store.list(_selection(selection, filters))
     finally:
         app.store.close()
+
+
+def _selection(selection: SessionFilter | None, filters: dict[str, Any]) -> SessionFilter:
+    try:
+        return SessionFilter.of(selection, **filters)
+    except TypeError as exc:
+        raise UsageError(f"unknown filter: {exc}") from None
 
 
 def get_session(id_or_prefix: str) -> dict[str, Any]:
@@ -166,15 +173,16 @@ def delete_session(session_id: str | dict[str, Any]) -> bool:
         app.store.close()
 
 
-def export_sessions(ids: Iterable[str] = (), *, transcripts: bool = True,
-                    **filters: Any) -> dict[str, Any]:
+def export_sessions(ids: Iterable[str] = (), selection: SessionFilter | None = None, *,
+                    transcripts: bool = True, **filters: Any) -> dict[str, Any]:
     """The `sessions export` bundle (a JSON-ready dict) of these ids, or of every session
-    matching `filters` (list_sessions' filters) when no id is given."""
+    matching selection or `filters` (list_sessions' filters) when no id is given."""
     from clinvk.bundle import export_bundle, select_sessions
 
+    chosen = _selection(selection, filters)
     app = _app()
     try:
-        records = select_sessions(app.store, list(ids), filters)
+        records = select_sessions(app.store, list(ids), chosen)
         return export_bundle(app, records, transcripts=transcripts)
     finally:
         app.store.close()

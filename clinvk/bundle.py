@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,17 +17,19 @@ from clinvk.transcripts.access import adapter_for
 if TYPE_CHECKING:
     from clinvk.app import App
     from clinvk.store import SessionStore
+    from clinvk.store.selection import SessionFilter
 
 
-def select_sessions(store: SessionStore, ids: list[str], filters: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The records of `ids` (each an id or unique prefix), else every one matching `filters`."""
+def select_sessions(store: SessionStore, ids: list[str],
+                    selection: SessionFilter | None) -> list[dict[str, Any]]:
+    """The records of `ids` (each an id or unique prefix), else every one of selection."""
     if ids:
         found: dict[str, dict[str, Any]] = {}
         for given in ids:
             record = store.get(given)
             found.setdefault(record["id"], record)
         return list(found.values())
-    return store.list(**dict(filters))
+    return store.list(selection)
 
 
 def _file_entry(path: Path, root: Path) -> dict[str, str] | None:

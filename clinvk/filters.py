@@ -1,18 +1,25 @@
-"""List's filters as the user gives them (`--tag`, `--since 7d`, `--meta k=v`, `--sort`), turned
-into the keyword arguments of SessionStore.list/count. No Click here: the API uses it too."""
+"""Which sessions a command or the API wants, as one frozen value (`SessionFilter`): parsed
+once from the options the user gives (`--tag`, `--since 7d`, `--meta k=v`, `--sort`, `-n`),
+then handed unchanged to list, search, stats and export and on to the index query. No
+Click here: the API uses it too."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from clinvk.durations import parse_when
 from clinvk.errors import UsageError
+from clinvk.store.record_check import STATUSES
+from clinvk.store.selection import SORT_KEYS, SessionFilter
 
-SORT_KEYS = ("last_used", "created", "title", "turns", "tokens")
+__all__ = ["SORT_KEYS", "STATUSES", "SessionFilter", "check_sort", "parse_filter", "parse_meta",
+           "parse_until"]
+
+OPTION_NAMES = ("backend", "status", "here", "tags", "since", "until", "search", "meta",
+                "sort", "reverse", "limit", "show_all")
 _DATE_ONLY = re.compile(r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*")
 
 
@@ -45,25 +52,19 @@ def parse_meta(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def build_filters(
-    *, backend: str | None = None, status: str | None = None,
-    working_dir: str | os.PathLike[str] | None = None, tags: Iterable[str] = (),
-    since: str | datetime | None = None, until: str | datetime | None = None,
-    search: str | None = None, meta: Iterable[str] | dict[str, str] | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments for SessionStore.list/count/query from user-given values.
-
-    since/until take a date (2026-11-01), an RFC 3339 timestamp or a duration meaning that
-    long ago (7d); meta takes `KEY=VALUE` strings or a dict. Raises UsageError (exit 2)."""
-    if isinstance(since, str):
-        since = parse_when(since, now)
-    if isinstance(until, str):
-        until = parse_until(until, now)
-    if meta is not None and not isinstance(meta, dict):
-        meta = parse_meta(meta)
-    return {
-        "backend": backend, "status": status, "working_dir": working_dir,
-        "tags": tuple(dict.fromkeys(tags)), "since": since, "until": until,
-        "search": search or None, "meta": dict(meta or {}),
-    }
+def parse_filter(options: Mapping[str, Any], cwd: str | None = None,
+                 now: datetime | None = None) -> SessionFilter:
+    """The filter of list's options as the user gave them (OPTION_NAMES; a missing one is
+    not given): since/until a date (2026-11-01), an RFC 3339 timestamp or a duration meaning
+    that long ago (7d), a bare --until date its whole day; meta `KEY=VALUE` strings; `here`
+    the directory cwd; `show_all` no limit. Raises UsageError (exit 2)."""
+    since, until = options.get("since"), options.get("until")
+    return SessionFilter(
+        backend=options.get("backend"), status=options.get("status"),
+        working_dir=cwd if options.get("here") else None, tags=tuple(options.get("tags") or ()),
+        since=None if since is None else parse_when(since, now),
+        until=None if until is None else parse_until(until, now),
+        search=options.get("search"), meta=parse_meta(options.get("meta") or ()),
+        order=check_sort(options.get("sort")), reverse=bool(options.get("reverse")),
+        limit=None if options.get("show_all") else options.get("limit"),
+    )

@@ -23,6 +23,7 @@ from clinvk.usage_keys import USAGE_KEYS
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
+    from clinvk.store.selection import SessionFilter
 
 
 def check_by(by: str | None) -> str | None:
@@ -40,10 +41,10 @@ def _order(by: str | None, groups: list[dict[str, Any]]) -> None:
 
 
 def stats(store: SessionStore, by: str | None = None,
-          filters: dict[str, Any] | None = None) -> dict[str, Any]:
-    """{"by", "groups": [...], "total": {...}} over the sessions matching filters."""
+          selection: SessionFilter | None = None) -> dict[str, Any]:
+    """{"by", "groups": [...], "total": {...}} over the sessions matching selection."""
     check_by(by)
-    if by in (None, "backend") and not any((filters or {}).values()):
+    if by in (None, "backend") and (selection is None or not selection.narrows):
         found = backend_stats(store)
         if found is not None:
             groups, total = found
@@ -51,14 +52,14 @@ def stats(store: SessionStore, by: str | None = None,
             return {"by": by, "groups": groups if by else [], "total": total}
         by_backend = scan_stats(store, "backend")  # pragma: no cover
         return {**by_backend, "by": by, "groups": by_backend["groups"] if by else []}  # pragma: no cover
-    return scan_stats(store, by, filters)
+    return scan_stats(store, by, selection)
 
 
 def scan_stats(store: SessionStore, by: str | None = None,
-               filters: dict[str, Any] | None = None) -> dict[str, Any]:
+               selection: SessionFilter | None = None) -> dict[str, Any]:
     """stats() from one query over the matching rows of the index (any filter, any grouping):
     the sums in SQL, the durations sorted here."""
-    rows = group_sums(store, by, filters)
+    rows = group_sums(store, by, selection)
     groups = [summarise(sums, runs_summary([durations])) for sums, durations in rows]
     _order(by, groups)
     total = merge(groups, runs_summary([durations for _sums, durations in rows]))

@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from clinvk.app import App
+from clinvk.filters import OPTION_NAMES, SORT_KEYS_SAID, SessionFilter, parse_filter
+from clinvk.store.record_check import STATUSES
 
-STATUSES = ("active", "error", "interrupted")
-FILTER_PARAMS = ("backend", "status", "here", "tags", "since", "until", "search", "meta")
 WHEN = "WHEN"
 _WHEN_HELP = "a date (2026-11-01), an RFC 3339 timestamp or a duration meaning that long ago (7d)"
 
@@ -47,19 +47,10 @@ def sort_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--reverse", is_flag=True, help="Reverse the order.")(func)
     return click.option(
         "--sort", metavar="KEY", default="last_used", show_default=True,
-        help="Order by last_used, created, title, turns or tokens (newest, most first; "
-             "title A-Z).")(func)
+        help=f"Order by {SORT_KEYS_SAID} (newest, most first; title A-Z).")(func)
 
 
-def take_filters(app: App, params: dict[str, Any]) -> dict[str, Any]:
-    """Pop the filter options out of a command's params; store keyword arguments."""
-    from clinvk.filters import build_filters
-
-    here = params.pop("here", False)
-    values = {key: params.pop(key, None) for key in FILTER_PARAMS if key != "here"}
-    return build_filters(
-        backend=values["backend"], status=values["status"],
-        working_dir=app.env.cwd if here else None, tags=values["tags"] or (),
-        since=values["since"], until=values["until"], search=values["search"],
-        meta=values["meta"] or (),
-    )
+def take_filters(app: App, params: dict[str, Any]) -> SessionFilter:
+    """Pop the filter, sort and limit options out of a command's params: their SessionFilter."""
+    return parse_filter({key: params.pop(key) for key in OPTION_NAMES if key in params},
+                        app.env.cwd)

@@ -23,21 +23,19 @@ from clinvk.commands.list_filters import filter_options, sort_options, take_filt
               help='A JSON array of the session records, each with "match": {"field", "snippet"}.')
 @common_options
 @pass_app
-def search(app: App, query: tuple[str, ...], transcripts: bool, limit: int, as_json: bool,
-           sort: str, reverse: bool, **params: Any) -> int:
+def search(app: App, query: tuple[str, ...], transcripts: bool, as_json: bool,
+           **params: Any) -> int:
     """Find sessions whose title, prompts, tags or metadata contain QUERY (any case).
 
     With --transcripts, also those whose conversation, as the backend stored it, does.
     Each hit shows which field matched and the text around the match."""
-    from clinvk.filters import check_sort
     from clinvk.transcripts.reader import BackendTranscriptReader
     from clinvk.transcripts.search import search as do_search
 
-    filters = take_filters(app, params)
+    selection = take_filters(app, params)
     warn = app.env.warn if app.env.verbose else None  # why each transcript could not be read
     reader = BackendTranscriptReader(app, " ".join(query), warn) if transcripts else None
-    hits = do_search(app.store, " ".join(query), filters=filters, limit=limit,
-                     order=check_sort(sort), reverse=reverse, read_transcript=reader)
+    hits = do_search(app.store, " ".join(query), selection, read_transcript=reader)
     if reader is not None and reader.unreadable and not app.env.verbose:
         app.env.warn(f"{len(reader.unreadable)} transcript(s) could not be read (-v says why)")
     if as_json:

@@ -58,14 +58,10 @@ def sessions() -> None:
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of the session records.")
 @common_options
 @pass_app
-def list_cmd(app: App, limit: int, show_all: bool, as_json: bool, sort: str, reverse: bool,
-             **params: Any) -> int:
+def list_cmd(app: App, as_json: bool, **params: Any) -> int:
     """List sessions, most recently used first (see --sort)."""
-    from clinvk.filters import check_sort
-
-    filters = take_filters(app, params)
-    found = app.store.list(**filters, order=check_sort(sort), reverse=reverse,
-                           limit=None if show_all else limit)
+    selection = take_filters(app, params)
+    found = app.store.list(selection)
     if as_json:
         emit_json(app, found)
         return 0
@@ -75,8 +71,8 @@ def list_cmd(app: App, limit: int, show_all: bool, as_json: bool, sort: str, rev
         return 0
     for line in align([HEADER, *cells(found, app.env)]):
         out.write(line + "\n")
-    if not show_all:
-        total = app.store.count(**filters)
+    if selection.limit is not None:
+        total = app.store.count(selection)
         if total > len(found):
             app.env.stderr.write(f"({len(found)} of {total}; use -n or --all for more)\n")
     return 0

@@ -28,13 +28,13 @@ def export_cmd(app: App, session_ids: tuple[str, ...], export_all: bool, output:
     """Export sessions (IDs, --all, or list's filters) as a JSON bundle or as markdown."""
     from clinvk import bundle
 
-    filters = take_filters(app, opts)
-    given = any(filters.values())
+    selection = take_filters(app, opts)
+    given = selection.narrows
     if session_ids and (export_all or given):
         raise UsageError("give session IDs or --all/filters, not both")
     if not session_ids and not export_all and not given:
         raise UsageError("which sessions? give IDs, --all, or filters such as -b, --tag, --since")
-    records = bundle.select_sessions(app.store, list(session_ids), filters)
+    records = bundle.select_sessions(app.store, list(session_ids), selection)
     if fmt == "markdown":
         text = printable(bundle.markdown_export(app, records), lines=True)
     else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,12 @@ from clinvk.store.files import (
 )
 from clinvk.store.index import Index, IndexRow
 from clinvk.store.journal import JOURNAL, recover
-from clinvk.store.schema import Filters
 from clinvk.store.schema import where as index_where
+from clinvk.store.selection import SessionFilter
 from clinvk.store.session import InvalidRecord, ordered, validate_record
 from clinvk.store.sync import BadFile, iter_files
 
 DeleteHook = Callable[[Path, "list[str]"], None]
-ORDERS = ("last_used", "created", "created_at", "title", "turns", "tokens")
-
 
 class SessionExists(UsageError):
     """create() was given an id that is already in the store."""
@@ -304,54 +301,34 @@ class SessionStore:
             self._write(clean, old=(key, name))
         return clean
 
-    def list(
-        self, *, backend: str | None = None, status: str | None = None,
-        working_dir: str | os.PathLike[str] | None = None, tags: tuple[str, ...] | list[str] = (),
-        resumable: bool | None = None, order: str = "last_used", reverse: bool = False,
-        limit: int | None = None, offset: int = 0, since: datetime | None = None,
-        until: datetime | None = None, search: str | None = None,
-        meta: dict[str, str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Full session records matching every filter, newest first by default."""
-        if order not in ORDERS:
-            raise UsageError(f"invalid sort order {order!r}: use one of {', '.join(ORDERS[:2])}, "
-                             "title, turns or tokens")
+    def list(self, selection: SessionFilter | None = None, /, **changes: Any) -> list[dict[str, Any]]:
+        """Full session records matching selection, in its order and within its limit; keyword
+        arguments are SessionFilter fields (over selection's)."""
+        selection = SessionFilter.of(selection, **changes)
         if not self.ready():
             return []
-        wdir = None if working_dir is None else os.path.abspath(os.fspath(working_dir))
-        filters = Filters(backend, status, wdir, tuple(tags), resumable, since, until,
-                          search, dict(meta or {}))
         records: list[dict[str, Any]] = []
         for _ in range(3):
-            rows = self.index().select(filters, order, reverse, limit, offset)
-            records, changed = self._fetch(rows)
+            records, changed = self._fetch(self.index().select(selection))
             if not changed:
                 break
         return records
 
-    def count(self, **filters: Any) -> int:
-        """How many sessions match (same filters as list)."""
+    def count(self, selection: SessionFilter | None = None, /, **changes: Any) -> int:
+        """How many sessions match (as list, without its limit)."""
+        selection = SessionFilter.of(selection, **changes)
         if not self.ready():
             return 0
-        for key in ("order", "reverse", "limit", "offset"):
-            filters.pop(key, None)
-        wdir = filters.pop("working_dir", None)
-        if wdir is not None:
-            filters["working_dir"] = os.path.abspath(os.fspath(wdir))
-        filters["tags"] = tuple(filters.get("tags", ()))
-        filters["meta"] = dict(filters.get("meta") or {})
-        return self.index().count(Filters(**filters))
+        return self.index().count(selection)
 
-    def query(self, sql: str, *, params: tuple[Any, ...] = (), **filters: Any) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, selection: SessionFilter | None = None, /, *,
+              params: tuple[Any, ...] = (), **changes: Any) -> list[tuple[Any, ...]]:
         """Rows of a read-only SQL query over the up-to-date index (index_schema's columns);
-        `{where}` in sql becomes the WHERE clause of filters (list's), placed before params."""
+        `{where}` in sql becomes the WHERE clause of selection (list's), placed before params."""
+        selection = SessionFilter.of(selection, **changes)
         if not self.ready():
             return []
-        wdir = filters.pop("working_dir", None)
-        if wdir is not None:
-            filters["working_dir"] = os.path.abspath(os.fspath(wdir))
-        filters["tags"] = tuple(filters.get("tags", ()))
-        where, wparams = index_where(Filters(**filters))
+        where, wparams = index_where(selection)
         return self.index().fetch(sql.format(where=where), [*wparams, *params])
 
     def latest_resumable(

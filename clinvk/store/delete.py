@@ -13,7 +13,8 @@ from clinvk.errors import AmbiguousPrefix, SessionNotFound
 from clinvk.ids import is_valid_id, validate_id_or_prefix
 from clinvk.store.files import store_error
 from clinvk.store.index import SkippedRow
-from clinvk.store.schema import Filters, micros
+from clinvk.store.schema import micros
+from clinvk.store.selection import SessionFilter
 
 if TYPE_CHECKING:
     from clinvk.store.core import SessionStore
@@ -114,7 +115,7 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
     with nullcontext() if dry_run else store.lock():
         if not store.ready():
             return [], 0
-        rows = store.index().select(Filters(until=until), "last_used", True, None, 0)
+        rows = store.index().select(SessionFilter(until=until, reverse=True))
         gone: list[tuple[str, str]] = []
         folders: dict[str, int] = {}  # dirkey -> its mtime before our first unlink
         try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from clinvk.store.record_check import SCHEMA_VERSION
 from clinvk.store.schema import (
@@ -32,11 +32,13 @@ from clinvk.store.schema import (
     ROW_COLS,
     SCHEMA,
     VALUE_COLS,
-    Filters,
     row_values,
     where,
 )
 from clinvk.store.sync import BadFile, Sync, iter_files, settled  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from clinvk.store.selection import SessionFilter
 
 # 2: model, token fields, cost, turn durations; 3: backend_session_id; 4: durations as JSON,
 # per-backend totals, turn durations and their buckets kept by triggers (stats); 5: token
@@ -185,26 +187,25 @@ class Index(Sync):
         for dirkey, name, reason in rows:
             self.warn(f"skipping {self.root / dirkey / name}: {reason}")
 
-    def select(
-        self, filters: Filters, order: str = "last_used", reverse: bool = False,
-        limit: int | None = None, offset: int = 0,
-    ) -> list[IndexRow]:
-        """The rows matching, sorted."""
-        column, desc = _ORDERS[order]
-        direction = "ASC" if desc == reverse else "DESC"
-        where, params = _where(filters)
+    def select(self, selection: SessionFilter) -> list[IndexRow]:
+        """The rows matching selection, in its order, within its limit and offset."""
+        column, desc = _ORDERS[selection.order]
+        direction = "ASC" if desc == selection.reverse else "DESC"
+        where, params = _where(selection)
         sql = (
             f"{_ROW_SQL} FROM sessions{where} ORDER BY {column} {direction}, "
             f"written_ns {direction}, id {direction} LIMIT ? OFFSET ?"
         )
-        params += [-1 if limit is None else int(limit), int(offset)]
+        limit = selection.limit
+        params += [-1 if limit is None else int(limit), int(selection.offset)]
         return self._rows(sql, params)
 
     def _rows(self, sql: str, params: list[Any] | tuple[Any, ...]) -> list[IndexRow]:
         return [IndexRow._make(row) for row in self.fetch(sql, params)]
 
-    def count(self, filters: Filters) -> int:
-        where, params = _where(filters)
+    def count(self, selection: SessionFilter) -> int:
+        """How many rows match selection (its order and limit aside)."""
+        where, params = _where(selection)
         sql = f"SELECT count(*) FROM sessions{where}"
         return self._call(lambda db: db.execute(sql, params).fetchone()[0])
 

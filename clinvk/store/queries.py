@@ -4,12 +4,13 @@ cache), so that no SQL lives outside clinvk/store/: each returns named rows or p
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from clinvk.store.schema import ORDERS
 
 if TYPE_CHECKING:
     from clinvk.store.core import SessionStore
+    from clinvk.store.selection import SessionFilter
 
 
 class Locator(NamedTuple):
@@ -21,14 +22,14 @@ class Locator(NamedTuple):
     working_dir: str
 
 
-def resumable_locators(store: SessionStore, filters: dict[str, Any], order: str = "last_used",
-                       reverse: bool = False) -> list[Locator]:
-    """The Locator of every resumable session matching filters (list's), in list's order."""
-    column, desc = ORDERS[order]
-    direction = "ASC" if desc == reverse else "DESC"
+def resumable_locators(store: SessionStore, selection: SessionFilter) -> list[Locator]:
+    """The Locator of every resumable session matching selection, in its order (its limit
+    aside)."""
+    column, desc = ORDERS[selection.order]
+    direction = "ASC" if desc == selection.reverse else "DESC"
     rows = store.query("SELECT id, backend, backend_session_id, working_dir FROM sessions{where}"
                        f" ORDER BY {column} {direction}, id {direction}",
-                       **{**filters, "resumable": True})
+                       selection, resumable=True)
     return [Locator._make(row) for row in rows]
 
 

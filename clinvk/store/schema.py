@@ -1,6 +1,6 @@
 """What the session index holds: its table layout, the values indexed per session, and the
-WHERE clause of a `Filters`. Kept apart from index.py (which keeps the index up to date) so
-that the store's queries (stats_rows.py, queries.py) are built over the same columns.
+WHERE clause of a `SessionFilter`. Kept apart from index.py (which keeps the index up to date)
+so that the store's queries (stats_rows.py, queries.py) are built over the same columns.
 
 Besides the fields used to filter and sort, each row carries the session's token totals
 (columns named as the session file's usage keys, usage_keys.USAGE_KEYS),
@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk.clock import parse_rfc3339
+from clinvk.store.selection import SORT_KEYS
 from clinvk.usage_keys import USAGE_KEYS
+
+if TYPE_CHECKING:
+    from clinvk.store.selection import SessionFilter
 
 SEP = "\x1f"
 BUCKET_SHIFT = 8  # duration_buckets: 256 ms wide
@@ -96,33 +99,10 @@ VALUE_COLS = (
     "reasoning_tokens", "cost_usd", "durations", "backend_session_id",
 )  # fmt: skip
 ROW_COLS = 7 + len(VALUE_COLS)  # id, dirkey, name, sig_mtime, size, inode, written_ns, values
-ORDERS = {
-    "last_used": ("last_used", True),
-    "created": ("created_at", True),
-    "created_at": ("created_at", True),
-    "title": ("title COLLATE NOCASE", False),
-    "turns": ("turn_count", True),
-    "tokens": ("total_tokens", True),
-}
-
-
-@dataclass
-class Filters:
-    """What list/count select; every given criterion must match."""
-
-    backend: str | None = None
-    status: str | None = None
-    working_dir: str | None = None
-    tags: tuple[str, ...] = ()
-    resumable: bool | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    search: str | None = None
-    meta: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.tags = tuple(self.tags)
-        self.meta = dict(self.meta or {})
+# the column and whether it sorts newest/most first, of each of selection.SORT_KEYS
+ORDERS = dict(zip(SORT_KEYS, (("last_used", True), ("created_at", True),
+                              ("title COLLATE NOCASE", False), ("turn_count", True),
+                              ("total_tokens", True)), strict=True))
 
 
 def micros(stamp: str | datetime) -> int:
@@ -175,7 +155,7 @@ def _storable(value: Any) -> bool:
     return True
 
 
-def where(f: Filters) -> tuple[str, list[Any]]:
+def where(f: SessionFilter) -> tuple[str, list[Any]]:
     """` WHERE ...` (or "") and its parameters for the rows matching f."""
     clauses: list[str] = []
     params: list[Any] = []
@@ -198,7 +178,7 @@ def where(f: Filters) -> tuple[str, list[Any]]:
     for tag in f.tags:
         clauses.append("instr(tags_key, ?) > 0")
         params.append(SEP + tag + SEP)
-    for key, value in f.meta.items():
+    for key, value in f.meta:
         clauses.append("instr(meta_key, ?) > 0")
         params.append(f"{SEP}{key}\x1e{value}{SEP}")
     if f.search:

@@ -14,6 +14,7 @@ from clinvk.usage_keys import USAGE_KEYS
 
 if TYPE_CHECKING:
     from clinvk.store.core import SessionStore
+    from clinvk.store.selection import SessionFilter
 
 # the SQL key of each grouping; day is the UTC date of the session's last use. "+" keeps
 # SQLite from walking an index in key order with a table read per row, which is slower than
@@ -67,12 +68,12 @@ def _sums(key: Any, sessions: int, turns: Any, rest: list[Any]) -> Sums:
 
 
 def group_sums(store: SessionStore, by: str | None,
-               filters: dict[str, Any] | None = None) -> list[tuple[Sums, list[int]]]:
+               selection: SessionFilter | None = None) -> list[tuple[Sums, list[int]]]:
     """(sums, sorted turn durations) of each group of the matching sessions (one group, key
     None, when by is None), from one query over their index rows."""
     sql = _GROUP_SQL.format(key=GROUPINGS[by] if by else "NULL")
     out = []
-    for key, n, turns, *rest in store.query(sql, **(filters or {})):
+    for key, n, turns, *rest in store.query(sql, selection):
         text = rest[-1]
         durations = sorted(json.loads(f"[{text}]")) if text else []
         out.append((_sums(key, n, turns, rest), durations))

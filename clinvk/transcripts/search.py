@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from clinvk.errors import ClinvkError, UsageError
 from clinvk.store.queries import resumable_locators
+from clinvk.store.selection import SessionFilter
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
 
 SNIPPET_WIDTH = 40  # characters shown on each side of the match
+
+DEFAULT_SELECTION = SessionFilter(limit=20)  # `sessions search` without options
 
 
 class TranscriptReader(Protocol):
@@ -72,27 +75,28 @@ def match_record(record: dict[str, Any], query: str) -> tuple[str, str] | None:
 
 
 def search(
-    store: SessionStore, query: str, *, filters: dict[str, Any] | None = None,
-    limit: int | None = 20, order: str = "last_used", reverse: bool = False,
-    read_transcript: TranscriptReader | None = None,
+    store: SessionStore, query: str, selection: SessionFilter = DEFAULT_SELECTION, /, *,
+    read_transcript: TranscriptReader | None = None, **changes: Any,
 ) -> list[Hit]:
-    """Sessions matching query and filters: first those whose title, prompts, tags or
-    metadata contain it (index), then, given read_transcript, those whose conversation
-    does. At most `limit` hits."""
+    """Sessions matching query and selection (keyword arguments: SessionFilter fields over
+    it): first those whose title, prompts, tags or metadata contain it (index), then, given
+    read_transcript, those whose conversation does.
+    At most selection.limit hits, in its order."""
     if not query.strip():
         raise UsageError("empty search: give a text to look for, e.g. `sessions search parser`")
-    filters = dict(filters or {})
+    selection = SessionFilter.of(selection, **changes)
     needle = " ".join(query.split())
-    if filters.get("search"):
+    if selection.search:
         raise UsageError("sessions search takes the text as QUERY, not --search")
-    found = store.list(**{**filters, "search": needle}, order=order, reverse=reverse, limit=limit)
+    limit = selection.limit
+    found = store.list(selection, search=needle)
     hits = []
     for record in found:
         field, text = match_record(record, needle) or ("title", record.get("title") or "")
         hits.append(Hit(record, field, text))
     if read_transcript is not None and (limit is None or len(hits) < limit):
         seen = {hit.record["id"] for hit in hits}
-        for hit in _transcript_hits(store, needle, filters, order, reverse, read_transcript, seen):
+        for hit in _transcript_hits(store, needle, selection, read_transcript, seen):
             hits.append(hit)
             if limit is not None and len(hits) >= limit:
                 break
@@ -100,12 +104,12 @@ def search(
 
 
 def _transcript_hits(
-    store: SessionStore, needle: str, filters: dict[str, Any], order: str, reverse: bool,
+    store: SessionStore, needle: str, selection: SessionFilter,
     read_transcript: TranscriptReader, seen: set[str],
 ) -> Iterator[Hit]:
     """Sessions whose conversation contains needle, found from index rows; only the
     records of hits are read from their files."""
-    lights = [row._asdict() for row in resumable_locators(store, filters, order, reverse)
+    lights = [row._asdict() for row in resumable_locators(store, selection)
               if row.id not in seen]
     keep = read_transcript.narrow(lights, needle)  # from a cache: which can match at all
     for light in lights:
