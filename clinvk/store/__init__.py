@@ -2,7 +2,8 @@
 every SQL query over it. Nothing here knows a backend or a derived cache: deletion hooks
 are passed in by whoever builds the store (SessionStore(on_delete=...))."""
 
-from clinvk.store.core import ORDERS, SessionExists, SessionStore
+from clinvk.store.core import SessionExists, SessionStore
+from clinvk.store.selection import SessionFilter
 from clinvk.store.files import dirkey, read_session_file
 
-__all__ = ["ORDERS", "SessionExists", "SessionStore", "dirkey", "read_session_file"]
+__all__ = ["SessionExists", "SessionFilter", "SessionStore", "dirkey", "read_session_file"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from clinvk.errors import UsageError
 
-SORT_KEYS = ("last_used", "created", "title", "turns", "tokens")  # index_schema.ORDERS: columns
+SORT_KEYS = ("last_used", "created", "title", "turns", "tokens")  # schema.ORDERS: their columns
 SORT_KEYS_SAID = f"{', '.join(SORT_KEYS[:-1])} or {SORT_KEYS[-1]}"  # for messages and help
 SORT_ALIASES = {"created_at": "created"}  # accepted from the API, as the store always did
 # the options of `sessions list` that parse_filter reads (filter_options, sort_options, -n, --all)
