@@ -1,7 +1,7 @@
-"""Which sessions a command or the API wants, as one frozen value (`SessionFilter`): parsed
-once from the options the user gives (`--tag`, `--since 7d`, `--meta k=v`, `--sort`, `-n`),
-then handed unchanged to list, search, stats and export and on to the index query. No
-Click here: the API uses it too."""
+"""Which sessions a command or the API wants: the user's options (`--tag`, `--since 7d`,
+`--meta k=v`, `--sort`, `-n`) parsed once into the store's frozen `SessionFilter`
+(clinvk.store.selection), which is then handed unchanged to list, search, stats and export
+and on to the index query. No Click here: the API uses it too."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any
 from clinvk.durations import parse_when
 from clinvk.errors import UsageError
 from clinvk.store.record_check import STATUSES
-from clinvk.store.selection import SORT_KEYS, SessionFilter
+from clinvk.store.selection import SORT_ALIASES, SORT_KEYS, SORT_KEYS_SAID, SessionFilter
 
-__all__ = ["SORT_KEYS", "STATUSES", "SessionFilter", "check_sort", "parse_filter", "parse_meta",
-           "parse_until"]
+__all__ = ["OPTION_NAMES", "SORT_ALIASES", "SORT_KEYS", "SORT_KEYS_SAID", "STATUSES",
+           "SessionFilter", "check_sort", "parse_filter", "parse_meta", "parse_until"]
 
 OPTION_NAMES = ("backend", "status", "here", "tags", "since", "until", "search", "meta",
                 "sort", "reverse", "limit", "show_all")

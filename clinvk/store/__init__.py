@@ -3,7 +3,7 @@ every SQL query over it. Nothing here knows a backend or a derived cache: deleti
 are passed in by whoever builds the store (SessionStore(on_delete=...))."""
 
 from clinvk.store.core import SessionExists, SessionStore
-from clinvk.store.selection import SessionFilter
 from clinvk.store.files import dirkey, read_session_file
+from clinvk.store.selection import SessionFilter
 
 __all__ = ["SessionExists", "SessionFilter", "SessionStore", "dirkey", "read_session_file"]
