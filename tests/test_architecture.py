@@ -5,7 +5,6 @@ lines or 8 parameters, and the store importing nothing of backends or derived ca
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
