@@ -8,7 +8,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from clinvk.session import add_turn, new_session
+from clinvk.store.session import add_turn, new_session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
