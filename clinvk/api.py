@@ -172,16 +172,16 @@ def delete_session(session_id: str | dict[str, Any]) -> bool:
         app.store.close()
 
 
-def export_sessions(ids: Iterable[str] = (), *, transcripts: bool = True,
+def export_sessions(ids: Iterable[str] = (), *, transcripts: bool = True, redact: bool = False,
                     **filters: Any) -> dict[str, Any]:
     """The `sessions export` bundle (a JSON-ready dict) of these ids, or of every session
-    matching `filters` (list_sessions' filters) when no id is given."""
+    matching `filters` (list_sessions' filters) when no id is given; `redact` as `--redact`."""
     from clinvk.bundle import export_bundle, select_sessions
 
     app = _app()
     try:
         records = select_sessions(app.store, list(ids), filters)
-        return export_bundle(app, records, transcripts=transcripts)
+        return export_bundle(app, records, transcripts=transcripts, redact=redact)
     finally:
         app.store.close()
 

@@ -20,8 +20,8 @@ from typing import Any
 
 MARK = "[REDACTED:{}]"
 
-# Before a token: not a token character, or a JSON escape such as `\n` (JSON text).
-_START = r"(?:(?<=\\[nrt])|(?<![A-Za-z0-9_\-]))"
+# Before a token: not a token character, or a JSON escape such as `\n` or `\u001f` (JSON text).
+_START = r"(?:(?<=\\[nrtbf])|(?<=\\u[0-9a-fA-F]{4})|(?<![A-Za-z0-9_\-]))"
 _END = r"(?![A-Za-z0-9_\-])"
 
 _TOKENS: list[tuple[str, re.Pattern[str]]] = [
@@ -96,6 +96,7 @@ def _is_value(value: str) -> bool:
 
 
 _CODE = re.compile(r"[A-Za-z_][\w.]*[(\[]")  # `get_token()`, `os.environ[`: code, not a value
+_JSON_GAP = frozenset(" \t,:}]")
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 
 
@@ -113,7 +114,8 @@ def _pair(match: re.Match[str]) -> str:
         return match[0]
     head = match[0][: match.start("vq" if match["vq"] is not None else "bare") - match.start()]
     if match["vq"] is not None:
-        if not _is_value(match["qval"]):
+        # in JSON text a bare `"` then `,`, `:`, `}`... closes one string and opens the next
+        if not _is_value(match["qval"]) or (match["vq"] == '"' and match["qval"][0] in _JSON_GAP):
             return match[0]
         return f"{head}{match['vq']}{_mark('secret-value')}{match['vq']}"
     value = match["bare"]
