@@ -174,8 +174,12 @@ def _redact_json_line(line: str) -> str:
     if redacted == value:
         return line
     compact = "\n" not in stripped
-    text = json.dumps(redacted, ensure_ascii=False, separators=(",", ":") if compact else None,
-                      indent=None if compact else 2)
+    options: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    text = json.dumps(redacted, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate (a `\ud83d` escape): written escaped again
+        text = json.dumps(redacted, ensure_ascii=True, **options)
     return line[: len(line) - len(line.lstrip())] + text + line[len(line.rstrip()):]
 
 

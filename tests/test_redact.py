@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 from conftest import Clinvk
@@ -20,7 +19,8 @@ from clinvk.redact import names_secret, redact_bytes, redact_document, redact_re
 PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx4Ur0Zq9Kp7wJm2QbL1nVtY8sPdE3fGhJkLmNoPqRsTuVw\n"
        "XyZaBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789+/abcdEFGHijklMNOPqrst==\n"
        "-----END RSA PRIVATE KEY-----")
-OPENSSH = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n"
+OPENSSH = ("-----BEGIN OPENSSH PRIVATE KEY-----\n"
+           "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n"
            "c2gtZWQyNTUxOQAAACDqk8Zq9x7wKp2Lm3Nb4Vc5Xd6Ye7Zf8Ag9Bh0Ci1Dj2Ek3Q==\n"
            "-----END OPENSSH PRIVATE KEY-----")
 # kind -> the secret planted (each one unique, so that finding it anywhere is a leak)
@@ -179,6 +179,8 @@ def test_record_fields_and_bytes():
     assert json.loads(out)["id"] == "a" * 32 and json.loads(out)["turns"][0]["usage"] == {"input_tokens": 1}
     data = b'{"a":"' + TOKENS["aws-key"].encode() + b' \xff\xfe"}\n'  # not UTF-8
     assert redact_bytes(data) == b'{"a":"[REDACTED:aws-key] \xff\xfe"}\n'
+    lone = b'{"a":"\\ud83d ' + TOKENS["aws-key"].encode() + b'"}\n'  # a lone surrogate escape
+    assert redact_bytes(lone) == b'{"a":"\\ud83d [REDACTED:aws-key]"}\n'
 
 
 # --- end to end through the CLI ------------------------------------------------------------
