@@ -80,11 +80,15 @@ def transcript_files(app: App, record: dict[str, Any], redact: bool = False) -> 
 
 
 def _clip(field: str, text: str) -> str:
-    """A redacted title or prompt shortened again as the store keeps it."""
+    """A redacted title, prompt or error shortened again as the store keeps it (a
+    `[REDACTED:…]` may be longer than what it replaced)."""
+    from clinvk.record_check import ERROR_MAX
     from clinvk.session import clip_prompt, make_title
 
     if field == "title":
         return make_title(text)
+    if field == "error" and len(text) > ERROR_MAX:
+        return text[: ERROR_MAX - 1] + "…"
     return (clip_prompt(text) or "") if field == "prompt" else text
 
 

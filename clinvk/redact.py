@@ -153,11 +153,22 @@ def redact_value(value: Any, key: str | None = None) -> Any:
             return _mark("secret-value")
         return redact_text(value)
     if isinstance(value, dict):
-        return {redact_text(k) if isinstance(k, str) else k: redact_value(v, k)
-                for k, v in value.items()}
+        out = {redact_text(k) if isinstance(k, str) else k: redact_value(v, k)
+               for k, v in value.items()}
+        return _unsigned(out) if out != value and _is_signed_thinking(value) else out
     if isinstance(value, list):
         return [redact_value(v) for v in value]
     return value
+
+
+def _is_signed_thinking(block: dict[str, Any]) -> bool:
+    return block.get("type") == "thinking" and "signature" in block
+
+
+def _unsigned(block: dict[str, Any]) -> dict[str, Any]:
+    """A claude thinking block whose text was redacted no longer matches its signature, which
+    the API checks when the history is sent again: it becomes a plain text block."""
+    return {"type": "text", "text": str(block.get("thinking") or "")}
 
 
 def _redact_json_line(line: str) -> str:

@@ -108,6 +108,15 @@ def test_a_json_key_naming_a_secret_hides_its_whole_value():
         "author": "Jane", "token_count": "5"}
 
 
+def test_a_redacted_claude_thinking_block_loses_its_signature():
+    content = [{"type": "thinking", "thinking": f"the user gave {TOKENS['aws-key']}", "signature": "Eq0B"},
+               {"type": "thinking", "thinking": "nothing secret", "signature": "Eq0C"},
+               {"type": "text", "text": "ok"}]
+    line = json.dumps({"type": "assistant", "message": {"role": "assistant", "content": content}})
+    assert json.loads(redact_document(line))["message"]["content"] == [
+        {"type": "text", "text": "the user gave [REDACTED:aws-key]"}, content[1], content[2]]
+
+
 @pytest.mark.parametrize("key,secret", [
     ("password", True), ("DB_PASSWORD", True), ("passwd", True), ("client_secret", True),
     ("GITHUB_TOKEN", True), ("apiKey", True), ("x-api-key", True), ("auth", True),
@@ -352,3 +361,19 @@ def test_redacted_export_resumes_on_the_real_claude(tmp_path):
         history = "\n".join(requests[-1])
         assert "MARK:secret" in history and "[REDACTED:openai-key]" in history, history
         assert key not in history and SECRET_VALUE not in history
+
+
+def test_the_api_exports_redacted(tmp_path, monkeypatch):
+    import clinvk.api as api
+
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CLINVK_HOME", str(tmp_path / "clinvk"))
+    bundle, _ = _bundle(str(project))
+    (tmp_path / "in.json").write_text(json.dumps(bundle))
+    api.import_bundles([tmp_path / "in.json"])
+    assert "redacted" not in api.export_sessions(["0000"])
+    out = api.export_sessions(["0000"], redact=True)
+    assert out["redacted"] is True
+    _assert_no_secret(json.dumps(out, ensure_ascii=False).encode())
