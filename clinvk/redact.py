@@ -24,32 +24,37 @@ MARK = "[REDACTED:{}]"
 _START = r"(?:(?<=\\[nrtbf])|(?<=\\u[0-9a-fA-F]{4})|(?<![A-Za-z0-9_\-]))"
 _END = r"(?![A-Za-z0-9_\-])"
 
-_TOKENS: list[tuple[str, re.Pattern[str]]] = [
-    (kind, re.compile(_START + body + _END)) for kind, body in (
-        ("anthropic-key", r"sk-ant-[A-Za-z0-9_\-]{8,}"),
-        ("openai-key", r"sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
-        ("google-key", r"AIza[0-9A-Za-z_\-]{35}"),
-        ("github-token", r"(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})"),
-        ("slack-token", r"xox[a-z]-[A-Za-z0-9\-]{10,}"),
-        ("aws-key", r"(?:AKIA|ASIA)[A-Z0-9]{16}"),
-        ("jwt", r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+# (kind, literal texts one of which the token holds, pattern): the literals are a cheap test
+_TOKENS: list[tuple[str, tuple[str, ...], re.Pattern[str]]] = [
+    (kind, literals, re.compile(_START + body + _END)) for kind, literals, body in (
+        ("anthropic-key", ("sk-ant-",), r"sk-ant-[A-Za-z0-9_\-]{8,}"),
+        ("openai-key", ("sk-",), r"sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
+        ("google-key", ("AIza",), r"AIza[0-9A-Za-z_\-]{35}"),
+        ("github-token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+         r"(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+        ("slack-token", ("xox",), r"xox[a-z]-[A-Za-z0-9\-]{10,}"),
+        ("aws-key", ("AKIA", "ASIA"), r"(?:AKIA|ASIA)[A-Z0-9]{16}"),
+        ("jwt", ("eyJ",), r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     )
 ]
 
 _PEM_BEGIN = r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
-# A whole block: never across an unescaped `"` (so never out of a JSON string).
-_PEM_BLOCK = re.compile(_PEM_BEGIN + r'(?:[^"\\]|\\.){0,20000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----')
+# A whole block: never across an unescaped `"` (so never out of a JSON string) nor another `-----`.
+_PEM_BLOCK = re.compile(_PEM_BEGIN + r'(?:[^"\\\-]|-(?!----)|\\.){0,20000}'
+                        r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----")
 # A block cut short (a clipped prompt): its base64 body, its header lines and escaped newlines.
 _PEM_CUT = re.compile(_PEM_BEGIN + r"(?:[A-Za-z0-9+/=\s:,\-]|\\+[nrt]){0,20000}")
 
 _URL_PASSWORD = re.compile(r"(?<=://)(?P<user>[^\s/:@\"'\\]{1,200}):(?P<pw>[^\s/@\"'\\]{1,500})(?=@)")
 
+# A KEY=VALUE pair is looked for only in a text holding one of these (lower case).
+_KEY_WORDS = ("pass", "pwd", "secret", "token", "auth", "key", "credential", "cookie")
+
 # KEY (maybe quoted, the quote maybe JSON-escaped), `=`, `:` or `:=`, then a quoted or bare value.
 _PAIR = re.compile(
     _START.replace(r"_\-", r"_.\\\-")
     + r"""(?P<kq>(?:\\*["'])?)"""
-    r"(?P<key>[A-Za-z0-9_.\-]{0,40}?(?i:pass|pwd|secret|token|auth|key|credential|cookie)"
-    r"[A-Za-z0-9_.\-]{0,40})"
+    r"(?P<key>[A-Za-z0-9_.\-]{1,80})"  # names_secret decides
     r"(?P=kq)(?P<sep>[ \t]*(?::=|=|:)[ \t]*)"
     r"(?P<scheme>(?i:bearer|basic|token|digest)[ \t]+)?"
     r"""(?:(?P<vq>\\*["'`])(?P<qval>(?:\\.|[^\\\n"]){1,2000}?)(?P=vq)"""
@@ -109,21 +114,36 @@ def _bare_end(value: str) -> int:
     return end
 
 
-def _pair(match: re.Match[str]) -> str:
+def _pair(match: re.Match[str]) -> str | None:
+    """The pair with its value redacted, or None when it is no secret."""
     if not names_secret(match["key"]):
-        return match[0]
+        return None
     head = match[0][: match.start("vq" if match["vq"] is not None else "bare") - match.start()]
     if match["vq"] is not None:
         # in JSON text a bare `"` then `,`, `:`, `}`... closes one string and opens the next
         if not _is_value(match["qval"]) or (match["vq"] == '"' and match["qval"][0] in _JSON_GAP):
-            return match[0]
+            return None
         return f"{head}{match['vq']}{_mark('secret-value')}{match['vq']}"
     value = match["bare"]
     end = _bare_end(value)
     if not _is_value(value[:end]) or _CODE.match(value) or (
             not match["scheme"] and value.lower() in _SCHEMES):
-        return match[0]
+        return None
     return head + _mark("secret-value") + value[end:]
+
+
+def _redact_pairs(text: str) -> str:
+    """Every secret pair's value replaced; after a pair that is not one, the search goes on
+    right after its key (its value may hold a pair: `"note": "password=…"`)."""
+    parts, pos, done = [], 0, 0
+    while (match := _PAIR.search(text, pos)) is not None:
+        new = _pair(match)
+        if new is None:
+            pos = match.end("key")
+            continue
+        parts += [text[done:match.start()], new]
+        done = pos = match.end()
+    return "".join(parts) + text[done:] if parts else text
 
 
 def _pem(match: re.Match[str]) -> str:
@@ -138,11 +158,13 @@ def redact_text(text: str) -> str:
     if "PRIVATE KEY-----" in text:
         text = _PEM_BLOCK.sub(_pem, text)
         text = _PEM_CUT.sub(_pem, text)
-    for kind, pattern in _TOKENS:
-        text = pattern.sub(_mark(kind), text)
+    for kind, literals, pattern in _TOKENS:
+        if any(literal in text for literal in literals):
+            text = pattern.sub(_mark(kind), text)
     if "://" in text:
         text = _URL_PASSWORD.sub(lambda m: f"{m['user']}:{_mark('url-password')}", text)
-    return _PAIR.sub(_pair, text)
+    lower = text.lower()
+    return _redact_pairs(text) if any(word in lower for word in _KEY_WORDS) else text
 
 
 def redact_value(value: Any, key: str | None = None) -> Any:
