@@ -340,24 +340,25 @@ def test_a_bundle_with_a_wrong_redacted_flag_is_refused(clinvk, tmp_path):
 
 
 @pytest.mark.e2e
-def test_redacted_export_resumes_on_the_real_claude(tmp_path):
+@pytest.mark.parametrize("name", ["claude", "codex", "gemini"])
+def test_redacted_export_resumes_on_the_real_cli(name, tmp_path):
     from standin import StandIn
     from test_e2e_move import World
 
     with StandIn() as standin:
-        source = World(("claude",), standin, tmp_path / "a")
+        source = World((name,), standin, tmp_path / "a")
         key = TOKENS["openai-key"]
-        result, _ = source.turn("claude", "-b", "claude", "-o", "json",
+        result, _ = source.turn(name, "-b", name, "-o", "json",
                                 f"remember {key} and password={SECRET_VALUE} MARK:secret")
         sid = result.json()["session_id"]
         bundle = tmp_path / "bundle.json"
         assert source.run("sessions", "export", sid, "--redact", "-o", str(bundle)).code == 0
         _assert_no_secret(bundle.read_bytes())
 
-        target = World(("claude",), standin, tmp_path / "b", tag="2")
+        target = World((name,), standin, tmp_path / "b", tag="2")
         result = target.run("sessions", "import", str(bundle), "--json")
         assert result.code == 0, result.err
-        _, requests = target.turn("claude", "resume", sid, "go on MARK:after")
+        _, requests = target.turn(name, "resume", sid, "go on MARK:after")
         history = "\n".join(requests[-1])
         assert "MARK:secret" in history and "[REDACTED:openai-key]" in history, history
         assert key not in history and SECRET_VALUE not in history
