@@ -174,16 +174,18 @@ def delete_session(session_id: str | dict[str, Any]) -> bool:
 
 
 def export_sessions(ids: Iterable[str] = (), selection: SessionFilter | None = None, *,
-                    transcripts: bool = True, **filters: Any) -> dict[str, Any]:
+                    transcripts: bool = True, redact: bool = False,
+                    **filters: Any) -> dict[str, Any]:
     """The `sessions export` bundle (a JSON-ready dict) of these ids, or of every session
-    matching selection or `filters` (list_sessions' filters) when no id is given."""
+    matching selection or `filters` (list_sessions' filters) when no id is given; `redact`
+    as `--redact`."""
     from clinvk.bundle import export_bundle, select_sessions
 
     chosen = _selection(selection, filters)
     app = _app()
     try:
         records = select_sessions(app.store, list(ids), chosen)
-        return export_bundle(app, records, transcripts=transcripts)
+        return export_bundle(app, records, transcripts=transcripts, redact=redact)
     finally:
         app.store.close()
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.bundle_format import FORMAT, VERSION
+from clinvk.bundle_format import FORMAT, REDACTED, VERSION
 from clinvk.errors import StoreError, UsageError
 from clinvk.transcripts.access import adapter_for
 
@@ -32,7 +32,7 @@ def select_sessions(store: SessionStore, ids: list[str],
     return store.list(selection)
 
 
-def _file_entry(path: Path, root: Path) -> dict[str, str] | None:
+def _file_entry(path: Path, root: Path, redact: bool = False) -> dict[str, str] | None:
     try:
         rel = path.relative_to(root)
     except ValueError:
@@ -41,6 +41,10 @@ def _file_entry(path: Path, root: Path) -> dict[str, str] | None:
         except (ValueError, OSError):
             return None
     data = path.read_bytes()
+    if redact:  # before any encoding: no form of a secret reaches the bundle
+        from clinvk.redact import redact_bytes
+
+        data = redact_bytes(data)
     try:
         return {"path": rel.as_posix(), "content": data.decode("utf-8"), "encoding": "utf-8"}
     except UnicodeDecodeError:
@@ -48,8 +52,9 @@ def _file_entry(path: Path, root: Path) -> dict[str, str] | None:
                 "encoding": "base64"}
 
 
-def transcript_files(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The backend's own store files of a session, as bundle entries (None when there are none)."""
+def transcript_files(app: App, record: dict[str, Any], redact: bool = False) -> dict[str, Any] | None:
+    """The backend's own store files of a session, as bundle entries (None when there are none),
+    with their secrets redacted when `redact`."""
     session_id = record.get("backend_session_id")
     if not session_id:
         return None
@@ -63,7 +68,7 @@ def transcript_files(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
     files = []
     for path in adapter.session_files(session_id, record["working_dir"], environ):
         try:
-            entry = _file_entry(path, root)
+            entry = _file_entry(path, root, redact)
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
         if entry is not None:
@@ -75,22 +80,48 @@ def transcript_files(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
     return {"backend": record["backend"], "files": files}
 
 
-def export_bundle(app: App, records: list[dict[str, Any]], *, transcripts: bool = True) -> dict[str, Any]:
-    """The JSON bundle of these session records."""
+def _clip(field: str, text: str) -> str:
+    """A redacted title, prompt or error shortened again as the store keeps it (a
+    `[REDACTED:…]` may be longer than what it replaced)."""
+    from clinvk.record_check import ERROR_MAX
+    from clinvk.session import clip_prompt, make_title
+
+    if field == "title":
+        return make_title(text)
+    if field == "error" and len(text) > ERROR_MAX:
+        return text[: ERROR_MAX - 1] + "…"
+    return (clip_prompt(text) or "") if field == "prompt" else text
+
+
+def redacted_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the record with the secrets of its title, prompts, error, tags and metadata
+    replaced (clinvk.redact)."""
+    from clinvk.redact import redact_record
+
+    return redact_record(record, _clip)
+
+
+def export_bundle(app: App, records: list[dict[str, Any]], *, transcripts: bool = True,
+                  redact: bool = False) -> dict[str, Any]:
+    """The JSON bundle of these session records (`redact`: secrets replaced everywhere)."""
     from clinvk.clock import format_rfc3339, utc_now
 
     entries = []
     for record in records:
-        entry: dict[str, Any] = {"session": record}
+        entry: dict[str, Any] = {"session": redacted_record(record) if redact else record}
         if transcripts:
-            entry["transcript"] = transcript_files(app, record)
+            entry["transcript"] = transcript_files(app, record, redact)
         entries.append(entry)
-    return {"format": FORMAT, "version": VERSION, "exported_at": format_rfc3339(utc_now()),
-            "sessions": entries}
+    bundle = {"format": FORMAT, "version": VERSION, "exported_at": format_rfc3339(utc_now()),
+              "sessions": entries}
+    if redact:
+        bundle[REDACTED] = True
+    return bundle
 
 
-def markdown_export(app: App, records: list[dict[str, Any]]) -> str:
-    """The readable conversation of each session, read from its backend's store."""
+def markdown_export(app: App, records: list[dict[str, Any]], redact: bool = False) -> str:
+    """The readable conversation of each session, read from its backend's store (`redact`:
+    with its secrets replaced)."""
     from clinvk.transcripts.access import load_transcript
     from clinvk.transcripts.render import render_markdown
 
@@ -108,7 +139,12 @@ def markdown_export(app: App, records: list[dict[str, Any]]) -> str:
         except Exception as exc:  # TranscriptGone and the like carry a message too
             body = f"_(no transcript: {getattr(exc, 'message', exc)})_\n"
         parts.append("\n".join(head) + "\n" + body)
-    return "\n---\n\n".join(parts) if parts else "_(no sessions)_\n"
+    text = "\n---\n\n".join(parts) if parts else "_(no sessions)_\n"
+    if redact:
+        from clinvk.redact import redact_text
+
+        text = redact_text(text)
+    return text
 
 
 def write_output(text: str, path: str | None, stdout: Any) -> None:

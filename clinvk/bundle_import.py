@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.bundle_format import FORMAT, VERSION
+from clinvk.bundle_format import FORMAT, REDACTED, VERSION
 from clinvk.errors import UsageError
 from clinvk.transcripts.access import adapter_for
 
@@ -83,6 +83,8 @@ def _sessions_of(path: str, bundle: Any) -> list[Any]:
                           "upgrade clinvk")
     if version < 1:
         raise _fail(path, f"unknown bundle version {version}")
+    if not isinstance(bundle.get(REDACTED, False), bool):
+        raise _fail(path, f'"{REDACTED}" must be true or false')
     sessions = bundle.get("sessions")
     if not isinstance(sessions, list):
         raise _fail(path, '"sessions" must be a list')

@@ -8,7 +8,6 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from clinvk.store.session import add_turn, new_session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from clinvk.filters import (
 )
 from clinvk.store import SessionStore
 from clinvk.store.schema import ORDERS, micros, where
+from clinvk.store.session import add_turn, new_session
 
 NOW = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -21,10 +21,13 @@ from clinvk.errors import UsageError
 @click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json",
               show_default=True, help="A bundle to import elsewhere, or the readable conversation.")
 @click.option("--no-transcript", is_flag=True, help="Leave out the backends' transcript files.")
+@click.option("--redact", is_flag=True,
+              help="Replace API keys, tokens, private keys and secret KEY=VALUE values with "
+                   "[REDACTED:<kind>] everywhere (best effort).")
 @common_options
 @pass_app
 def export_cmd(app: App, session_ids: tuple[str, ...], export_all: bool, output: str | None,
-               fmt: str, no_transcript: bool, **opts: Any) -> int:
+               fmt: str, no_transcript: bool, redact: bool, **opts: Any) -> int:
     """Export sessions (IDs, --all, or list's filters) as a JSON bundle or as markdown."""
     from clinvk import bundle
 
@@ -36,9 +39,10 @@ def export_cmd(app: App, session_ids: tuple[str, ...], export_all: bool, output:
         raise UsageError("which sessions? give IDs, --all, or filters such as -b, --tag, --since")
     records = bundle.select_sessions(app.store, list(session_ids), selection)
     if fmt == "markdown":
-        text = printable(bundle.markdown_export(app, records), lines=True)
+        text = printable(bundle.markdown_export(app, records, redact), lines=True)
     else:
-        text = json_text(bundle.dump(bundle.export_bundle(app, records, transcripts=not no_transcript)))
+        text = json_text(bundle.dump(bundle.export_bundle(app, records, transcripts=not no_transcript,
+                                                          redact=redact)))
     bundle.write_output(text, output, app.env.stdout)
     if output and output != "-":
         app.env.stderr.write(f"exported {len(records)} session(s) to {printable(output)}\n")
