@@ -83,8 +83,8 @@ def transcript_files(app: App, record: dict[str, Any], redact: bool = False) -> 
 def _clip(field: str, text: str) -> str:
     """A redacted title, prompt or error shortened again as the store keeps it (a
     `[REDACTED:…]` may be longer than what it replaced)."""
-    from clinvk.record_check import ERROR_MAX
-    from clinvk.session import clip_prompt, make_title
+    from clinvk.store.record_check import ERROR_MAX
+    from clinvk.store.session import clip_prompt, make_title
 
     if field == "title":
         return make_title(text)
