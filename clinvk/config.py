@@ -298,10 +298,11 @@ def _merge_prices(values: dict, sources: dict, data: Any, path: Path) -> None:
         for sub, number in row.items():
             if sub not in PRICE_FIELDS:
                 raise ConfigError(f"{path}: key '{dotted}.{sub}' is not a price field (expected {fields})")
-            _check(path, f"{dotted}.{sub}", number, (price_number_ok, "a finite number ≥ 0 (USD per million)"))
+            _check(path, f"{dotted}.{sub}", number, (price_number_ok, "a finite number ≥ 0 (USD/million)"))
         missing = [f for f in REQUIRED_FIELDS if f not in row]
         if missing:
-            raise ConfigError(f"{path}: key '{dotted}' needs {' and '.join(missing)} (USD per million tokens)")
+            needs = " and ".join(missing)
+            raise ConfigError(f"{path}: key '{dotted}' needs {needs} (USD per million tokens)")
         values["prices"][model] = dict(row)
         for sub in row:
             sources[f"{dotted}.{sub}"] = f"file {path}"
