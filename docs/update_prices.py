@@ -16,6 +16,13 @@ import json
 import sys
 from decimal import Decimal
 
+# Checked 2026-11-30 against a loopback stand-in, with no model configured: claude-code
+# 2.1.330 asks for claude-opus-5-5, codex 0.169.0 for gpt-6.1-sol, gemini-cli 0.61.0 (model
+# "auto") routes with gemini-3.5-flash-lite and answered a short prompt with gemini-3.8-flash;
+# its source names gemini-2.5-pro (DEFAULT_GEMINI_MODEL), gemini-3.5-flash,
+# gemini-3.1-flash-lite and gemini-3.1-pro-preview(-customtools) as the other routes.
+# LiteLLM 1.110.2 has no row for gemini-3-pro-preview or gemini-3-flash: not in the table.
+#
 # clinvk's name -> LiteLLM's key. Gemini rows come from the `gemini/` (Google AI Studio,
 # API key) entries, the route the gemini CLI takes; claude and OpenAI rows from the
 # providers' own entries (`anthropic`, `openai`).
@@ -34,7 +41,8 @@ OPENAI = [
 ]
 GEMINI = [
     "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite",
-    "gemini-3.1-pro-preview", "gemini-3-flash-preview", "gemini-3.1-flash-lite",
+    "gemini-3.1-pro-preview", "gemini-3.1-pro-preview-customtools", "gemini-3-flash-preview",
+    "gemini-3.1-flash-lite",
     "gemini-3.1-flash-lite-preview", "gemini-3.5-flash", "gemini-3.5-flash-lite", "gemini-3.8-flash",
 ]
 ROWS = {**{m: m for m in CLAUDE + OPENAI}, **{m: f"gemini/{m}" for m in GEMINI}}

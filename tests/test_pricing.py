@@ -36,13 +36,17 @@ def test_the_table_states_date_source_and_convention():
 
 
 @pytest.mark.parametrize("model", [
-    "claude-opus-5-5",  # claude-code 2.1.330's default
-    "claude-haiku-4-5",  # 2.1.197's title requests
-    "claude-sonnet-4-5", "claude-sonnet-5-5", "claude-opus-4-8",
-    "gpt-6.1-sol",  # first in codex 0.169.0's model catalog
-    "gpt-5.5", "gpt-5-codex", "gpt-5.1-codex-mini", "o4-mini",
-    "gemini-2.5-pro",  # gemini-cli 0.61.0's DEFAULT_GEMINI_MODEL
+    # what the pinned CLIs asked a stand-in for with no model configured (docs/update_prices.py)
+    "claude-opus-5-5",  # claude-code 2.1.330
+    "gpt-6.1-sol",  # codex 0.169.0
+    "gemini-3.5-flash-lite", "gemini-3.8-flash",  # gemini-cli 0.61.0's router and its flash route
+    # common alternatives
+    "claude-haiku-4-5",  # claude-code 2.1.197's title requests
+    "claude-sonnet-4-5", "claude-sonnet-5-5", "claude-opus-4-8", "claude-haiku-5-5",
+    "gpt-6-sol", "gpt-5.5", "gpt-5-codex", "gpt-5.1-codex-mini", "o4-mini",
+    "gemini-2.5-pro",  # gemini-cli's DEFAULT_GEMINI_MODEL
     "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-3-flash-preview", "gemini-3.1-pro-preview",
+    "gemini-3.1-pro-preview-customtools", "gemini-3.5-flash", "gemini-3.1-flash-lite",
 ])
 def test_the_defaults_and_common_alternatives_are_priced(model):
     assert shipped_table().lookup(model) is not None
