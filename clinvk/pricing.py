@@ -71,7 +71,7 @@ def price_number_ok(value: Any) -> bool:
     """A price from the config: an int or float, finite, ≥ 0 (bool refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return math.isfinite(value) and value >= 0
+    return value >= 0 and (isinstance(value, int) or math.isfinite(value))  # a huge int is no float
 
 
 def _decimal(value: Any) -> Decimal:
@@ -81,6 +81,9 @@ def _decimal(value: Any) -> Decimal:
 
 def rates_from(row: Mapping[str, Any]) -> Rates:
     """Rates from a table or config row ({input, output, cache_read?, cache_write?, cache_write_1h?})."""
+    missing = [f for f in REQUIRED_FIELDS if row.get(f) is None]
+    if missing:
+        raise ValueError(f"a price row needs {' and '.join(missing)}")
     values = {f: None if row.get(f) is None else _decimal(row[f]) for f in PRICE_FIELDS}
     return Rates(**values)
 

@@ -199,6 +199,17 @@ def test_overrides_add_a_model_and_replace_a_shipped_row():
     assert estimate_cost("gemini-2.5-pro", turn) == Decimal("0.005625")
 
 
+def test_a_huge_whole_price_is_accepted_and_exact(clinvk):
+    loaded = _settings(clinvk, f"prices:\n  m: {{input: {10**30}, output: 0}}\n")
+    # 3 tokens × 1e30 per million = 3e24 USD, exactly
+    assert estimate_cost("m", usage(input=3), overrides=loaded.get("prices")) == Decimal(3 * 10**24)
+
+
+def test_a_row_without_input_or_output_is_refused_by_the_api_too():
+    with pytest.raises(ValueError, match="needs output"):
+        price_table({"m": {"input": 1}})
+
+
 def test_a_replaced_claude_row_without_a_one_hour_rate_uses_its_write_rate():
     table = price_table({"claude-opus-5-5": {"input": 1, "cache_write": 2, "output": 3}})
     # 100 written, all 1-hour, at cache_write 2 = 200 / 1e6
@@ -244,6 +255,9 @@ def test_config_show_lists_prices_with_their_source(clinvk):
     ("prices:\n  m: {input: .nan, output: 2}\n", "prices.m.input", "finite number ≥ 0"),
     ("prices:\n  m: {input: '3', output: 2}\n", "prices.m.input", "finite number ≥ 0"),
     ("prices:\n  m: {input: true, output: 2}\n", "prices.m.input", "finite number ≥ 0"),
+    ("prices:\n  m: {input: 1, output: -1e400}\n", "prices.m.output", "finite number ≥ 0"),
+    ("prices:\n  m:\n", "prices.m", "must be a mapping"),
+    ("prices:\n  7: {input: 1, output: 1}\n", "prices", "model names"),
     ("prices:\n  m: {output: 2}\n", "prices.m", "needs input"),
     ("prices:\n  m: 3\n", "prices.m", "must be a mapping"),
     ("prices: [1, 2]\n", "prices", "must be a mapping"),
