@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "output": {"format": "text", "show_tokens": False, "color": "auto"},
     "handoff": {"max_chars": 100000},
+    "prices": {},  # model -> {input, cache_read, cache_write, cache_write_1h, output}, USD per million
 }
 
 BUILTIN_BACKENDS = ("claude", "codex", "gemini")
@@ -159,7 +160,7 @@ class Settings:
 def _flatten(node: dict[str, Any], prefix: str, rows: list, sources: dict[str, str]) -> None:
     for key, value in node.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and key != "env":
+        if isinstance(value, dict) and value and key != "env":  # an empty map (prices: {}) shows as {}
             _flatten(value, dotted + ".", rows, sources)
         else:
             rows.append((dotted, value, sources.get(dotted, "default")))
@@ -233,6 +234,8 @@ def _merge_file(values: dict, sources: dict, warnings: list, data: dict, path: P
     for key, value in data.items():
         if key == "backends":
             _merge_backends(values, sources, warnings, value, path)
+        elif key == "prices":
+            _merge_prices(values, sources, value, path)
         elif isinstance(DEFAULTS.get(key), dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"{path}: key '{key}' must be a mapping")
@@ -275,6 +278,34 @@ def _merge_backends(values: dict, sources: dict, warnings: list, data: Any, path
             raise ConfigError(
                 f"{path}: custom backend 'backends.{name}' needs 'adapter: claude|codex|gemini'"
             )
+
+
+def _merge_prices(values: dict, sources: dict, data: Any, path: Path) -> None:
+    """`prices`: whole rows per model; unknown fields refused (a typo would price silently wrong)."""
+    from clinvk.pricing import PRICE_FIELDS, REQUIRED_FIELDS, price_number_ok
+
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: key 'prices' must be a mapping of model names to prices")
+    fields = ", ".join(PRICE_FIELDS)
+    for model, row in data.items():
+        dotted = f"prices.{model}"
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigError(f"{path}: key 'prices' must map model names, got {model!r}")
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}: key '{dotted}' must be a mapping of {fields}")
+        for sub, number in row.items():
+            if sub not in PRICE_FIELDS:
+                raise ConfigError(f"{path}: key '{dotted}.{sub}' is not a price field (expected {fields})")
+            _check(path, f"{dotted}.{sub}", number, (price_number_ok, "a finite number ≥ 0 (USD/million)"))
+        missing = [f for f in REQUIRED_FIELDS if f not in row]
+        if missing:
+            needs = " and ".join(missing)
+            raise ConfigError(f"{path}: key '{dotted}' needs {needs} (USD per million tokens)")
+        values["prices"][model] = dict(row)
+        for sub in row:
+            sources[f"{dotted}.{sub}"] = f"file {path}"
 
 
 def _check(path: Path, dotted: str, value: Any, check: _Check) -> None:
