@@ -50,7 +50,8 @@ class Clinvk:
             lines += [f"      {k}: {json.dumps(v)}" for k, v in env.items()]
         self.config("backends:\n" + "\n".join(lines) + "\n")
 
-    def run(self, *args: str, cwd: Path | str | None = None, stdin: str | bytes | None = None,
+    def run(self, *args: str | bytes, cwd: Path | str | bytes | None = None,
+            stdin: str | bytes | None = None,
             env: dict[str, str] | None = None, timeout: float = 120) -> Result:
         """`clinvk ARGS` through the real entry point, in this process (no timeout: pytest's)."""
         if not IN_PROCESS:
@@ -58,12 +59,12 @@ class Clinvk:
         return run_cli(args, stdin=stdin, environ={**self.env, **(env or {})},
                        cwd=cwd or self.cwd)
 
-    def run_process(self, *args: str, cwd: Path | str | None = None,
+    def run_process(self, *args: str | bytes, cwd: Path | str | bytes | None = None,
                     stdin: str | bytes | None = None, env: dict[str, str] | None = None,
                     timeout: float = 120) -> Result:
         """`python -m clinvk ARGS` as a process of its own."""
         done = subprocess.run(
-            [sys.executable, "-m", "clinvk", *args], cwd=str(cwd or self.cwd),
+            [sys.executable, "-m", "clinvk", *args], cwd=cwd or self.cwd,
             env={**self.env, **(env or {})}, capture_output=True, timeout=timeout,
             input=stdin.encode() if isinstance(stdin, str) else stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
