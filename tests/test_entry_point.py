@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+import click
 import pytest
 from cli_harness import SIGNALS, MockEnvironment
 from conftest import assert_clean_error, with_fake_backend
@@ -92,7 +93,8 @@ def _process_snapshot() -> dict:
             "streams": (sys.stdin, sys.stdout, sys.stderr),
             "handlers": {sig: signal.getsignal(sig) for sig in SIGNALS},
             "mask": signal.pthread_sigmask(signal.SIG_BLOCK, []),
-            "fds": sorted(os.listdir("/proc/self/fd")), "threads": threading.active_count()}
+            "fds": sorted(os.listdir("/proc/self/fd")), "threads": threading.active_count(),
+            "click context": click.get_current_context(silent=True)}
 
 
 def test_in_process_calls_leave_this_process_as_they_found_it(fake):
