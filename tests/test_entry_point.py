@@ -88,13 +88,19 @@ def test_piped_stdin_as_text_and_as_bytes(fake):
     assert as_text.out_bytes == as_text.out.encode()
 
 
+def _children() -> list[str]:
+    """This process's children, zombies included (a child never waited for)."""
+    return sorted(pid for task in os.listdir("/proc/self/task")
+                  for pid in open(f"/proc/self/task/{task}/children").read().split())
+
+
 def _process_snapshot() -> dict:
     return {"environ": dict(os.environ), "cwd": os.getcwd(),
             "streams": (sys.stdin, sys.stdout, sys.stderr),
             "handlers": {sig: signal.getsignal(sig) for sig in SIGNALS},
             "mask": signal.pthread_sigmask(signal.SIG_BLOCK, []),
             "fds": sorted(os.listdir("/proc/self/fd")), "threads": threading.active_count(),
-            "click context": click.get_current_context(silent=True)}
+            "click context": click.get_current_context(silent=True), "children": _children()}
 
 
 def test_in_process_calls_leave_this_process_as_they_found_it(fake):
