@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -14,6 +14,7 @@ from clinvk.errors import ClinvkError, ExitCode
 
 if TYPE_CHECKING:
     from clinvk.app import App
+    from clinvk.env import Environment
 
 SUBCOMMANDS: dict[str, str] = {
     "resume": "clinvk.commands.resume:resume",
@@ -106,7 +107,7 @@ class RootGroup(click.Group):
             formatter.write_usage(ctx.info_name or "clinvk", "[OPTIONS] [PROMPT]... [-- BACKEND_ARGS]")
             formatter.write_usage(ctx.info_name or "clinvk", "COMMAND [ARGS]...", prefix="   or: ")
             run.format_help_text(run_ctx, formatter)
-            run.format_options(run_ctx, formatter)
+            _format_run_options(run, run_ctx, formatter)
         self.format_commands(ctx, formatter)
         with formatter.section("Exit codes"):
             formatter.write_dl(
@@ -116,6 +117,16 @@ class RootGroup(click.Group):
             )
 
 
+def _format_run_options(run: click.Command, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    """run's options as `run.format_options` lists them for a context without settings (the
+    help option: `--help`), but without creating run's help option: Click keeps the first
+    one made on the command, and `-h` of a later in-process `clinvk -m x -h` would be lost."""
+    rows = [row for param in run.params if (row := param.get_help_record(ctx)) is not None]
+    rows.append(("--help", "Show this message and exit."))
+    with formatter.section("Options"):
+        formatter.write_dl(rows)
+
+
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="clinvk", message="%(prog)s %(version)s")
 @click.pass_context
@@ -123,19 +134,36 @@ def cli(ctx: click.Context) -> None:
     """Run prompts on claude, codex or gemini and resume them from any shell."""
 
 
-def _report(message: str, code: int) -> int:
+def _report(app: App, message: str, code: int) -> int:
     from clinvk.display import printable
 
     # line breaks kept: an ambiguous prefix lists its candidates one per line
-    sys.stderr.write(f"clinvk: error: {printable(message, lines=True)}\n")
+    app.env.stderr.write(f"clinvk: error: {printable(message, lines=True)}\n")
     return code
 
 
-def run_cli(argv: list[str] | None = None, env: object = None) -> int:
+def run_cli(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Run the CLI in this process and return its exit code: the in-process entry (tests,
+    embedding). Unlike main() it neither exits nor leaves a signal handler behind (an
+    interactive run keeps its own for a late Ctrl-C until the process ends)."""
+    import signal
+
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        return _run(argv, env)
+    finally:
+        if sigint is not None and signal.getsignal(signal.SIGINT) is not sigint:
+            try:
+                signal.signal(signal.SIGINT, sigint)
+            except ValueError:  # not in the main thread
+                pass
+
+
+def _run(argv: list[str] | None, env: Environment | None) -> int:
     """Run the CLI and return its exit code; every error ends here as one stderr line."""
     from clinvk.app import App
 
-    app = App(env)  # type: ignore[arg-type]
+    app = App(env)
     try:
         code = cli.main(args=argv, prog_name="clinvk", standalone_mode=False, obj=app)
         if not isinstance(code, int):
@@ -149,27 +177,27 @@ def run_cli(argv: list[str] | None = None, env: object = None) -> int:
         from clinvk.display import printable
 
         exc.message = printable(exc.message)  # Click quotes what the user typed
-        exc.show()
+        exc.show(file=app.env.stderr)
         return exc.exit_code
     except click.Abort:
-        return _report("interrupted", ExitCode.INTERRUPTED)
+        return _report(app, "interrupted", ExitCode.INTERRUPTED)
     except ClinvkError as exc:
-        return _report(exc.message, exc.exit_code)
+        return _report(app, exc.message, exc.exit_code)
     except KeyboardInterrupt:
-        return _report("interrupted", ExitCode.INTERRUPTED)
+        return _report(app, "interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        _silence_stdout()
+        _silence(app.env.stdout)
         return ExitCode.OK
     except Exception as exc:  # the last line of defence: never a traceback
-        if os.environ.get("CLINVK_DEBUG"):
+        if app.env.environ.get("CLINVK_DEBUG"):
             raise
-        return _report(f"internal error: {type(exc).__name__}: {exc}", ExitCode.BACKEND_FAILED)
+        return _report(app, f"internal error: {type(exc).__name__}: {exc}", ExitCode.BACKEND_FAILED)
     finally:
         _close_store(app)
         try:
-            sys.stdout.flush()
+            app.env.stdout.flush()
         except (BrokenPipeError, ValueError):
-            _silence_stdout()
+            _silence(app.env.stdout)
 
 
 def _close_store(app: App) -> None:
@@ -181,10 +209,11 @@ def _close_store(app: App) -> None:
         pass
 
 
-def _silence_stdout() -> None:
+def _silence(stdout: IO[str]) -> None:
+    """A reader that went away: later writes (the interpreter's own flush) go nowhere."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stdout.fileno())
     except (OSError, ValueError):
         pass
 
@@ -192,10 +221,10 @@ def _silence_stdout() -> None:
 def main(argv: list[str] | None = None) -> None:
     """The `clinvk` command: run, flush, and leave without tearing the interpreter down.
 
-    Everything clinvk keeps is written (atomically, fsync'ed) by the time run_cli returns,
+    Everything clinvk keeps is written (atomically, fsync'ed) by the time _run returns,
     and the backend is reaped; the teardown of Click, pexpect and the rest takes tens of ms
     after the backend is done (more on a busy machine), which every turn would pay."""
-    code = run_cli(argv)
+    code = _run(argv, None)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

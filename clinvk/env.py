@@ -53,7 +53,3 @@ class Environment:
         if self.verbose:
             self.stderr.write(f"clinvk: {printable(message)}\n")
             self.stderr.flush()
-
-    @property
-    def color(self) -> bool:
-        return bool(self.stdout_isatty) and "NO_COLOR" not in self.environ

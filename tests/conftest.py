@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated $CLINVK_HOME and a way to run the real `clinvk` process."""
+"""Shared fixtures: an isolated $CLINVK_HOME, and `clinvk` run in this process (the real
+entry point, tests/cli_harness.py) or as a process of its own where a test needs one."""
 
 from __future__ import annotations
 
@@ -6,28 +7,22 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_harness import Result, pipe_text, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 FAKES = REPO / "tests" / "fakes"
 FAKE_CLI = FAKES / "fakecli.py"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
+# CLINVK_TEST_SUBPROCESS=1: every `Clinvk.run` as a process of its own (the old way, slow),
+# to check that the in-process runs see what a real process sees
+IN_PROCESS = not os.environ.get("CLINVK_TEST_SUBPROCESS")
 
 
 class Clinvk:
-    """Runs `python -m clinvk` as a separate process with a private home."""
+    """`clinvk` with a private home: `run` in this process, `run_process` as a process
+    (`python -m clinvk`) for what needs one: signals, a terminal, os._exit."""
 
     def __init__(self, tmp: Path) -> None:
         self.home = tmp / "clinvk-home"
@@ -55,14 +50,27 @@ class Clinvk:
             lines += [f"      {k}: {json.dumps(v)}" for k, v in env.items()]
         self.config("backends:\n" + "\n".join(lines) + "\n")
 
-    def run(self, *args: str, cwd: Path | str | None = None, stdin: str | None = None,
+    def run(self, *args: str | bytes, cwd: Path | str | bytes | None = None,
+            stdin: str | bytes | None = None,
             env: dict[str, str] | None = None, timeout: float = 120) -> Result:
+        """`clinvk ARGS` through the real entry point, in this process (no timeout: pytest's)."""
+        if not IN_PROCESS:
+            return self.run_process(*args, cwd=cwd, stdin=stdin, env=env, timeout=timeout)
+        return run_cli(args, stdin=stdin, environ={**self.env, **(env or {})},
+                       cwd=cwd or self.cwd)
+
+    def run_process(self, *args: str | bytes, cwd: Path | str | bytes | None = None,
+                    stdin: str | bytes | None = None, env: dict[str, str] | None = None,
+                    timeout: float = 120) -> Result:
+        """`python -m clinvk ARGS` as a process of its own."""
         done = subprocess.run(
-            [sys.executable, "-m", "clinvk", *args], cwd=str(cwd or self.cwd),
-            env={**self.env, **(env or {})}, input=stdin, capture_output=True, text=True,
-            timeout=timeout, stdin=None if stdin is not None else subprocess.DEVNULL,
+            [sys.executable, "-m", "clinvk", *args], cwd=cwd or self.cwd,
+            env={**self.env, **(env or {})}, capture_output=True, timeout=timeout,
+            input=stdin.encode() if isinstance(stdin, str) else stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
         )
-        return Result(done.returncode, done.stdout, done.stderr)
+        return Result(done.returncode, pipe_text(done.stdout), pipe_text(done.stderr),
+                      done.stdout, done.stderr)
 
     def sessions(self) -> list[dict]:
         result = self.run("sessions", "list", "--all", "--json")

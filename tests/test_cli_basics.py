@@ -1,4 +1,4 @@
-"""The CLI surface through real processes: help, version, config, errors."""
+"""The CLI surface through clinvk's entry point: help, version, config, errors."""
 
 from __future__ import annotations
 

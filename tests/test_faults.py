@@ -1,4 +1,4 @@
-"""Faults the real CLIs cannot produce on cue, through the real clinvk process and a fake CLI."""
+"""Faults the real CLIs cannot produce on cue, through clinvk's entry point and a fake CLI."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Finding and organising sessions: list's filters and sort, `sessions search`, tag/untag/
-rename/meta, through the real process; concurrency through the store API."""
+rename/meta, through the entry point; concurrency through the store API."""
 
 from __future__ import annotations
 

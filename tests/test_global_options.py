@@ -1,6 +1,6 @@
 """Root options before a subcommand (`clinvk -o json resume ID more`, `clinvk -v sessions list`):
 they mean what they mean after it, a word naming a subcommand is that subcommand, and an
-option's value or a quoted prompt never is. Through the real process and a fake backend."""
+option's value or a quoted prompt never is. Through the entry point and a fake backend."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import hashlib
 import io
 import math
 import os
-import subprocess
 import sys
 import tempfile
 from datetime import timedelta
@@ -40,10 +39,8 @@ def _calls(fake) -> list[dict]:
 
 def _run_bytes(fake, args: list[bytes], stdin: bytes | None = None) -> Result:
     """clinvk with raw bytes as arguments and on stdin (not necessarily UTF-8)."""
-    done = subprocess.run([sys.executable.encode(), b"-m", b"clinvk", *args], cwd=fake.cwd,
-                          env=fake.env, input=stdin, capture_output=True, timeout=120,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
-    return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+    done = fake.run(*args, stdin=stdin)
+    return Result(done.code, done.out_bytes.decode(), done.err_bytes.decode())
 
 
 # --- long prompts ---------------------------------------------------------------------------
@@ -173,10 +170,8 @@ def test_title_and_tags_with_undecodable_bytes_do_not_lose_the_turn(fake):
 
 
 def _run_in(fake, cwd: bytes, args: list[bytes], env: dict | None = None) -> Result:
-    done = subprocess.run([sys.executable.encode(), b"-m", b"clinvk", *args], cwd=cwd,
-                          env={**fake.env, **(env or {})}, capture_output=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
-    return Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+    done = fake.run(*args, cwd=cwd, env=env)
+    return Result(done.code, done.out_bytes.decode(), done.err_bytes.decode())
 
 
 def _never_spawned(fake, result: Result, *needles: str) -> None:

@@ -1,4 +1,4 @@
-"""`clinvk sessions list|show|delete|clean` through the real process, against the files on disk."""
+"""`clinvk sessions list|show|delete|clean` through the entry point, against the files on disk."""
 
 from __future__ import annotations
 

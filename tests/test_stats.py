@@ -1,5 +1,5 @@
 """`sessions stats`: totals equal the recorded figures to the token, grouped by backend,
-model, day and dir; the per-turn table of one session; through the real process."""
+model, day and dir; the per-turn table of one session; through the entry point."""
 
 from __future__ import annotations
 
