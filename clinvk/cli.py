@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import import_module
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from clinvk import __version__
 from clinvk.errors import ClinvkError, ExitCode
+from clinvk.lazy_group import LazyGroup, load
 
 if TYPE_CHECKING:
     from clinvk.app import App
@@ -34,25 +34,22 @@ SHORT_HELP: dict[str, str] = {
 }
 
 
-def _load(spec: str) -> click.Command:
-    module, attr = spec.split(":")
-    return getattr(import_module(module), attr)
-
-
-class RootGroup(click.Group):
+class RootGroup(LazyGroup):
     """`clinvk [OPTIONS] [PROMPT]...` and `clinvk COMMAND ...` in one entry point.
 
     Anything whose first word is not a subcommand is handed to the hidden `run` command.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, lazy=SUBCOMMANDS, summaries=SHORT_HELP, **kwargs)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(SUBCOMMANDS)
+        return list(SUBCOMMANDS)  # in this order, not sorted
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "run":
-            return _load(RUN_COMMAND)
-        spec = SUBCOMMANDS.get(cmd_name)
-        return _load(spec) if spec else None
+            return load(RUN_COMMAND)
+        return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] in ("--help", "-h", "--version"):
@@ -62,7 +59,7 @@ class RootGroup(click.Group):
         if args and args[0].startswith("-"):
             from clinvk.global_opts import option_table, read_options
 
-            given, start = read_options(args, option_table(_load(RUN_COMMAND).params))
+            given, start = read_options(args, option_table(load(RUN_COMMAND).params))
         if start < len(args) and args[start] in SUBCOMMANDS:
             return super().parse_args(ctx, self._to_subcommand(ctx, args[start:], given))
         return super().parse_args(ctx, ["run", *args])
@@ -84,25 +81,8 @@ class RootGroup(click.Group):
         moved = forward(given, command, " ".join(args[:depth]))
         return [*args[:depth], *moved, *args[depth:]]
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from click.utils import make_default_short_help
-
-        names = self.list_commands(ctx)
-        if not names:
-            return
-        limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = []
-        for name in names:
-            text = SHORT_HELP.get(name)
-            if text is not None:
-                rows.append((name, make_default_short_help(text, limit)))
-            elif (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden:
-                rows.append((name, cmd.get_short_help_str(limit)))
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        run = _load(RUN_COMMAND)
+        run = load(RUN_COMMAND)
         with click.Context(run, info_name=ctx.info_name, parent=None) as run_ctx:
             formatter.write_usage(ctx.info_name or "clinvk", "[OPTIONS] [PROMPT]... [-- BACKEND_ARGS]")
             formatter.write_usage(ctx.info_name or "clinvk", "COMMAND [ARGS]...", prefix="   or: ")

@@ -387,7 +387,8 @@ def test_unreadable_sessions_folder(clinvk, args):
 
 # -- `clinvk --help` lists the commands without importing them ------------------------------------
 def test_root_help_short_texts_match_the_commands():
-    from clinvk.cli import SHORT_HELP, SUBCOMMANDS, _load
+    from clinvk.cli import SHORT_HELP, SUBCOMMANDS
+    from clinvk.lazy_group import load as _load
 
     assert set(SHORT_HELP) <= set(SUBCOMMANDS)
     for name, spec in SUBCOMMANDS.items():
@@ -412,8 +413,8 @@ def test_root_help_imports_no_command_module():
 
 # -- `clinvk sessions --help` lists its subcommands without importing them -------------------------
 def test_sessions_help_short_texts_match_the_commands():
-    from clinvk.commands.lazy_group import load
     from clinvk.commands.sessions import LAZY, SUMMARIES, sessions
+    from clinvk.lazy_group import load
 
     assert set(SUMMARIES) == set(LAZY) and not set(LAZY) & set(sessions.commands)
     for name, spec in LAZY.items():

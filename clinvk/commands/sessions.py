@@ -10,11 +10,11 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
-from clinvk.commands.lazy_group import LazyGroup
 from clinvk.commands.list_filters import filter_options, sort_options, take_filters
 from clinvk.commands.session_rows import HEADER, ago, align, cells, format_rows
 from clinvk.display import json_text, printable
 from clinvk.env import Environment
+from clinvk.lazy_group import LazyGroup
 
 # the subcommands kept in their own modules, imported only when run (see lazy_group)
 LAZY: dict[str, str] = {

@@ -36,8 +36,6 @@ class LazyGroup(click.Group):
         return load(spec) if spec else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from click.utils import make_default_short_help
-
         names = self.list_commands(ctx)
         if not names:
             return
@@ -46,7 +44,9 @@ class LazyGroup(click.Group):
         for name in names:
             text = self.summaries.get(name) if name not in self.commands else None
             if text is not None:
-                rows.append((name, make_default_short_help(text, limit)))
+                # shortened as Click shortens a command's own help (its helper for that is
+                # deprecated in Click 8.2+)
+                rows.append((name, click.Command(name, help=text).get_short_help_str(limit)))
             elif (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden:
                 rows.append((name, cmd.get_short_help_str(limit)))
         if rows:
