@@ -10,6 +10,7 @@ from clinvk.env import Environment
 
 if TYPE_CHECKING:
     from clinvk.config import Settings
+    from clinvk.pricing import PriceTable
     from clinvk.store import SessionStore
 
 
@@ -28,6 +29,13 @@ class App:
         for warning in settings.warnings:
             self.env.warn(warning)
         return settings
+
+    @cached_property
+    def prices(self) -> PriceTable:
+        """The shipped pricing table with the config's `prices` overrides, built once."""
+        from clinvk.pricing import price_table
+
+        return price_table(self.settings.get("prices"))
 
     @cached_property
     def store(self) -> SessionStore:

@@ -120,6 +120,7 @@ def _decode_file(raw: Any) -> StoreFile:
 
 def _entry(app: App, where: str, raw: Any) -> _Entry:
     from clinvk.backends._jsonl import is_safe_id
+    from clinvk.store.migrations import upgrade
     from clinvk.store.record_check import check_record
     from clinvk.store.session import InvalidRecord
 
@@ -132,9 +133,10 @@ def _entry(app: App, where: str, raw: Any) -> _Entry:
     if size > MAX_RECORD_CHARS:
         raise _fail(where, f"the session record is larger than {MAX_RECORD_CHARS} characters")
     try:
-        record, notes = check_record(raw["session"])
+        record, notes = check_record(upgrade(raw["session"]))  # version 1 too, upgraded
     except InvalidRecord as exc:
         raise _fail(where, f"invalid session record: {exc}") from None
+    record["origin"] = "imported"  # how it came into this store, whatever it was in the other
     where = f"{where} ({record['id'][:8]})"
     for note in notes:
         app.env.warn(f"{where}: {note}")

@@ -20,8 +20,10 @@ from clinvk.errors import ExitCode, Interrupted
 from clinvk.pty.signals import routed
 from clinvk.store import session as sessions
 from clinvk.store.record_check import storable
+from clinvk.usage_keys import normalise_usage
 
 if TYPE_CHECKING:
+    from clinvk.pricing import PriceTable
     from clinvk.store import SessionStore
 
 
@@ -40,12 +42,14 @@ class Recorder:
         store_prompts: bool = True,
         store_usage: bool = True,
         notice: Callable[[str], None] | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.store = store
         self.record = record
         self.exists = exists
         self.store_prompts = store_prompts
         self.store_usage = store_usage
+        self.prices = prices  # estimates the cost of turns whose backend reports none
         self.notice = notice  # told of a Ctrl-C held back while the turn waits for the store
         self.pending: tuple[str, str | None] | None = None  # ids the busy store did not take
         self.interrupted = False  # a Ctrl-C came while the finished turn waited: so recorded
@@ -113,6 +117,7 @@ class Recorder:
                             exit_code=int(ExitCode.INTERRUPTED))
                 self.interrupted = True
             for turn in turns:
+                self._estimate(turn, rec.get("model"))
                 sessions.add_turn(rec, store_prompt=self.store_prompts,
                                   store_usage=self.store_usage, **turn)
             storable(rec)
@@ -130,6 +135,15 @@ class Recorder:
                 self.record = self.store.update(self.record["id"], apply)
         self.pending = None
         return self.record
+
+    def _estimate(self, turn: dict[str, Any], model: str | None) -> None:
+        """A turn with no reported cost gets the pricing table's estimate from its usage and
+        the session's model (none for an unknown model, or when no usage is kept)."""
+        if turn.get("cost_usd") is not None or self.prices is None or not self.store_usage:
+            return
+        cost = self.prices.estimate(model, normalise_usage(turn.get("usage")))
+        if cost is not None:
+            turn.update(cost_usd=float(cost), cost_estimated=True)
 
     @contextmanager
     def _locked(self, ctrl_c: _CtrlC) -> Iterator[None]:

@@ -80,6 +80,6 @@ def session_stats(record: dict[str, Any]) -> dict[str, Any]:
     cost = record.get("cost_usd")
     durations = sorted(t["duration_ms"] for t in turns if isinstance(t["duration_ms"], int))
     sums = Sums(record["id"], 1, int(record.get("turn_count") or 0), tokens, cost,
-                int(cost is not None))
+                int(cost is not None), int(record.get("cost_source") == "estimated"))
     return {"session": record["id"], "title": record.get("title"), "backend": record["backend"],
             "model": record.get("model"), "turns": turns, "total": summarise(sums, runs_summary([durations]))}

@@ -54,13 +54,16 @@ def summarise(sums: Sums, durations: dict[str, Any]) -> dict[str, Any]:
     durations_summary."""
     tokens = sums.tokens
     inp = tokens["input_tokens"]
-    return {
+    figures = {
         "key": sums.key, "sessions": sums.sessions, "turns": sums.turns, "tokens": tokens,
         "cache_hit_ratio": tokens["cached_input_tokens"] / inp if inp else None,
         "duration_ms": durations,
         "cost_usd": None if not sums.cost_sessions else round(sums.cost or 0.0, 10),
         "cost_sessions": sums.cost_sessions,
     }
+    if sums.cost_estimated:  # the key only then: figures with no estimate stay as they were
+        figures["cost_estimated"] = True
+    return figures
 
 
 def merge(groups: list[dict[str, Any]], durations: dict[str, Any]) -> dict[str, Any]:
@@ -68,5 +71,6 @@ def merge(groups: list[dict[str, Any]], durations: dict[str, Any]) -> dict[str, 
     costs = [g["cost_usd"] for g in groups if g["cost_usd"] is not None]
     tokens = {key: sum(g["tokens"][key] for g in groups) for key in USAGE_KEYS}
     total = Sums(None, sum(g["sessions"] for g in groups), sum(g["turns"] for g in groups),
-                 tokens, sum(costs) if costs else None, sum(g["cost_sessions"] for g in groups))
+                 tokens, sum(costs) if costs else None, sum(g["cost_sessions"] for g in groups),
+                 sum(1 for g in groups if g.get("cost_estimated")))
     return summarise(total, durations)

@@ -183,7 +183,8 @@ class TurnPlan:
         spec = self.spec
         store = None if spec.ephemeral else self.app.store
         common = {"store_prompts": self.store_prompts, "store_usage": self.store_usage,
-                  "notice": self.app.env.warn}
+                  "notice": self.app.env.warn,
+                  "prices": self.app.prices if self.store_usage else None}
         if spec.session is not None and not spec.fork:
             return Recorder(store, dict(spec.session), exists=True, **common)
         settings = self.app.settings

@@ -27,7 +27,7 @@ def _claude_bundle(workdir: str, backend_id: str | None = None, sid: str = SID) 
               "message": {"id": "m1", "role": "assistant", "model": "claude-x",
                           "content": [{"type": "text", "text": "an answer"}]}}]
     enc = "".join(c if c.isalnum() else "-" for c in workdir)
-    record = {"schema_version": 1, "id": sid, "backend": "claude", "backend_session_id": backend_id,
+    record = {"schema_version": 2, "id": sid, "backend": "claude", "backend_session_id": backend_id,
               "model": None, "working_dir": workdir, "title": "first question", "status": "active",
               "error": None, "created_at": "2026-11-01T10:00:00Z", "last_used": "2026-11-01T10:00:00Z",
               "turn_count": 1, "turns": [], "tags": [], "parent_id": None, "metadata": {}}

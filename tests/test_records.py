@@ -30,7 +30,7 @@ BAD_ID = "fedcba9876543210fedcba9876543210"
 
 
 def _record(sid: str = GOOD_ID, **fields) -> dict:
-    rec = {"schema_version": 1, "id": sid, "backend": "claude", "backend_session_id": None,
+    rec = {"schema_version": 2, "id": sid, "backend": "claude", "backend_session_id": None,
            "model": None, "working_dir": "/tmp", "title": "a title", "status": "active",
            "error": None, "created_at": "2026-11-01T10:00:00Z",
            "last_used": "2026-11-01T10:00:00Z", "turn_count": 1,

@@ -251,7 +251,7 @@ def _bundle(workdir: str) -> tuple[dict, str]:
     entries = []
     for n in range(2):
         backend_id = str(uuid.uuid4())
-        record = {"schema_version": 1, "id": f"{n}" * 32, "backend": "claude",
+        record = {"schema_version": 2, "id": f"{n}" * 32, "backend": "claude",
                   "backend_session_id": backend_id, "model": None, "working_dir": workdir,
                   "title": f"deploy with {TOKENS['anthropic-key']}", "status": "error",
                   "error": f"login failed: password={SECRET_VALUE} {TOKENS['aws-key']}",

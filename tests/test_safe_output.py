@@ -42,7 +42,7 @@ def _bundle(workdir: str) -> dict:
     enc = "".join(c if c.isalnum() else "-" for c in workdir)
     turn = {"at": "2026-11-01T10:00:00Z", "prompt": "needle " + HOSTILE, "exit_code": 0,
             "duration_ms": 1000, "usage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}}
-    record = {"schema_version": 1, "id": SID, "backend": "claude", "backend_session_id": backend_id,
+    record = {"schema_version": 2, "id": SID, "backend": "claude", "backend_session_id": backend_id,
               "model": "model-x", "working_dir": workdir, "title": "needle " + HOSTILE,
               "status": "active", "error": None, "created_at": "2026-11-01T10:00:00Z",
               "last_used": "2026-11-01T10:00:00Z", "turn_count": 1, "turns": [turn],

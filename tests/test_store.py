@@ -66,7 +66,7 @@ def test_create_get_update_delete(store: SessionStore) -> None:
     assert updated["turn_count"] == 1 and store.get(rec["id"])["turn_count"] == 1
     assert store.update(rec["id"], lambda r: {**r, "title": "renamed"})["title"] == "renamed"
     text = path.read_text(encoding="utf-8")
-    assert text.endswith("\n") and text.startswith('{\n  "schema_version": 1,')
+    assert text.endswith("\n") and text.startswith('{\n  "schema_version": 2,')
     assert delete(store, rec["id"]) and not delete(store, rec["id"])
     with pytest.raises(SessionNotFound, match="no session matches"):
         store.get(rec["id"])

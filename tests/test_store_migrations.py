@@ -20,8 +20,8 @@ SID = "0123456789abcdef0123456789abcdef"
 
 @pytest.fixture
 def chain(monkeypatch):
-    """A private registry, so that the steps a test registers leave no trace."""
-    monkeypatch.setattr(migrations, "MIGRATIONS", {})
+    """A private registry holding the real steps, so that the steps a test adds leave no trace."""
+    monkeypatch.setattr(migrations, "MIGRATIONS", dict(migrations.MIGRATIONS))
     return migrations.MIGRATIONS
 
 
@@ -35,7 +35,7 @@ def _write_old(home: Path, record: dict) -> Path:
 def test_an_older_record_goes_through_every_step_in_order_and_is_upgraded_on_write(tmp_path, chain):
     ran: list[int] = []
 
-    @migrations.migration(-1)  # test-only versions: -1 -> 0 -> 1 (the current one)
+    @migrations.migration(-1)  # test-only versions: -1 -> 0 -> 1, then the real 1 -> 2
     def _label_became_name(record: dict) -> dict:
         ran.append(record["schema_version"])
         record["name"] = record.pop("label")
@@ -48,7 +48,7 @@ def test_an_older_record_goes_through_every_step_in_order_and_is_upgraded_on_wri
         record["created_at"] = record.pop("when")
         return record
 
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
     old = {"schema_version": -1, "id": SID, "backend": "claude", "working_dir": "/w/old",
            "label": "from the old days", "when": "2026-11-01T00:00:00Z"}
     path = _write_old(tmp_path / "home", old)
@@ -56,14 +56,15 @@ def test_an_older_record_goes_through_every_step_in_order_and_is_upgraded_on_wri
     store = SessionStore(tmp_path / "home", warn=warnings.append)
     [record] = store.list()
     assert ran and ran == [-1, 0] * (len(ran) // 2)  # in order, on each read of the file
-    assert record["schema_version"] == 1 and record["title"] == "from the old days"
+    assert record["schema_version"] == 2 and record["title"] == "from the old days"
+    assert record["origin"] == "clinvk" and record["cost_source"] is None and record["archive"] is None
     assert record["created_at"] == record["last_used"] == "2026-11-01T00:00:00Z"
     assert "label" not in record and "name" not in record and "when" not in record
     assert store.get(SID[:6]) == record
     assert json.loads(path.read_text()) == old  # a read never writes
     store.update(SID, lambda r: r["tags"].append("kept"))
     on_disk = json.loads(path.read_text())
-    assert on_disk["schema_version"] == 1 and on_disk["title"] == "from the old days"
+    assert on_disk["schema_version"] == 2 and on_disk["title"] == "from the old days"
     assert on_disk["tags"] == ["kept"] and "label" not in on_disk
     assert warnings == []
     store.close()

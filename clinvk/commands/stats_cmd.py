@@ -42,7 +42,8 @@ def _cost(group: dict[str, Any]) -> str:
     if group["cost_usd"] is None:
         return "-"
     known = "" if group["cost_sessions"] == group["sessions"] else f" ({group['cost_sessions']})"
-    return f"${group['cost_usd']:,.2f}{known}"
+    rough = "~" if group.get("cost_estimated") else ""  # some of it is clinvk's estimate
+    return f"{rough}${group['cost_usd']:,.2f}{known}"
 
 
 def _cells(label: str, g: dict[str, Any]) -> tuple[str, ...]:

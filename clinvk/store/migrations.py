@@ -63,3 +63,19 @@ def upgrade(obj: Any) -> Any:
         record = step(record)
         record["schema_version"] = step_from + 1
     return record
+
+
+@migration(1)
+def _to_2(record: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 → 2 (SPEC "Schema 2"): `origin`, `cost_source` and `archive` added.
+
+    A version-1 record cannot tell an imported session from one clinvk started (import kept
+    the record as it was), so every one becomes `origin: "clinvk"`. A version-1 cost was only
+    ever the backend's own figure: `cost_source` is "reported" when `cost_usd` is set, else
+    null. No transcript was archived yet: `archive` null. Turns are unchanged: `outside` is
+    written only when true, and no version-1 turn was run outside clinvk."""
+    record = dict(record)
+    record["origin"] = "clinvk"
+    record["cost_source"] = None if record.get("cost_usd") is None else "reported"
+    record["archive"] = None
+    return record

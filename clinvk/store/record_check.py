@@ -22,15 +22,17 @@ from clinvk.clock import format_rfc3339, parse_rfc3339
 from clinvk.ids import is_valid_id
 from clinvk.usage_keys import USAGE_KEYS, with_total
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("active", "error", "interrupted")
 TITLE_MAX = 80
 PROMPT_MAX = 200
 NOT_STORED_TITLE = "(prompt not stored)"
+ORIGINS = ("clinvk", "adopted", "imported")  # how the session came into this store
+COST_SOURCES = ("reported", "estimated")  # or None: no cost known
 FIELD_ORDER = (
-    "schema_version", "id", "backend", "backend_session_id", "model", "working_dir", "title",
-    "status", "error", "created_at", "last_used", "turn_count", "token_usage", "cost_usd",
-    "turns", "tags", "parent_id", "metadata",
+    "schema_version", "id", "backend", "origin", "backend_session_id", "model", "working_dir",
+    "title", "status", "error", "created_at", "last_used", "turn_count", "token_usage",
+    "cost_usd", "cost_source", "turns", "tags", "parent_id", "metadata", "archive",
 )  # fmt: skip
 
 
@@ -61,6 +63,8 @@ _NO_ARGV = {chr(c) for c in range(32)} | {"\x7f"}  # not in what is passed on a 
 # a lone surrogate (an undecodable byte of an argument, a path or a backend's file, or a
 # JSON \ud800 escape) cannot be written as UTF-8: no stored string holds one
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SHA256 = re.compile("[0-9a-f]{64}")
+ARCHIVE_BYTES_MAX = 2**62
 
 
 def _clip(text: str, limit: int) -> str:
@@ -145,6 +149,8 @@ def _check_turn(turn: Any, n: int, notes: list[str]) -> dict[str, Any]:
             raise InvalidRecord(f"{what}.{key} must be a whole number from {low} to {high}")
     if turn.get("usage") is not None:
         turn["usage"] = check_usage(turn["usage"], f"{what}.usage")
+    if "outside" in turn and type(turn["outside"]) is not bool:
+        raise InvalidRecord(f"{what}.outside must be true or false")
     return turn
 
 
@@ -196,6 +202,26 @@ def _check_numbers(record: dict[str, Any], notes: list[str]) -> None:
     if cost is not None and (type(cost) not in (int, float) or not math.isfinite(cost)
                              or not 0 <= cost <= COST_MAX):
         raise InvalidRecord(f"'cost_usd' must be null or a number from 0 to {COST_MAX}")
+    source = record.setdefault("cost_source", None if cost is None else "reported")
+    if source is not None and source not in COST_SOURCES:
+        raise InvalidRecord(f"'cost_source' must be null, {' or '.join(map(repr, COST_SOURCES))}")
+
+
+def _check_origin(record: dict[str, Any]) -> None:
+    origin = record.setdefault("origin", "clinvk")
+    if origin not in ORIGINS:
+        raise InvalidRecord(f"'origin' must be one of {', '.join(map(repr, ORIGINS))}")
+    archive = record.setdefault("archive", None)
+    if archive is None:
+        return
+    if not isinstance(archive, dict):
+        raise InvalidRecord(f"'archive' must be null or an object, not {_kind(archive)}")
+    if not _is_int(archive.get("bytes"), 0, ARCHIVE_BYTES_MAX):
+        raise InvalidRecord(f"'archive.bytes' must be a whole number from 0 to {ARCHIVE_BYTES_MAX}")
+    digest = archive.get("sha256")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise InvalidRecord("'archive.sha256' must be 64 lowercase hex characters")
+    record["archive"] = {**archive, "at": _time(archive.get("at"), "'archive.at'")}
 
 
 def _check_labels(record: dict[str, Any]) -> None:
@@ -246,6 +272,7 @@ def check_record(obj: Any, expected_id: str | None = None) -> tuple[dict[str, An
     _check_times(record)
     _check_numbers(record, notes)
     _check_labels(record)
+    _check_origin(record)
     return ordered(record), notes
 
 

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   model TEXT, input_tokens INTEGER, cached_input_tokens INTEGER,
   cache_creation_input_tokens INTEGER, output_tokens INTEGER, reasoning_tokens INTEGER,
   cost_usd REAL, durations TEXT,
-  backend_session_id TEXT);
+  backend_session_id TEXT, cost_estimated INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_file ON sessions(dirkey, name);
 CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions(last_used);
 CREATE INDEX IF NOT EXISTS sessions_dir_last ON sessions(working_dir, last_used);
@@ -96,7 +96,7 @@ VALUE_COLS = (
     "backend", "status", "working_dir", "title", "created_at", "last_used", "turn_count",
     "total_tokens", "resumable", "tags", "tags_key", "metadata", "meta_key", "search",
     "model", "input_tokens", "cached_input_tokens", "cache_creation_input_tokens", "output_tokens",
-    "reasoning_tokens", "cost_usd", "durations", "backend_session_id",
+    "reasoning_tokens", "cost_usd", "durations", "backend_session_id", "cost_estimated",
 )  # fmt: skip
 ROW_COLS = 7 + len(VALUE_COLS)  # id, dirkey, name, sig_mtime, size, inode, written_ns, values
 # the column and whether it sorts newest/most first, of each of selection.SORT_KEYS
@@ -141,7 +141,7 @@ def row_values(record: dict[str, Any]) -> tuple[Any, ...]:
         usage.get("output_tokens") or 0, usage.get("reasoning_tokens") or 0,
         None if cost is None else float(cost),
         json.dumps([_duration(t["duration_ms"]) for t in turns if "duration_ms" in t]),
-        record.get("backend_session_id"),
+        record.get("backend_session_id"), int(record.get("cost_source") == "estimated"),
     )  # fmt: skip
 
 

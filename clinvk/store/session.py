@@ -1,4 +1,4 @@
-"""The session record: a plain JSON dict per SPEC "Session JSON (schema_version 1)"."""
+"""The session record: a plain JSON dict per SPEC "Session JSON (schema_version 2)"."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ class NewSession:
     session_id: str | None = None  # else a new id
     now: datetime | None = None
     store_usage: bool = True
+    origin: str = "clinvk"  # record_check.ORIGINS
 
     def record(self) -> dict[str, Any]:
         """The record, with no turns."""
@@ -67,6 +68,7 @@ class NewSession:
             "schema_version": SCHEMA_VERSION,
             "id": self.session_id or new_id(),
             "backend": self.backend,
+            "origin": self.origin,
             "backend_session_id": self.backend_session_id,
             "model": self.model,
             "working_dir": os.path.abspath(os.fspath(self.working_dir)),
@@ -78,10 +80,12 @@ class NewSession:
             "turn_count": 0,
             "token_usage": empty_usage(),
             "cost_usd": None,
+            "cost_source": None,
             "turns": [],
             "tags": list(dict.fromkeys(self.tags)),
             "parent_id": self.parent_id,
             "metadata": dict(self.metadata or {}),
+            "archive": None,
         }
         if not self.store_usage:
             del record["token_usage"]
@@ -90,7 +94,7 @@ class NewSession:
 
 def new_session(backend: str, working_dir: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
     """A fresh record with no turns; fields: NewSession's (model, title, tags, parent_id,
-    metadata, backend_session_id, session_id, now, store_usage)."""
+    metadata, backend_session_id, session_id, now, store_usage, origin)."""
     return NewSession(backend, working_dir, **fields).record()
 
 
@@ -103,6 +107,7 @@ class TurnRecord:
     exit_code: int
     usage: Mapping[str, Any] | None = None  # SPEC's usage keys (usage_keys.USAGE_KEYS)
     cost_usd: float | None = None
+    cost_estimated: bool = False  # cost_usd is clinvk's estimate, not the backend's figure
     status: str = "active"
     error: str | None = None
     at: datetime | None = None  # else now
@@ -135,13 +140,23 @@ def add_turn(record: dict[str, Any], turn: TurnRecord | None = None, *, store_pr
         record.pop("token_usage", None)
     record.setdefault("turns", []).append(entry)
     record["turn_count"] = int(record.get("turn_count") or 0) + 1
-    cost = done.cost_usd
-    if cost is not None and math.isfinite(cost) and cost >= 0:
-        record["cost_usd"] = round(float(record.get("cost_usd") or 0.0) + float(cost), 10)
+    _add_cost(record, done)
     record["status"] = done.status
     record["error"] = done.error
     record["last_used"] = stamp
     return record
+
+
+def _add_cost(record: dict[str, Any], done: TurnRecord) -> None:
+    """Add the turn's cost to the session's: the sum is "estimated" as soon as any part of it
+    is (a claude session with headless and interactive turns), else "reported"."""
+    cost = done.cost_usd
+    if cost is None or not math.isfinite(cost) or cost < 0:
+        return
+    known = record.get("cost_usd") is not None
+    record["cost_usd"] = round(float(record.get("cost_usd") or 0.0) + float(cost), 10)
+    estimated = done.cost_estimated or (known and record.get("cost_source") == "estimated")
+    record["cost_source"] = "estimated" if estimated else "reported"
 
 
 def load(obj: Any, expected_id: str | None = None) -> dict[str, Any]:

@@ -28,15 +28,16 @@ GROUPINGS = {
 _SUMS = ", ".join(f"sum({key})" for key in USAGE_KEYS)
 _GROUP_SQL = (
     "SELECT {key}, count(*), sum(turn_count), " + _SUMS + ", sum(cost_usd), count(cost_usd), "
+    "sum(cost_estimated), "
     "group_concat(substr(durations, 2, length(durations) - 2)) FILTER (WHERE durations != '[]') "
     "FROM sessions{{where}} GROUP BY 1"
 )
 _TOTALS_SQL = (
     "SELECT 0, t.backend, t.sessions, t.turn_count, " + ", ".join(f"t.{k}" for k in USAGE_KEYS)
-    + ", c.cost, coalesce(c.n, 0) FROM backend_totals AS t LEFT JOIN (SELECT backend, "
-    "sum(cost_usd) AS cost, count(*) AS n FROM sessions WHERE cost_usd IS NOT NULL "
-    "GROUP BY backend) AS c USING (backend) UNION ALL SELECT 1, backend, bucket, n, "
-    + ", ".join(["NULL"] * (len(USAGE_KEYS) + 2)) + " FROM duration_buckets"
+    + ", c.cost, coalesce(c.n, 0), coalesce(c.e, 0) FROM backend_totals AS t LEFT JOIN (SELECT "
+    "backend, sum(cost_usd) AS cost, count(*) AS n, sum(cost_estimated) AS e FROM sessions "
+    "WHERE cost_usd IS NOT NULL GROUP BY backend) AS c USING (backend) UNION ALL SELECT 1, "
+    "backend, bucket, n, " + ", ".join(["NULL"] * (len(USAGE_KEYS) + 3)) + " FROM duration_buckets"
 )
 _RANGE_SQL = "SELECT ?, duration FROM turn_durations WHERE backend = ? AND duration BETWEEN ? AND ?"
 _CHUNK = 400  # ranges per query (SQLite allows 500 terms in a compound SELECT)
@@ -51,6 +52,7 @@ class Sums(NamedTuple):
     tokens: dict[str, int]  # usage_keys.USAGE_KEYS -> sum of the sessions' token_usage
     cost: float | None  # the sum of the known costs
     cost_sessions: int  # how many sessions have a cost
+    cost_estimated: int = 0  # how many of those have an estimated one (cost_source)
 
 
 class Bucket(NamedTuple):
@@ -64,7 +66,8 @@ class Bucket(NamedTuple):
 def _sums(key: Any, sessions: int, turns: Any, rest: list[Any]) -> Sums:
     width = len(USAGE_KEYS)
     tokens = dict(zip(USAGE_KEYS, (int(v or 0) for v in rest[:width]), strict=True))
-    return Sums(key, sessions, int(turns or 0), tokens, rest[width], rest[width + 1])
+    return Sums(key, sessions, int(turns or 0), tokens, rest[width], rest[width + 1],
+                int(rest[width + 2] or 0))
 
 
 def group_sums(store: SessionStore, by: str | None,
