@@ -85,6 +85,7 @@ def test_a_version_with_no_step_to_the_next_is_an_invalid_record(tmp_path, chain
 def _newer(clinvk) -> tuple[Path, str]:
     """A file of the next schema version, next to a valid session, last used 400 days ago."""
     good = add(clinvk)
+    assert SCHEMA_VERSION + 1 == 3  # this clinvk writes 2: a file of 3 is a newer clinvk's
     record = dict(good, id="6" * 32, schema_version=SCHEMA_VERSION + 1, something_new=[1, 2],
                   last_used="2025-01-01T00:00:00Z", created_at="2025-01-01T00:00:00Z")
     path = path_of(clinvk, good).parent / f"{record['id']}.json"
