@@ -178,6 +178,8 @@ def test_a_codex_turn_gets_the_estimated_cost_and_stats_marks_it(clinvk):
     assert stats.json()["total"]["cost_estimated"] is True
     text = clinvk.run("sessions", "stats")
     assert "~$0.00" in text.out, text.out
+    shown = clinvk.run("sessions", "show", session["id"][:8])
+    assert "cost:               $0.000289 (estimated)" in shown.out, shown.out
     one = clinvk.run("sessions", "stats", session["id"][:8], "--json")
     assert one.code == 0 and one.json()["total"]["cost_estimated"] is True, one.out
     again = clinvk.run("resume", session["id"][:8], "more")

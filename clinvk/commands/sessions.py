@@ -135,7 +135,8 @@ def describe(record: dict[str, Any], env: Environment) -> str:
             f"{k.replace('_tokens', '').replace('_', ' ')} {humanize.intcomma(v)}"
             for k, v in usage.items()))
     if record.get("cost_usd") is not None:
-        lines.append(f"cost:               ${record['cost_usd']:.6f}")
+        rough = " (estimated)" if record.get("cost_source") == "estimated" else ""
+        lines.append(f"cost:               ${record['cost_usd']:.6f}{rough}")
     lines.append(f"tags:               {', '.join(record.get('tags') or []) or '-'}")
     if record.get("parent_id"):
         lines.append(f"parent:             {record['parent_id']}")
