@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import Clinvk, assert_clean_error
+
 from clinvk.store import SessionStore
 from clinvk.store import session as s
-from conftest import Clinvk, assert_clean_error
 
 pytestmark = pytest.mark.timeout(120)
 
