@@ -127,3 +127,20 @@ def test_empty_store(clinvk: Clinvk) -> None:
     data = clinvk.run("sessions", "stats", "--disk", "--json").json()
     assert data == {"sessions": [], "total": {"record_bytes": 0, "archive_bytes": 0,
                                               "backend_bytes": 0, "total_bytes": 0}}
+
+
+def test_a_shared_file_counts_once_per_session(tmp_path: Path, monkeypatch) -> None:
+    """A backend file two sessions share (as gemini's can be) counts once in each of them,
+    even when the backend names it twice for one session."""
+    from clinvk import disk
+    from clinvk.transcripts import access
+
+    shared = tmp_path / "chat.jsonl"
+    shared.write_bytes(b"y" * 300)
+    monkeypatch.setattr(access, "transcript_files", lambda app, record: (None, [shared, shared]))
+    record_file = tmp_path / "record.json"
+    record_file.write_bytes(b"{}")
+    found = [disk.session_disk(None, {"id": i * 32, "backend": "gemini", "backend_session_id": i},
+                               record_file) for i in "ab"]
+    assert [d.backend_bytes for d in found] == [300, 300]
+    assert [d.total_bytes for d in found] == [302, 302] and not found[0].archived
