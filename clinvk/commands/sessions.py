@@ -93,7 +93,7 @@ def show(app: App, session_id: str, as_json: bool, transcript: bool, fmt: str | 
 
     if fmt and not transcript:
         raise UsageError("--format goes with --transcript")
-    record = app.store.get(session_id)
+    record, key, name = app.store.locate(session_id)
     if transcript:
         from clinvk.transcripts.access import load_transcript
         from clinvk.transcripts.render import render
@@ -102,14 +102,19 @@ def show(app: App, session_id: str, as_json: bool, transcript: bool, fmt: str | 
         text = render(load_transcript(app, record), record, fmt)
         app.env.stdout.write(json_text(text) if fmt == "json" else printable(text, lines=True))
         return 0
+    from clinvk.disk import session_disk
+
+    disk = session_disk(app, record, app.store.root / key / name)
     if as_json:
-        emit_json(app, record)
+        emit_json(app, {**record, "disk": disk.figures()})
         return 0
-    app.env.stdout.write(describe(record, app.env))
+    from clinvk.commands.disk_view import disk_line
+
+    app.env.stdout.write(describe(record, app.env, disk=disk_line(disk)))
     return 0
 
 
-def describe(record: dict[str, Any], env: Environment) -> str:
+def describe(record: dict[str, Any], env: Environment, disk: str | None = None) -> str:
     """Human-readable view of every field, times absolute and relative."""
     import humanize
 
@@ -137,6 +142,8 @@ def describe(record: dict[str, Any], env: Environment) -> str:
     if record.get("cost_usd") is not None:
         rough = " (estimated)" if record.get("cost_source") == "estimated" else ""
         lines.append(f"cost:               ${record['cost_usd']:.6f}{rough}")
+    if disk:
+        lines.append(f"disk:               {disk}")
     lines.append(f"tags:               {', '.join(record.get('tags') or []) or '-'}")
     if record.get("parent_id"):
         lines.append(f"parent:             {record['parent_id']}")

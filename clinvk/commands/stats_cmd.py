@@ -100,22 +100,40 @@ def _show_session(app: App, result: dict[str, Any]) -> None:
               f"cost {_cost(total)}\n")
 
 
+def _check_disk(session_id: str | None, by: str | None) -> None:
+    from clinvk.errors import UsageError
+
+    if session_id is not None or by is not None:
+        raise UsageError("--disk goes with the list filters, not with ID or --by "
+                         "(`sessions show ID` gives one session's bytes)")
+
+
 @click.command("stats", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("session_id", metavar="[ID]", required=False)
 @click.option("--by", metavar="backend|model|day|dir",
               help="Group by backend, model, day (UTC day of last use) or working directory.")
 @filter_options
+@click.option("--disk", is_flag=True,
+              help="The bytes each session takes: record, archive, backend files; largest first.")
 @click.option("--json", "as_json", is_flag=True, help="The figures as JSON, unrounded.")
 @common_options
 @pass_app
-def stats(app: App, session_id: str | None, by: str | None, as_json: bool, **params: Any) -> int:
+def stats(app: App, session_id: str | None, by: str | None, disk: bool, as_json: bool,
+          **params: Any) -> int:
     """Sessions, turns, tokens, cache-hit ratio (cached/input), turn durations (median, p95)
     and cost where known, in total or grouped; with ID, the per-turn table of that session.
 
-    A cost shown as "$1.23 (4)" is the sum over the 4 sessions whose backend reported one."""
+    A cost shown as "$1.23 (4)" is the sum over the 4 sessions whose backend reported one.
+    With --disk, the bytes each session takes instead (with the list filters)."""
     from clinvk import stats as calc
 
     calc.check_by(by)
+    if disk:
+        _check_disk(session_id, by)
+        from clinvk.commands.disk_view import print_disk
+
+        print_disk(app, take_filters(app, params), as_json)
+        return 0
     if session_id is not None:
         result = calc.session_stats(app.store.get(session_id))
         emit_json(app, result) if as_json else _show_session(app, result)
