@@ -95,8 +95,17 @@ def disk_usage(app: App, selection: SessionFilter | None = None) -> dict[str, An
     sessions matching selection."""
     records = app.store.list(selection)
     paths = _record_paths(app, selection)
-    found = [session_disk(app, r, paths.get(r["id"]) or app.store.path_of(r["id"]))
-             for r in records]
+    return _summed([session_disk(app, r, paths.get(r["id"]) or app.store.path_of(r["id"]))
+                    for r in records])
+
+
+def session_usage(app: App, session_id: str) -> dict[str, Any]:
+    """disk_usage's result for the one session of this id or unique prefix."""
+    record = app.store.get(session_id)
+    return _summed([session_disk(app, record, app.store.path_of(record["id"]))])
+
+
+def _summed(found: list[SessionDisk]) -> dict[str, Any]:
     found.sort(key=lambda d: (-d.total_bytes, d.id))
     total = {key: sum(getattr(d, key) for d in found) for key in KEYS}
     return {"sessions": found, "total": total}

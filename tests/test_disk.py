@@ -67,9 +67,9 @@ def test_stats_disk_json_counts_record_archive_and_backend_files(planted) -> Non
 def test_a_gone_transcript_counts_zero(planted) -> None:
     clinvk, cid, _xid, transcript = planted
     transcript.unlink()
-    result = clinvk.run("sessions", "show", cid, "--json")
+    result = clinvk.run("sessions", "stats", "--disk", cid, "--json")
     assert result.code == 0, result.err
-    assert result.json()["disk"] == {
+    assert result.json()["total"] == {
         "record_bytes": _record_size(clinvk, cid), "archive_bytes": 0, "backend_bytes": 0,
         "total_bytes": _record_size(clinvk, cid)}
 
@@ -117,9 +117,24 @@ def test_show_has_a_disk_line(planted) -> None:
     assert "archive -" in line and "backend files 1.0 kB" in line
 
 
-def test_disk_with_id_or_by_is_refused(planted) -> None:
+def test_disk_of_one_session_by_id(planted) -> None:
+    clinvk, cid, xid, _transcript = planted
+    data = clinvk.run("sessions", "stats", "--disk", cid[:6], "--json").json()
+    assert [s["id"] for s in data["sessions"]] == [cid]
+    assert data["sessions"][0]["backend_bytes"] == 1000
+    assert data["total"] == {k: v for k, v in data["sessions"][0].items() if k != "id"}
+    text = clinvk.run("sessions", "stats", "--disk", cid[:6]).out
+    assert cid[:8] in text and xid[:8] not in text and "1 session" in text
+
+
+def test_show_json_stays_the_record(planted) -> None:
     clinvk, cid, _xid, _transcript = planted
-    assert_clean_error(clinvk.run("sessions", "stats", "--disk", cid), 2, "--disk")
+    shown = clinvk.run("sessions", "show", cid[:6], "--json").json()
+    assert "disk" not in shown and shown["id"] == cid
+
+
+def test_disk_with_by_is_refused(planted) -> None:
+    clinvk, _cid, _xid, _transcript = planted
     assert_clean_error(clinvk.run("sessions", "stats", "--disk", "--by", "backend"), 2, "--disk")
 
 

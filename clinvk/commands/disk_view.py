@@ -43,12 +43,14 @@ def _table(rows: list[tuple[str, ...]], left: set[int]) -> list[str]:
             for row in rows]
 
 
-def print_disk(app: App, selection: SessionFilter, as_json: bool) -> None:
-    """`sessions stats --disk`: one row a session, largest first, and a total line."""
+def print_disk(app: App, selection: SessionFilter, as_json: bool,
+               session_id: str | None = None) -> None:
+    """`sessions stats --disk [ID]`: one row a session (that one, or every one of the
+    selection), largest first, and a total line."""
     from clinvk.commands import emit_json
-    from clinvk.disk import disk_json, disk_usage
+    from clinvk.disk import disk_json, disk_usage, session_usage
 
-    usage = disk_usage(app, selection)
+    usage = disk_usage(app, selection) if session_id is None else session_usage(app, session_id)
     if as_json:
         emit_json(app, disk_json(usage))
         return

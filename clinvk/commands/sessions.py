@@ -102,13 +102,13 @@ def show(app: App, session_id: str, as_json: bool, transcript: bool, fmt: str | 
         text = render(load_transcript(app, record), record, fmt)
         app.env.stdout.write(json_text(text) if fmt == "json" else printable(text, lines=True))
         return 0
+    if as_json:  # the record itself, as SPEC says (`stats --disk ID --json` has its bytes)
+        emit_json(app, record)
+        return 0
+    from clinvk.commands.disk_view import disk_line
     from clinvk.disk import session_disk
 
     disk = session_disk(app, record, app.store.root / key / name)
-    if as_json:
-        emit_json(app, {**record, "disk": disk.figures()})
-        return 0
-    from clinvk.commands.disk_view import disk_line
 
     app.env.stdout.write(describe(record, app.env, disk=disk_line(disk)))
     return 0

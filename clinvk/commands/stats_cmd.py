@@ -100,12 +100,12 @@ def _show_session(app: App, result: dict[str, Any]) -> None:
               f"cost {_cost(total)}\n")
 
 
-def _check_disk(session_id: str | None, by: str | None) -> None:
+def _check_disk(by: str | None) -> None:
     from clinvk.errors import UsageError
 
-    if session_id is not None or by is not None:
-        raise UsageError("--disk goes with the list filters, not with ID or --by "
-                         "(`sessions show ID` gives one session's bytes)")
+    if by is not None:
+        raise UsageError("--disk goes with an ID or the list filters, not with --by "
+                         "(e.g. `sessions stats --disk -b codex`)")
 
 
 @click.command("stats", context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,15 +124,15 @@ def stats(app: App, session_id: str | None, by: str | None, disk: bool, as_json:
     and cost where known, in total or grouped; with ID, the per-turn table of that session.
 
     A cost shown as "$1.23 (4)" is the sum over the 4 sessions whose backend reported one.
-    With --disk, the bytes each session takes instead (with the list filters)."""
+    With --disk, the bytes each session takes instead (ID's, or with the list filters)."""
     from clinvk import stats as calc
 
     calc.check_by(by)
     if disk:
-        _check_disk(session_id, by)
+        _check_disk(by)
         from clinvk.commands.disk_view import print_disk
 
-        print_disk(app, take_filters(app, params), as_json)
+        print_disk(app, take_filters(app, params), as_json, session_id)
         return 0
     if session_id is not None:
         result = calc.session_stats(app.store.get(session_id))
