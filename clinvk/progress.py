@@ -60,17 +60,16 @@ class Progress:
 
     def __init__(self, stream: IO[str] | None, label: str, *, total: int | None = None,
                  enabled: bool = True, clock: Callable[[], float] = time.monotonic,
-                 delay: float = DELAY, interval: float = INTERVAL) -> None:
+                 delay: float | None = None, interval: float | None = None) -> None:
         self.stream = stream
         self.label = label
         self.total = total
         self.enabled = enabled and stream is not None
         self.done = 0
         self._clock = clock
-        self._delay = delay
-        self._interval = interval
+        self._interval = INTERVAL if interval is None else interval
         self._start = clock()
-        self._next_draw = self._start + delay
+        self._next_draw = self._start + (DELAY if delay is None else delay)
         self._next_check = 1  # the count at which the clock is read next
         self._width = 0  # characters on screen now (0: nothing drawn)
 
