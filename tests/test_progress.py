@@ -191,6 +191,10 @@ def test_first_index_build_shows_progress_on_a_terminal_only(tmp_path: Path) -> 
     assert any("/2,000 (" in line for line in lines)
     assert any("s left)" in line for line in lines)
     assert_cleared(err, "indexing sessions")
+    reading = progress_lines(err, "reading sessions")  # the files read, then indexed
+    assert any("/2,000 (" in line for line in reading)
+    assert_cleared(err, "reading sessions")
+    assert err.index("reading sessions") < err.index("indexing sessions")
     remove_database(index_path(home))  # a first build again, now into a pipe
     code, out, err = cli(home, "sessions", "list", "-n", "1", tty=False)
     assert code == 0 and out and "\r" not in err and "indexing" not in err

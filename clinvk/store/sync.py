@@ -63,11 +63,12 @@ class Sync:
             if recorded is None or st.st_mtime_ns != recorded:
                 changed.append((dirkey, st.st_mtime_ns, _listing(self.root / dirkey)))
         total = sum(len(entries or ()) for _, _, entries in changed)
-        with self.progress("indexing sessions") as on_progress:
-            counter = _Counter(on_progress, total)
+        reads, writes = _Counter(total), _Counter(0)
+        with self.progress("reading sessions") as reads.on_progress:
             for dirkey, dir_mtime, entries in changed:
-                work.append(self._scan_dir(db, dirkey, dir_mtime, entries, counter))
-            if work:
+                work.append(self._scan_dir(db, dirkey, dir_mtime, entries, reads, writes))
+        if work:
+            with self.progress("indexing sessions") as writes.on_progress:
                 self._txn(db, lambda db: [step(db) for step in work])
 
     def _scan_root(self, root_mtime: int | None, known: dict, work: list) -> dict:
@@ -104,7 +105,8 @@ class Sync:
             db.execute(f"DELETE FROM {table} WHERE dirkey = ?", (dirkey,))
 
     def _scan_dir(self, db: Any, dirkey: str, dir_mtime: int,
-                  entries: list[os.DirEntry[str]] | None, counter: _Counter) -> Callable[[Any], None]:
+                  entries: list[os.DirEntry[str]] | None, reads: _Counter,
+                  writes: _Counter) -> Callable[[Any], None]:
         """Read what changed in one listed folder (entries None: it could not be listed);
         returns the step that applies it."""
         sigs = {name: tuple(sig) for name, *sig in db.execute(
@@ -119,7 +121,7 @@ class Sync:
             if entries is None:
                 raise OSError("not listed")
             for entry in entries:
-                counter.tick()
+                reads.tick()
                 if entry.name.startswith("."):
                     _reap_temp(entry)
                     continue
@@ -134,12 +136,14 @@ class Sync:
                     bad.append((entry.name, st, str(exc)))
         except OSError:
             dir_mtime = -1
+        writes.total += len(good)
 
         def apply(db: Any) -> None:
             for name in set(sigs) - seen:
                 self._drop(db, dirkey, name)
             for name, record, fst in good:
                 self._put(db, dirkey, name, record, fst, True)
+                writes.tick()
             for name, st, reason in bad:
                 self._bad(db, dirkey, name, st, reason)
             db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)", (dirkey, settled(dir_mtime)))
@@ -147,10 +151,10 @@ class Sync:
 
 
 class _Counter:
-    """Counts the files looked at and passes (done, total) on to a progress callback."""
+    """Counts the files read (or indexed) and passes (done, total) on to a progress callback."""
 
-    def __init__(self, on_progress: ProgressCallback, total: int) -> None:
-        self.on_progress = on_progress
+    def __init__(self, total: int) -> None:
+        self.on_progress: ProgressCallback = _ignore
         self.total = total
         self.done = 0
 
@@ -168,9 +172,13 @@ def _listing(folder: Path) -> list[os.DirEntry[str]] | None:
         return None
 
 
+def _ignore(done: int, total: int | None = None) -> None:
+    pass
+
+
 def no_progress(label: str) -> AbstractContextManager[ProgressCallback]:
     """The default progress of a store: nothing shown."""
-    return nullcontext(lambda done, total=None: None)
+    return nullcontext(_ignore)
 
 
 def _reap_temp(entry: os.DirEntry[str]) -> None:
