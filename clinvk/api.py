@@ -69,6 +69,7 @@ def _app(config: str | None = None, cwd: str | None = None) -> Any:
                       stdin_isatty=False, stdout_isatty=False)
     app = App(env)
     app.config_flag = config
+    app.quiet_progress = True  # a library draws nothing on its caller's terminal
     return app
 
 

@@ -11,6 +11,7 @@ from clinvk.env import Environment
 if TYPE_CHECKING:
     from clinvk.config import Settings
     from clinvk.pricing import PriceTable
+    from clinvk.progress import Progress
     from clinvk.store import SessionStore
 
 
@@ -20,6 +21,7 @@ class App:
         self.config_flag: str | None = None
         self.overrides: dict[str, Any] = {}
         self.changes_nothing = False  # --ephemeral / --dry-run: leave $CLINVK_HOME untouched
+        self.quiet_progress = False  # --json and the like: no progress line on stderr
 
     @cached_property
     def settings(self) -> Settings:
@@ -44,7 +46,18 @@ class App:
         store = SessionStore(self.settings.home, warn=self.env.warn, read_only=self.changes_nothing,
                              on_delete=[_forget_texts])
         store.lock_timeout = float(self.settings.get("session.lock_timeout_seconds"))
+        store.progress = self.progress
         return store
+
+    def progress(self, label: str, total: int | None = None) -> Progress:
+        """A progress line on stderr for long work, drawn only when stderr is a terminal and
+        neither --json, CLINVK_NO_PROGRESS nor `output.progress: false` says otherwise."""
+        from clinvk.progress import Progress, wanted
+
+        env = self.env
+        enabled = not self.quiet_progress and wanted(
+            env.stderr, env.environ, bool(self.settings.get("output.progress")))
+        return Progress(env.stderr, label, total=total, enabled=enabled)
 
     def close_store(self) -> None:
         """Let go of the store's index (if it was opened) before a long-running backend."""

@@ -107,11 +107,13 @@ def export_bundle(app: App, records: list[dict[str, Any]], *, transcripts: bool 
     from clinvk.clock import format_rfc3339, utc_now
 
     entries = []
-    for record in records:
-        entry: dict[str, Any] = {"session": redacted_record(record) if redact else record}
-        if transcripts:
-            entry["transcript"] = transcript_files(app, record, redact)
-        entries.append(entry)
+    with app.progress("exporting sessions", len(records)) as progress:
+        for record in records:
+            entry: dict[str, Any] = {"session": redacted_record(record) if redact else record}
+            if transcripts:
+                entry["transcript"] = transcript_files(app, record, redact)
+            entries.append(entry)
+            progress.advance()
     bundle = {"format": FORMAT, "version": VERSION, "exported_at": format_rfc3339(utc_now()),
               "sessions": entries}
     if redact:
@@ -122,29 +124,36 @@ def export_bundle(app: App, records: list[dict[str, Any]], *, transcripts: bool 
 def markdown_export(app: App, records: list[dict[str, Any]], redact: bool = False) -> str:
     """The readable conversation of each session, read from its backend's store (`redact`:
     with its secrets replaced)."""
-    from clinvk.transcripts.access import load_transcript
-    from clinvk.transcripts.render import render_markdown
-
     parts = []
-    for record in records:
-        head = [f"# {record.get('title') or 'Session ' + record['id'][:8]}", "",
-                f"- session: `{record['id']}`", f"- backend: {record['backend']}"
-                + (f" ({record['model']})" if record.get("model") else ""),
-                f"- directory: `{record['working_dir']}`",
-                f"- created: {record.get('created_at')}, last used: {record.get('last_used')}", ""]
-        try:
-            body = render_markdown(load_transcript(app, record)).split("\n", 2)[2]
-        except (UsageError, StoreError) as exc:
-            body = f"_(no transcript: {exc.message})_\n"
-        except Exception as exc:  # TranscriptGone and the like carry a message too
-            body = f"_(no transcript: {getattr(exc, 'message', exc)})_\n"
-        parts.append("\n".join(head) + "\n" + body)
+    with app.progress("exporting sessions", len(records)) as progress:
+        for record in records:
+            parts.append(_markdown_one(app, record))
+            progress.advance()
     text = "\n---\n\n".join(parts) if parts else "_(no sessions)_\n"
     if redact:
         from clinvk.redact import redact_text
 
         text = redact_text(text)
     return text
+
+
+def _markdown_one(app: App, record: dict[str, Any]) -> str:
+    """One session's heading, facts and conversation in markdown."""
+    from clinvk.transcripts.access import load_transcript
+    from clinvk.transcripts.render import render_markdown
+
+    head = [f"# {record.get('title') or 'Session ' + record['id'][:8]}", "",
+            f"- session: `{record['id']}`", f"- backend: {record['backend']}"
+            + (f" ({record['model']})" if record.get("model") else ""),
+            f"- directory: `{record['working_dir']}`",
+            f"- created: {record.get('created_at')}, last used: {record.get('last_used')}", ""]
+    try:
+        body = render_markdown(load_transcript(app, record)).split("\n", 2)[2]
+    except (UsageError, StoreError) as exc:
+        body = f"_(no transcript: {exc.message})_\n"
+    except Exception as exc:  # TranscriptGone and the like carry a message too
+        body = f"_(no transcript: {getattr(exc, 'message', exc)})_\n"
+    return "\n".join(head) + "\n" + body
 
 
 def write_output(text: str, path: str | None, stdout: Any) -> None:

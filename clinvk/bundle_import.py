@@ -254,11 +254,13 @@ def import_files(app: App, paths: list[str], options: ImportOptions) -> list[dic
         raise UsageError("--new-id and --force exclude each other")
     workdir = _workdir(app, options)
     entries: list[_Entry] = []
-    for path in paths:
-        for n, raw in enumerate(_sessions_of(path, _read(path)), start=1):
-            entry = _entry(app, f"{path}: session {n}", raw)
-            entry.old_dir = entry.record["working_dir"]
-            entries.append(entry)
+    with app.progress("reading sessions") as progress:
+        for path in paths:
+            for n, raw in enumerate(_sessions_of(path, _read(path)), start=1):
+                entry = _entry(app, f"{path}: session {n}", raw)
+                entry.old_dir = entry.record["working_dir"]
+                entries.append(entry)
+                progress.advance()
     _assign_ids(app, entries, options, workdir)
     _plan_writes(entries, options)
     _check_targets(entries, options)
@@ -280,11 +282,13 @@ def _install(app: App, entries: list[_Entry], options: ImportOptions) -> list[di
     except SessionExists as exc:  # a damaged file of that id, or one imported meanwhile
         raise BundleInvalid(f"{exc.message} (use --new-id for a copy or --force to replace "
                             "it); nothing was imported") from None
-    for entry in entries:
-        root: Path | None = entry.adapter.store_root(entry.environ) if entry.writes else None  # type: ignore[union-attr]
-        for file in entry.writes:
-            try:
-                write_store_file(root, file.path, file.content)  # type: ignore[arg-type]
-            except (OSError, ValueError) as exc:
-                raise StoreError(f"{entry.where}: cannot write {root / file.path}: {exc}") from None  # type: ignore[operator]
-    return commit(app.store, batch)
+    with app.progress("importing sessions", len(entries)) as progress:
+        for entry in entries:
+            root: Path | None = entry.adapter.store_root(entry.environ) if entry.writes else None  # type: ignore[union-attr]
+            for file in entry.writes:
+                try:
+                    write_store_file(root, file.path, file.content)  # type: ignore[arg-type]
+                except (OSError, ValueError) as exc:
+                    raise StoreError(f"{entry.where}: cannot write {root / file.path}: {exc}") from None  # type: ignore[operator]
+            progress.advance()
+        return commit(app.store, batch)  # the line stays up while the records are written

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
         "default_tags": [],
         "lock_timeout_seconds": 30,
     },
-    "output": {"format": "text", "show_tokens": False, "color": "auto"},
+    "output": {"format": "text", "show_tokens": False, "color": "auto", "progress": True},
     "handoff": {"max_chars": 100000},
     "prices": {},  # model -> {input, cache_read, cache_write, cache_write_1h, output}, USD per million
 }
@@ -91,6 +91,7 @@ SCHEMA: dict[str, _Check] = {
                                      "a number of seconds > 0"),
     "output.format": (lambda v: v in ("text", "json", "stream-json"), "text, json or stream-json"),
     "output.show_tokens": _BOOL,
+    "output.progress": _BOOL,
     "output.color": (lambda v: v in ("auto", "always", "never"), "auto, always or never"),
     "handoff.max_chars": (lambda v: _is_int(v) and v > 0, "a whole number > 0"),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,18 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-pass_app = click.make_pass_decorator(App, ensure=True)
+def pass_app(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass the App first (as click.make_pass_decorator(App, ensure=True) does); a command
+    asked for JSON (--json, -o json) draws no progress line on stderr."""
+
+    def invoke(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        app = ctx.ensure_object(App)
+        if kwargs.get("as_json") or kwargs.get("output_format") in ("json", "stream-json"):
+            app.quiet_progress = True
+        return ctx.invoke(func, app, *args, **kwargs)
+
+    return functools.update_wrapper(invoke, func)
 
 
 def emit_json(app: App, value: Any) -> None:

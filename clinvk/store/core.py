@@ -32,7 +32,7 @@ from clinvk.store.journal import JOURNAL, recover
 from clinvk.store.schema import where as index_where
 from clinvk.store.selection import SessionFilter
 from clinvk.store.session import InvalidRecord, ordered, validate_record
-from clinvk.store.sync import BadFile, iter_files
+from clinvk.store.sync import BadFile, ProgressFactory, iter_files, no_progress
 
 DeleteHook = Callable[[Path, "list[str]"], None]
 
@@ -55,6 +55,9 @@ class SessionStore:
         self._index: Index | None = None
         self._lock_depth = 0
         self.lock_timeout = store_lock.DEFAULT_TIMEOUT  # seconds to wait for the lock
+        # progress(label) -> a context manager yielding on_progress(done, total), for long
+        # work (the index's first build, a big clean); whoever builds the store may set it
+        self.progress: ProgressFactory = no_progress
 
     # -- plumbing --------------------------------------------------------------------
     def warn(self, message: str) -> None:
@@ -68,7 +71,7 @@ class SessionStore:
         """The derived index of this home (opened on first use)."""
         if self._index is None:
             self._index = Index(index_path(self.home), self.root, read_session_file, self.warn,
-                                read_only=self.read_only)
+                                read_only=self.read_only, progress=lambda label: self.progress(label))
         return self._index
 
     _idx = index  # the name the tests use

@@ -118,30 +118,15 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
         rows = store.index().select(SessionFilter(until=until, reverse=True))
         gone: list[tuple[str, str]] = []
         folders: dict[str, int] = {}  # dirkey -> its mtime before our first unlink
+        label = "finding old sessions" if dry_run else "cleaning sessions"
         try:
-            for row in rows:
-                key, name = row.dirkey, row.name
-                path = store.root / key / name
-                got = store.read_indexed(key, name)
-                if got is None:
-                    continue
-                record, st = got
-                if micros(record["last_used"]) > limit:  # used since it was indexed
-                    store.index().put(key, name, record, st)
-                    continue
-                if not dry_run:
-                    try:
-                        if key not in folders:
-                            folders[key] = os.lstat(path.parent).st_mtime_ns
-                        os.unlink(path)
-                    except FileNotFoundError:
-                        gone.append((key, name))
-                        continue
-                    except OSError as exc:
-                        raise store_error("delete", exc) from None
-                    gone.append((key, name))
-                removed.append(record)
-                freed += st.st_size
+            with store.progress(label) as on_progress:
+                for done, row in enumerate(rows, start=1):
+                    on_progress(done, len(rows))
+                    got = _remove_row(store, row, limit, dry_run, folders, gone)
+                    if got is not None:
+                        removed.append(got[0])
+                        freed += got[1]
         finally:
             store.index().drop_many(gone)
             for key, before in folders.items():
@@ -154,3 +139,30 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
     if not dry_run:
         store.deleted([r["id"] for r in removed])
     return removed, freed
+
+
+def _remove_row(store: SessionStore, row: Any, limit: int, dry_run: bool,
+                folders: dict[str, int], gone: list[tuple[str, str]]) -> tuple[dict[str, Any], int] | None:
+    """Unlink one session the index found unused since `limit` (noting its folder's mtime and
+    the file gone); (its record, bytes freed), or None when it was kept."""
+    key, name = row.dirkey, row.name
+    path = store.root / key / name
+    got = store.read_indexed(key, name)
+    if got is None:
+        return None
+    record, st = got
+    if micros(record["last_used"]) > limit:  # used since it was indexed
+        store.index().put(key, name, record, st)
+        return None
+    if not dry_run:
+        try:
+            if key not in folders:
+                folders[key] = os.lstat(path.parent).st_mtime_ns
+            os.unlink(path)
+        except FileNotFoundError:
+            gone.append((key, name))
+            return None
+        except OSError as exc:
+            raise store_error("delete", exc) from None
+        gone.append((key, name))
+    return record, st.st_size

@@ -35,7 +35,14 @@ from clinvk.store.schema import (
     row_values,
     where,
 )
-from clinvk.store.sync import BadFile, Sync, iter_files, settled  # noqa: F401  (re-exported)
+from clinvk.store.sync import (  # noqa: F401  (re-exported)
+    BadFile,
+    ProgressFactory,
+    Sync,
+    iter_files,
+    no_progress,
+    settled,
+)
 
 if TYPE_CHECKING:
     from clinvk.store.selection import SessionFilter
@@ -85,11 +92,12 @@ class Index(Sync):
     """The index of one store; opened lazily, self-healing, memory-backed if it must be."""
 
     def __init__(self, db_path: Path, sessions_dir: Path, reader: Reader, warn: Callable,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, progress: ProgressFactory = no_progress) -> None:
         self.db_path = db_path
         self.root = sessions_dir
         self.reader = reader
         self.warn = warn
+        self.progress = progress  # shows a long scan (the first build of a big index)
         self._db: Any = None
         self.in_memory = False
         # read-only: bring the index up to date inside one transaction that is rolled back
