@@ -135,3 +135,21 @@ def test_adapters_know_no_store_and_no_click():
     leaks = sorted((mod, dep) for mod, deps in graph.items() if mod.startswith("clinvk.backends")
                    for dep in deps if dep.startswith(("clinvk.store", "clinvk.commands", "clinvk.cli")))
     assert leaks == []
+
+
+def test_every_package_is_installed():
+    """A plain `pip install .` ships every package of the tree (an editable install hides a
+    package missing from pyproject's list: clinvk.pty once was)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(conf["packages"])
+    present = {"clinvk.backends"} | {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "clinvk").rglob("__init__.py")
+    }
+    assert listed == present
+    assert conf["package-dir"] == {"clinvk.backends": "backends"}
+    assert set(conf["package-data"]["clinvk"]) == {
+        path.name for path in (ROOT / "clinvk").iterdir()
+        if path.suffix in (".yaml", ".json")}
