@@ -242,6 +242,20 @@ class Adapter(ABC):
         total usage as the store records it, normalised like the headless parser's figures.
         Raises transcript.TranscriptUnavailable when gone, unreadable or of unknown shape."""
 
+    # --- adopting the backend's own conversations ------------------------------------------
+
+    def native_files(self, environ: Mapping[str, str]) -> list[Path]:
+        """Every file of the backend's own store that holds one whole conversation (claude's
+        project JSONL, codex's rollout, gemini's chat), for `sessions adopt`. The default,
+        [], is a backend with no store to adopt from."""
+        return []
+
+    def native_transcript(self, path: Path, environ: Mapping[str, str]) -> Transcript:
+        """The conversation in one file of `native_files`, with its session id and, where the
+        store keeps it elsewhere, its working directory filled in. Raises
+        transcript.TranscriptUnavailable like `read_transcript`."""
+        return self.read_transcript([path])
+
     # --- moving and forking sessions (the backend's own store) ---------------------------
 
     @abstractmethod

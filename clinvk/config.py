@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "output": {"format": "text", "show_tokens": False, "color": "auto", "progress": True},
     "handoff": {"max_chars": 100000},
+    "adopt": {"auto": True, "budget_ms": 300},
+    "archive": {"enabled": True},
     "prices": {},  # model -> {input, cache_read, cache_write, cache_write_1h, output}, USD per million
 }
 
@@ -94,6 +96,10 @@ SCHEMA: dict[str, _Check] = {
     "output.progress": _BOOL,
     "output.color": (lambda v: v in ("auto", "always", "never"), "auto, always or never"),
     "handoff.max_chars": (lambda v: _is_int(v) and v > 0, "a whole number > 0"),
+    "adopt.auto": _BOOL,
+    "adopt.budget_ms": (lambda v: _is_int(v) and 0 <= v <= 3_600_000,
+                        "a whole number of milliseconds from 0 to 3600000"),
+    "archive.enabled": _BOOL,
 }
 BACKEND_SCHEMA: dict[str, _Check] = {
     "command": (lambda v: isinstance(v, str) and v != "", "a command name or path"),

@@ -28,6 +28,16 @@ def transcript_cache_path(home: Path) -> Path:
     return home / "transcripts.sqlite3"
 
 
+def archive_dir(home: Path) -> Path:
+    """Gzip copies of the backends' transcripts, one folder per session."""
+    return home / "archive"
+
+
+def adopt_state_path(home: Path) -> Path:
+    """What the last adopt saw of each backend store file (derived; rebuilt when lost)."""
+    return home / "adopt-state.json"
+
+
 def lock_path(home: Path) -> Path:
     return home / "store.lock"
 
