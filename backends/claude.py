@@ -231,6 +231,18 @@ class ClaudeAdapter(Adapter):
 
         return claude_transcript.read_claude_transcript(files)
 
+    # --- adopting claude's own conversations -----------------------------------------------
+
+    def native_files(self, environ: Mapping[str, str]) -> list[Path]:
+        return claude_store.native_claude_files(environ)
+
+    def native_transcript(self, path: Path, environ: Mapping[str, str]) -> Transcript:
+        from clinvk.backends import claude_transcript
+
+        transcript = claude_transcript.read_claude_transcript([path], whole=True)
+        transcript.session_id = transcript.session_id or path.stem
+        return transcript
+
     # --- moving and forking sessions (see claude_store) -----------------------------------
 
     def store_root(self, environ: Mapping[str, str]) -> Path:

@@ -104,6 +104,32 @@ def find_new_claude_session(working_dir: str, started_at: float, environ: Mappin
     return fresh[0].stem if fresh else None
 
 
+def native_claude_files(environ: Mapping[str, str]) -> list[Path]:
+    """Every conversation file of claude's store: `projects/<dir>/<session id>.jsonl`. Not
+    the sub-agents' transcripts (`projects/<dir>/<id>/subagents/agent-*.jsonl` since 2.1,
+    `projects/<dir>/agent-*.jsonl` before), which belong to their parent conversation."""
+    out: list[Path] = []
+    for folder in _subfolders(projects_dir(environ)):
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if (name.endswith(".jsonl") and not name.startswith("agent-")
+                            and is_safe_id(name[:-6]) and entry.is_file()):
+                        out.append(Path(entry.path))
+        except OSError:
+            continue
+    return out
+
+
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return [e.path for e in entries if e.is_dir()]
+    except OSError:
+        return []
+
+
 # --- moving a session ---------------------------------------------------------------------
 
 

@@ -127,11 +127,14 @@ class _Reader:
         self.last_assistant_id = message_id
 
 
-def read_claude_transcript(files: list[Path]) -> Transcript:
+def read_claude_transcript(files: list[Path], whole: bool = False) -> Transcript:
+    """The conversation in these files; `whole`: TranscriptUnavailable also for a line that
+    is not JSON (a file being written, for adopting it: see transcript.known_lines)."""
     if not files:
         raise TranscriptUnavailable("no claude transcript file")
     reader = _Reader()
     for path in files:
-        for line in known_lines(path, "claude", lambda line: isinstance(line.get("type"), str)):
+        for line in known_lines(path, "claude", lambda line: isinstance(line.get("type"), str),
+                                whole):
             reader.line(line)
     return reader.transcript

@@ -149,6 +149,21 @@ class CodexAdapter(Adapter):
 
         return codex_transcript.read_codex_transcript(files)
 
+    # --- adopting codex's own conversations ------------------------------------------------
+
+    def native_files(self, environ: Mapping[str, str]) -> list[Path]:
+        return codex_store.native_rollouts(environ)
+
+    def native_transcript(self, path: Path, environ: Mapping[str, str]) -> Transcript:
+        """A sub-agent's rollout reads as an empty conversation (nothing to adopt)."""
+        from clinvk.backends import codex_transcript
+
+        if codex_store.is_subagent_rollout(path):
+            from clinvk.backends.transcript import Transcript as Empty
+
+            return Empty("codex")
+        return codex_transcript.read_codex_transcript([path], whole=True)
+
     # --- moving and forking sessions (see codex_store) ------------------------------------
 
     def store_root(self, environ: Mapping[str, str]) -> Path:

@@ -94,6 +94,47 @@ def running_total(thread_id: str, environ: Mapping[str, str]) -> Usage | None:
     return None
 
 
+def native_rollouts(environ: Mapping[str, str]) -> list[Path]:
+    """Every rollout of codex's store: `sessions/YYYY/MM/DD/rollout-*.jsonl`, and those the
+    user archived (`archived_sessions/`, flat or dated)."""
+    home = codex_home(environ)
+    out: list[Path] = []
+    for root, depth in ((home / "sessions", 3), (home / "archived_sessions", 0),
+                        (home / "archived_sessions", 3)):
+        folders = [str(root)]
+        for _ in range(depth):
+            folders = [sub for folder in folders for sub in _dirs(folder)]
+        for folder in folders:
+            out += _rollouts_in(folder)
+    return out
+
+
+def _dirs(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _rollouts_in(folder: str) -> list[Path]:
+    try:
+        with os.scandir(folder) as entries:
+            return [Path(e.path) for e in entries
+                    if e.name.startswith("rollout-") and e.name.endswith(".jsonl") and e.is_file()]
+    except OSError:
+        return []
+
+
+def is_subagent_rollout(path: Path) -> bool:
+    """A rollout of a thread codex started for one of its own agents (its `session_meta`
+    says so): part of its parent's conversation, not one of the user's."""
+    payload = as_dict(read_first_json_line(path).get("payload"))
+    source = payload.get("source")
+    return (isinstance(source, dict) and "subagent" in source) or \
+        payload.get("thread_source") == "subagent"
+
+
 # --- finding the rollout an interactive run created -------------------------------------
 
 

@@ -116,11 +116,13 @@ class _Reader:
             messages.append(Message("tool", brief(output), time))
 
 
-def read_codex_transcript(files: list[Path]) -> Transcript:
+def read_codex_transcript(files: list[Path], whole: bool = False) -> Transcript:
+    """The conversation in these rollouts; `whole` as claude_transcript's."""
     if not files:
         raise TranscriptUnavailable("no codex rollout file")
     reader = _Reader()
     for path in files:
-        for line in known_lines(path, "codex", lambda line: line.get("type") in KNOWN_TYPES):
+        for line in known_lines(path, "codex", lambda line: line.get("type") in KNOWN_TYPES,
+                                whole):
             reader.line(line)
     return reader.transcript

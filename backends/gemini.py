@@ -214,6 +214,25 @@ class GeminiAdapter(Adapter):
 
         return gemini_usage.exact_turn_usage(turns, scratch / gemini_usage.TELEMETRY_FILE, session_id)
 
+    # --- adopting gemini's own conversations -----------------------------------------------
+
+    def native_files(self, environ: Mapping[str, str]) -> list[Path]:
+        return gemini_store.native_chat_files(environ)
+
+    def native_transcript(self, path: Path, environ: Mapping[str, str]) -> Transcript:
+        """With the working directory of the chat's project folder; a sub-agent's chat
+        (`kind` not "main") reads as an empty conversation (nothing to adopt)."""
+        from clinvk.backends import gemini_transcript
+        from clinvk.backends._jsonl import read_first_json_line
+
+        if read_first_json_line(path).get("kind", "main") != "main":
+            from clinvk.backends.transcript import Transcript as Empty
+
+            return Empty("gemini")
+        transcript = gemini_transcript.read_gemini_transcript([path], whole=True)
+        transcript.working_dir = gemini_store.chat_working_dir(path, environ)
+        return transcript
+
     # --- moving and forking sessions (see gemini_store) -----------------------------------
 
     def store_root(self, environ: Mapping[str, str]) -> Path:

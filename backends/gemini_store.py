@@ -87,6 +87,37 @@ def chat_files(session_id: str, working_dir: str, environ: Mapping[str, str]) ->
     return found
 
 
+def native_chat_files(environ: Mapping[str, str]) -> list[Path]:
+    """Every chat file of gemini's store: `tmp/<project>/chats/session-*.jsonl` (and the
+    older whole-JSON `session-*.json`)."""
+    out: list[Path] = []
+    try:
+        with os.scandir(gemini_dir(environ) / "tmp") as projects:
+            folders = [e.path for e in projects if e.is_dir()]
+    except OSError:
+        return []
+    for folder in folders:
+        try:
+            with os.scandir(os.path.join(folder, "chats")) as entries:
+                out += [Path(e.path) for e in entries if e.name.startswith("session-")
+                        and e.name.endswith((".jsonl", ".json")) and e.is_file()]
+        except OSError:
+            continue
+    return out
+
+
+def chat_working_dir(path: Path, environ: Mapping[str, str]) -> str | None:
+    """The directory a chat file's `tmp/<project>` folder belongs to: from `projects.json`,
+    else the folder's `.project_root` marker; None when neither says."""
+    base = gemini_dir(environ)
+    slug = path.parent.parent.name
+    for directory, owner in _registry(base).items():
+        if owner == slug and os.path.isabs(directory):
+            return directory
+    marker = _marker(base, slug)
+    return marker if marker and os.path.isabs(marker) else None
+
+
 # --- finding the chat file an interactive run created -----------------------------------
 
 

@@ -28,6 +28,7 @@ from clinvk.backends.transcript import (
     TranscriptUnavailable,
     brief,
     is_context_block,
+    not_whole,
     read_json_lines,
     unknown_shape,
 )
@@ -141,7 +142,8 @@ class _Chat:
         return True
 
 
-def read_gemini_transcript(files: list[Path]) -> Transcript:
+def read_gemini_transcript(files: list[Path], whole: bool = False) -> Transcript:
+    """The conversation in these chat files; `whole` as claude_transcript's."""
     if not files:
         raise TranscriptUnavailable("no gemini chat file")
     transcript = Transcript("gemini")
@@ -150,6 +152,8 @@ def read_gemini_transcript(files: list[Path]) -> Transcript:
         lines, bad = read_json_lines(path)
         if bad and not lines:
             lines = _whole_json(path)
+        elif bad and whole:
+            raise not_whole(path, bad)
         known = 0
         for n, line in enumerate(lines):
             known += chat.record(line, n)

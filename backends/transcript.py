@@ -185,14 +185,23 @@ def read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
     return objects, bad
 
 
-def known_lines(path: Path, backend: str,
-                is_known: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+def known_lines(path: Path, backend: str, is_known: Callable[[dict[str, Any]], bool],
+                whole: bool = False) -> list[dict[str, Any]]:
     """The JSON objects of a JSONL store file. Raises TranscriptUnavailable when it is
-    unreadable, or holds lines but none that is JSON or none of a kind the backend writes."""
+    unreadable, or holds lines but none that is JSON or none of a kind the backend writes,
+    or (with `whole`, for adopting it) any line that is not a JSON object."""
     lines, bad = read_json_lines(path)
     if (bad and not lines) or (lines and not any(is_known(line) for line in lines)):
         raise unknown_shape(backend, path)
+    if whole and bad:
+        raise not_whole(path, bad)
     return lines
+
+
+def not_whole(path: Path, bad: int) -> TranscriptUnavailable:
+    """A store file with lines that are not JSON objects: damaged, or still being written."""
+    return TranscriptUnavailable(f"{path} has {bad} line(s) that are not JSON "
+                                 "(damaged, or still being written)")
 
 
 def unknown_shape(backend: str, path: Path) -> TranscriptUnavailable:

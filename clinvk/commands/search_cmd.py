@@ -33,6 +33,9 @@ def search(app: App, query: tuple[str, ...], transcripts: bool, as_json: bool,
     from clinvk.transcripts.search import search as do_search
 
     selection = take_filters(app, params)
+    from clinvk.adopt import auto_adopt
+
+    auto_adopt(app)
     warn = app.env.warn if app.env.verbose else None  # why each transcript could not be read
     reader = BackendTranscriptReader(app, " ".join(query), warn) if transcripts else None
     hits = do_search(app.store, " ".join(query), selection, read_transcript=reader)

@@ -26,6 +26,7 @@ LAZY: dict[str, str] = {
     "stats": "clinvk.commands.stats_cmd:stats",
     "export": "clinvk.commands.transfer:export_cmd",
     "import": "clinvk.commands.transfer:import_cmd",
+    "adopt": "clinvk.commands.adopt_cmd:adopt_cmd",
 }
 # their short help for `clinvk sessions --help` (tests/test_sessions_cli.py checks them)
 SUMMARIES: dict[str, str] = {
@@ -39,6 +40,7 @@ SUMMARIES: dict[str, str] = {
               "that session."),
     "export": "Export sessions (IDs, --all, or list's filters) as a JSON bundle or as markdown.",
     "import": "Import sessions from export bundles; nothing is written if any part is invalid.",
+    "adopt": "Record the conversations kept by the backends' own stores as sessions.",
 }
 
 
@@ -61,6 +63,9 @@ def sessions() -> None:
 def list_cmd(app: App, as_json: bool, **params: Any) -> int:
     """List sessions, most recently used first (see --sort)."""
     selection = take_filters(app, params)
+    from clinvk.adopt import auto_adopt
+
+    auto_adopt(app)
     found = app.store.list(selection)
     if as_json:
         emit_json(app, found)

@@ -128,6 +128,9 @@ def stats(app: App, session_id: str | None, by: str | None, disk: bool, as_json:
     from clinvk import stats as calc
 
     calc.check_by(by)
+    from clinvk.adopt import auto_adopt
+
+    auto_adopt(app)
     if disk:
         _check_disk(by)
         from clinvk.commands.disk_view import print_disk

@@ -38,3 +38,22 @@ def present_ids(store: SessionStore, ids: list[str]) -> set[str]:
     rows = store.query("SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each(?))",
                        params=(json.dumps(list(ids)),))
     return {row[0] for row in rows}
+
+
+class BackendSession(NamedTuple):
+    """A session and the backend session it records."""
+
+    id: str
+    backend: str
+    backend_session_id: str
+
+
+def backend_sessions(store: SessionStore, backend_session_id: str | None = None
+                     ) -> list[BackendSession]:
+    """Every session that has a backend session id (or only those of this one), whatever
+    its origin: what `sessions adopt` looks conversations up by."""
+    sql = "SELECT id, backend, backend_session_id FROM sessions WHERE backend_session_id "
+    if backend_session_id is None:
+        return [BackendSession._make(row) for row in store.query(sql + "IS NOT NULL")]
+    rows = store.query(sql + "= ?", params=(backend_session_id,))
+    return [BackendSession._make(row) for row in rows]
