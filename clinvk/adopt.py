@@ -232,7 +232,7 @@ class _Run:
         if not self.report.dry_run:
             from clinvk.store.write import commit, plan
 
-            commit(self.app.store, plan(self.app.store, records, set()))
+            commit(self.app.store, plan(self.app.store, records, set()), fsync_each=False)
         for record, files in self.new.values():
             self.report.adopted.append(summary(record, record_turns(record)))
             for file in files:
