@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -110,12 +111,20 @@ def fill(home: Path) -> int:
     return total
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+CPU: dict[str, list[float]] = {}  # label -> CPU seconds (user + sys) of each run
+
+
+def timed(argv: list[str], env: dict[str, str], label: str = "") -> float:
+    """Wall seconds of a whole process (and its CPU seconds noted under `label`)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{argv} failed: {done.stderr.decode()[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    CPU.setdefault(label, []).append(cpu)
     return elapsed
 
 
@@ -141,7 +150,7 @@ def main() -> None:
         store = root / f"clinvk-{run}"
         shutil.rmtree(store, ignore_errors=True)
         run_env = {**env, "CLINVK_HOME": str(store)}
-        first.append(timed(clinvk("sessions", "adopt"), run_env))
+        first.append(timed(clinvk("sessions", "adopt"), run_env, "first"))
     run_env = {**env, "CLINVK_HOME": str(root / "clinvk-0")}
     count = len(json.loads(subprocess.run(clinvk("sessions", "list", "--all", "--json"),
                                           env=run_env, capture_output=True).stdout))
@@ -151,9 +160,10 @@ def main() -> None:
     bare_env = {**run_env, "HOME": str(empty), "CLINVK_HOME": str(root / "clinvk-bare")}
     timed(clinvk("sessions", "list", "-n", "20"), bare_env)
     for _ in range(max(args.runs, 7)):
-        second.append(timed(clinvk("sessions", "adopt"), run_env))
-        listed.append(timed(clinvk("sessions", "list", "-n", "20"), run_env))
-        bare.append(timed(clinvk("sessions", "list", "-n", "20"), bare_env))
+        second.append(timed(clinvk("sessions", "adopt"), run_env, "second"))
+        listed.append(timed(clinvk("sessions", "list", "-n", "20"), run_env, "listed"))
+        bare.append(timed(clinvk("sessions", "list", "-n", "20"), bare_env, "bare"))
+        timed([sys.executable, "-c", "pass"], env, "python")
     med = statistics.median
     print(f"conversations: {sum(COUNTS.values())}, {size / 1e6:.0f} MB; sessions adopted: {count}")
     print(f"first adopt: {med(first):.2f} s (runs: {', '.join(f'{t:.2f}' for t in first)})")
@@ -161,6 +171,9 @@ def main() -> None:
     print(f"sessions list -n 20, adopt.auto on, files present: {med(listed):.3f} s")
     print(f"sessions list -n 20, no native files: {med(bare):.3f} s "
           f"(ratio {med(listed) / med(bare):.2f})")
+    print("CPU seconds (user + sys), medians: " + ", ".join(
+        f"{label} {med(values):.3f}" for label, values in CPU.items()))
+    print(f"load average: {os.getloadavg()[0]:.2f}")
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -116,9 +116,9 @@ def scan(app: App, names: list[str], state: AdoptState, since: datetime | None,
         adapter, environ = adapter_for(app, name)
         present = set()
         for path in adapter.native_files(environ):
-            key = str(path)
+            key = os.fspath(path)
             try:
-                st = path.stat()
+                st = os.stat(key)
             except OSError:
                 continue
             present.add(key)
