@@ -414,3 +414,16 @@ def test_a_file_cut_anywhere_is_skipped_or_a_prefix(tmp_path_factory, label: str
     assert [t.prompt for t in turns] == [t.prompt for t in whole][: len(turns)]
     for part, full in zip(turns[:-1], whole, strict=False):
         assert part.usage == full.usage
+
+
+def test_claude_compaction_summary_is_not_a_prompt(tmp_path: Path) -> None:
+    from clinvk.backends.transcript import split_turns
+
+    data = (SAMPLES / "claude-2.1.330.jsonl").read_text().splitlines()
+    first = next(json.loads(line) for line in data if "first adopt question" in line)
+    summary = {**first, "isCompactSummary": True, "uuid": "c0mpact",
+               "message": {"role": "user", "content": "This session is being continued ..."}}
+    path = place(tmp_path, "claude-2.1.330", ("\n".join([*data, json.dumps(summary)]) + "\n").encode())
+    transcript = get_adapter("claude").native_transcript(path, {"HOME": str(tmp_path)})
+    assert [t.prompt for t in split_turns(transcript.messages)] == [
+        "first adopt question", "second adopt question"]
