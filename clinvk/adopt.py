@@ -20,20 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.adopt_build import (
-    BuildOptions,
-    TimedTurn,
-    append_outside,
-    new_record,
-    refresh_outside,
-    stale_outside,
-    summary,
-    timed_turns,
-    uncovered,
-)
 from clinvk.adopt_state import AdoptState
 
 if TYPE_CHECKING:
+    from clinvk.adopt_build import TimedTurn
     from clinvk.app import App
     from clinvk.backends.base import Adapter
     from clinvk.backends.transcript import Transcript
@@ -149,6 +139,8 @@ class _Run:
         self.state = state
         self.report = report
         self.deadline = deadline
+        from clinvk.adopt_build import BuildOptions  # only when something changed
+
         settings = app.settings
         usage = bool(settings.get("session.store_token_usage"))
         self.options = BuildOptions(bool(settings.get("session.store_prompts")), usage,
@@ -184,11 +176,15 @@ class _Run:
         if problem:
             self.skip(file, problem)
             return
+        from clinvk.adopt_build import timed_turns
+
         fallback = datetime.fromtimestamp(file.st.st_mtime, tz=_utc())
         self.place(file, transcript, timed_turns(turns, fallback))
 
     def place(self, file: NativeFile, transcript: Transcript, turns: list[TimedTurn]) -> None:
         """A new session, outside turns of a known one, or of one adopted in this run."""
+        from clinvk.adopt_build import append_outside, new_record, uncovered
+
         key = (file.backend, transcript.session_id or "")
         if key in self.new:
             record, files = self.new[key]
@@ -215,6 +211,14 @@ class _Run:
     def update(self, file: NativeFile, ids: list[str], transcript: Transcript,
                turns: list[TimedTurn]) -> None:
         """Append the turns no record of this backend session holds to the latest one."""
+        from clinvk.adopt_build import (
+            append_outside,
+            refresh_outside,
+            stale_outside,
+            summary,
+            uncovered,
+        )
+
         store = self.app.store
         records = sorted((store.get(sid) for sid in ids), key=lambda r: r["last_used"])
         extra = uncovered(records, turns)
@@ -236,6 +240,8 @@ class _Run:
         """Every new session in one batch (store.write), then noted in the state."""
         if not self.new:
             return
+        from clinvk.adopt_build import summary
+
         records = [record for record, _files in self.new.values()]
         if not self.report.dry_run:
             from clinvk.store.write import commit, plan
@@ -258,6 +264,7 @@ class _Run:
 
 def record_turns(record: dict[str, Any]) -> list[TimedTurn]:
     """The turns of a new adopted record as TimedTurns (for its summary's figures)."""
+    from clinvk.adopt_build import TimedTurn
     from clinvk.backends.transcript import TranscriptTurn
     from clinvk.backends.usage import Usage
     from clinvk.clock import parse_rfc3339
