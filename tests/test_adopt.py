@@ -357,7 +357,7 @@ def test_auto_adopt_skips_a_busy_store_silently(clinvk: Clinvk) -> None:
     from lockholder import LockHolder
 
     place_all(clinvk.user_home)
-    clinvk.home.mkdir()
+    clinvk.config("adopt:\n  budget_ms: 600000\n")  # all at once, however loaded the machine
     holder = LockHolder(clinvk.home)
     try:
         result = clinvk.run("sessions", "list", "--json")
