@@ -25,6 +25,8 @@ from clinvk.adopt_build import (
     TimedTurn,
     append_outside,
     new_record,
+    refresh_outside,
+    stale_outside,
     summary,
     timed_turns,
     uncovered,
@@ -155,10 +157,11 @@ class _Run:
         self.new: dict[tuple[str, str], tuple[dict[str, Any], list[NativeFile]]] = {}
 
     def take(self, files: list[NativeFile]) -> None:
-        """Read the files (until the deadline), write what they hold, note the state."""
+        """Read the files (until the deadline: at least one, so that adopting always gets
+        on), write what they hold, note the state."""
         with self.app.progress("adopting conversations", total=len(files)) as progress:
             for n, file in enumerate(files):
-                if self.deadline is not None and time.monotonic() > self.deadline:
+                if n and self.deadline is not None and time.monotonic() > self.deadline:
                     self.report.pending = len(files) - n
                     break
                 self.one(file)
@@ -208,11 +211,17 @@ class _Run:
         records = sorted((store.get(sid) for sid in ids), key=lambda r: r["last_used"])
         extra = uncovered(records, turns)
         target = records[-1]
-        if extra:
-            if not self.report.dry_run:
-                target = store.update(target["id"], lambda r: append_outside(
-                    r, extra, transcript.model, self.options))
-            self.report.updated.append(summary(target, extra))
+        stale = stale_outside(target, turns)
+        if extra or stale:
+            grown: dict[str, int] = {}
+
+            def change(record: dict[str, Any]) -> dict[str, Any]:
+                grown.update(refresh_outside(record, stale, transcript.model, self.options))
+                return append_outside(record, extra, transcript.model, self.options)
+
+            target = change(dict(target)) if self.report.dry_run else store.update(
+                target["id"], change)
+            self.report.updated.append(summary(target, extra, grown))
         self.note(file, f"known:{target['id']}")
 
     def write_new(self) -> None:

@@ -2,15 +2,18 @@
 session of origin "adopted", or the turns of a known session that clinvk did not record
 (`outside: true`). Click-free and store-free: records in, records out.
 
-A recorded turn covers the conversation's turns whose prompt was sent within
+A turn clinvk ran covers the conversation's turns whose prompt was sent within
 [at - duration_ms - 2 s, at + 2 s] (a headless turn is stamped when it ends, an interactive
-or adopted one when its prompt was sent); turns sent before the session was created (the
-history a fork or a hand-over started from) are not outside turns either.
+one when its prompt was sent); a turn taken from the transcript before (`outside`) covers
+one turn whose prompt has its time (to the second); turns sent before a session of
+clinvk's was created (the history a fork or a hand-over started from) are not outside
+turns either.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -111,10 +114,11 @@ def add_outside(record: dict[str, Any], timed: TimedTurn, model: str | None,
 
 
 def _windows(record: dict[str, Any]) -> list[tuple[datetime, datetime]]:
+    """The time windows of the turns clinvk ran itself (not those taken from a transcript)."""
     out = []
     for turn in record.get("turns") or []:
         at = _time(turn.get("at"))
-        if at is None:
+        if at is None or turn.get("outside") is True:
             continue
         duration = timedelta(milliseconds=int(turn.get("duration_ms") or 0))
         out.append((at - duration - SLACK, at + SLACK))
@@ -125,10 +129,16 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
     """The turns of the conversation that none of these records (the sessions of one backend
     session id) holds: the outside turns to append."""
     windows = [w for record in records for w in _windows(record)]
+    taken = Counter(t.get("at") for record in records for t in record.get("turns") or []
+                    if t.get("outside") is True)  # one each: the prompt's time, to the second
     starts = [_time(r.get("created_at")) for r in records if r.get("origin") != "adopted"]
     born = min((s for s in starts if s is not None), default=None)
     out = []
     for timed in turns:
+        stamp = format_rfc3339(timed.at)
+        if taken[stamp] > 0:
+            taken[stamp] -= 1
+            continue
         if not timed.known_time:
             continue  # cannot tell whether it is recorded: never a duplicate
         if born is not None and timed.at < born - SLACK:
@@ -139,10 +149,69 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
     return out
 
 
+def stale_outside(record: dict[str, Any], turns: list[TimedTurn]) -> list[tuple[int, TimedTurn]]:
+    """(index, the conversation's turn) of the record's outside turns whose conversation
+    turn has grown since it was taken (adopted while it ran): other usage or duration."""
+    by_stamp: dict[str, list[TimedTurn]] = {}
+    for timed in turns:
+        by_stamp.setdefault(format_rfc3339(timed.at), []).append(timed)
+    out = []
+    for n, turn in enumerate(record.get("turns") or []):
+        found = by_stamp.get(turn.get("at")) if turn.get("outside") is True else None
+        if not found:
+            continue
+        timed = found.pop(0)
+        usage = normalise_usage(timed.turn.usage.to_dict())
+        stored = turn.get("usage")
+        if (stored is not None and stored != usage) or turn.get("duration_ms") != _ms(timed):
+            out.append((n, timed))
+    return out
+
+
+def _ms(timed: TimedTurn) -> int:
+    return int((timed.end - timed.at).total_seconds() * 1000)
+
+
+def refresh_outside(record: dict[str, Any], stale: list[tuple[int, TimedTurn]], model: str | None,
+                    options: BuildOptions) -> dict[str, int]:
+    """Give these outside turns their conversation turn's usage and duration (totals and
+    estimated cost follow); returns the usage added."""
+    added = dict.fromkeys(USAGE_KEYS, 0)
+    model = model or record.get("model")
+    for n, timed in stale:
+        turn = record["turns"][n]
+        turn["duration_ms"] = _ms(timed)
+        if turn.get("usage") is None:
+            continue
+        old, new = turn["usage"], normalise_usage(timed.turn.usage.to_dict()) or {}
+        turn["usage"] = new
+        totals = record.setdefault("token_usage", dict.fromkeys(USAGE_KEYS, 0))
+        for key in USAGE_KEYS:
+            delta = int(new.get(key, 0)) - int(old.get(key, 0))
+            added[key] += delta
+            totals[key] = max(0, int(totals.get(key) or 0) + delta)
+        _recost(record, old, new, model, options)
+    return added
+
+
+def _recost(record: dict[str, Any], old: dict[str, int], new: dict[str, int], model: str | None,
+            options: BuildOptions) -> None:
+    if options.prices is None:
+        return
+    before, after = options.prices.estimate(model, old), options.prices.estimate(model, new)
+    if after is None:
+        return
+    cost = float(record.get("cost_usd") or 0) + float(after) - float(before or 0)
+    record["cost_usd"] = round(max(0.0, cost), 10)
+    record["cost_source"] = "estimated"
+
+
 def append_outside(record: dict[str, Any], turns: list[TimedTurn], model: str | None,
                    options: BuildOptions) -> dict[str, Any]:
     """The record with these outside turns added, all turns in time order; its status,
     error and last use change only when the new turns are its latest."""
+    if not turns:
+        return record
     before = (record.get("status"), record.get("error"), record.get("last_used"))
     latest = _time(before[2])
     newest = max(t.end for t in turns)
@@ -168,9 +237,14 @@ def summed_usage(turns: list[TimedTurn]) -> dict[str, int]:
     return total
 
 
-def summary(record: dict[str, Any], turns: list[TimedTurn]) -> dict[str, Any]:
-    """One entry of `sessions adopt --json`'s "adopted" or "updated"."""
+def summary(record: dict[str, Any], turns: list[TimedTurn],
+            grown: dict[str, int] | None = None) -> dict[str, Any]:
+    """One entry of `sessions adopt --json`'s "adopted" or "updated": the turns added, and
+    the usage they (and the outside turns that `grown`) added."""
+    usage = summed_usage(turns)
+    for key, value in (grown or {}).items():
+        usage[key] = usage.get(key, 0) + value
     return {"id": record["id"], "backend": record["backend"],
             "backend_session_id": record.get("backend_session_id"),
             "working_dir": record["working_dir"], "title": record.get("title") or "",
-            "turns_added": len(turns), "usage_added": summed_usage(turns)}
+            "turns_added": len(turns), "usage_added": usage}

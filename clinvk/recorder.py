@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from clinvk.adopt_reconcile import drop_outside, take_over, windows
 from clinvk.errors import ExitCode, Interrupted
 from clinvk.pty.signals import routed
 from clinvk.store import session as sessions
@@ -86,8 +87,8 @@ class Recorder:
         try:
             with self.store.lock(wait=min(STARTED_WAIT, self.store.lock_timeout),
                                  interruptible=False):
-                if not self.exists:
-                    self.record = self.store.create(rec)
+                if not self.exists:  # an adopt may have taken the conversation meanwhile
+                    self.record = self.store.create(take_over(self.store, rec, self.prices))
                     self.exists = True
                 else:
                     self.record = self.store.update(
@@ -106,6 +107,7 @@ class Recorder:
         last = turns[-1]
 
         def apply(rec: dict[str, Any]) -> None:
+            drop_outside(rec, windows(turns), self.prices)  # an adopt's copy of these turns
             if self.pending is not None:
                 _set_ids(rec, *self.pending)
             if self.record.get("backend_session_id") and not rec.get("backend_session_id"):
@@ -129,7 +131,7 @@ class Recorder:
         with self._patient(ctrl_c), self._locked(ctrl_c):
             if not self.exists:
                 apply(self.record)
-                self.record = self.store.create(self.record)
+                self.record = self.store.create(take_over(self.store, self.record, self.prices))
                 self.exists = True
             else:
                 self.record = self.store.update(self.record["id"], apply)

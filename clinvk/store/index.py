@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from clinvk.store.record_check import SCHEMA_VERSION
 from clinvk.store.schema import (
+    BSID_INDEX,
     DERIVED_TABLES,
     ORDERS,
     ROW_COLS,
@@ -149,6 +150,8 @@ class Index(Sync):
                 drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in DERIVED_TABLES)
                 db.executescript(f"BEGIN IMMEDIATE;{drops}{_SCHEMA}"
                                  f"PRAGMA user_version={USER_VERSION};COMMIT;")
+            elif not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sessions_bsid'").fetchone():
+                db.execute(BSID_INDEX)  # an index built before it had this one
             return db
         except BaseException:
             db.close()

@@ -38,6 +38,9 @@ DURATION_LIMIT = 2**62  # turn durations are clamped to +-this (SQLite integers 
 SUMMED = ("turn_count", *USAGE_KEYS)  # the token columns are named as in the session file
 TOTAL_COLS = ("sessions", *SUMMED)
 
+# the sessions of a backend session id (sessions adopt, the recorder): also added to an index
+# built before it existed (index._setup), which needs no rebuild for it
+BSID_INDEX = "CREATE INDEX IF NOT EXISTS sessions_bsid ON sessions(backend_session_id);"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, dirkey TEXT NOT NULL, name TEXT NOT NULL,
@@ -54,6 +57,7 @@ CREATE INDEX IF NOT EXISTS sessions_last_used ON sessions(last_used);
 CREATE INDEX IF NOT EXISTS sessions_dir_last ON sessions(working_dir, last_used);
 CREATE INDEX IF NOT EXISTS sessions_backend_last ON sessions(backend, last_used);
 CREATE INDEX IF NOT EXISTS sessions_cost ON sessions(backend, cost_usd) WHERE cost_usd IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sessions_bsid ON sessions(backend_session_id);
 CREATE TABLE IF NOT EXISTS dirs (dirkey TEXT PRIMARY KEY, mtime INTEGER);
 CREATE TABLE IF NOT EXISTS skipped (dirkey TEXT, name TEXT, sig_mtime INTEGER,
   size INTEGER, inode INTEGER, reason TEXT, PRIMARY KEY (dirkey, name));
