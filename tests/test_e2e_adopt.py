@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -230,6 +231,26 @@ def test_sessions_list_adopts_with_adopt_auto(pinned, tmp_path):
     assert home.adopt()["adopted"] == []  # already done by the listing
 
 
+def test_a_gemini_conversation_resumed_in_a_later_minute_is_one_session(pinned, tmp_path):
+    """gemini 0.61, resuming a chat in a later minute than it began, writes a new file and
+    leaves the old one as a stub: two files, one conversation, one session."""
+    direct = pinned.direct
+    project = direct.project("gemini-later")
+    sid, turn = direct.headless("gemini", "before the pause MARK:g1", project)
+    conv = Conversation("gemini", "headless", project, sid, [turn])
+    chats = direct.home / ".gemini" / "tmp"
+    for path in chats.glob(f"*/chats/session-*-{sid[:8]}.jsonl"):  # as if begun a minute earlier
+        path.rename(path.with_name(re.sub(r"T\d\d-\d\d-", "T00-00-", path.name)))
+    direct.continue_directly(conv, "after the pause MARK:g2")
+    assert len(list(chats.glob(f"*/chats/session-*-{sid[:8]}.jsonl"))) == 2
+    home = Home(pinned, tmp_path)
+    report = home.adopt("-b", "gemini")
+    [entry] = [e for e in report["adopted"] if e["backend_session_id"] == sid]
+    rec = home.records()[sid]
+    _summary_matches(entry, conv, rec)
+    _adopted_record_matches(rec, conv)
+
+
 # --- resuming and continuing -------------------------------------------------------------
 
 
@@ -309,6 +330,12 @@ def test_a_clinvk_session_continued_directly_gets_its_outside_turns(request, var
 
     body, _ = home.turn("resume", sid, f"clinvk again {cli} MARK:c3", cwd=project)
     assert body["session_id"] == sid
+    # recording its own turn, clinvk keeps the turn made directly just before (not a copy
+    # of its own: another prompt), and the next adopt has nothing to add
+    resumed = home.records()[bsid]
+    assert [t["prompt"] for t in resumed["turns"]] == [
+        f"made by clinvk {cli} MARK:c1", f"outside {cli} MARK:c2", f"clinvk again {cli} MARK:c3"]
+    assert [bool(t.get("outside")) for t in resumed["turns"]] == [False, True, False]
     report = home.adopt("-b", cli)
-    assert report["adopted"] == [] and report["updated"] == []
-    assert home.records()[bsid]["turn_count"] == 3
+    assert report["adopted"] == [] and report["updated"] == [], json.dumps(report)
+    assert home.records()[bsid] == resumed
