@@ -86,7 +86,8 @@ class _Reader:
         transcript = self.transcript
         transcript.session_id = transcript.session_id or as_str(line.get("sessionId"))
         transcript.working_dir = transcript.working_dir or as_str(line.get("cwd"))
-        if line.get("isSidechain") is True or line.get("isMeta") is True:
+        if line.get("isSidechain") is True or line.get("isMeta") is True \
+                or line.get("isCompactSummary") is True:  # claude's own summary, not a prompt
             return True
         message = as_dict(line.get("message"))
         if kind == "user":

@@ -4,8 +4,8 @@
 The conversations are built from the real store files in tests/samples/stores/adopt/
 (claude 2.1.330, codex 0.169.0, gemini 0.61.0 against the stand-in): each copy gets its
 own session id, one of 50 project folders and its own day; codex and gemini copies repeat
-their turns (with fresh message ids) up to about 100 kB. 400 claude, 300 codex, 300
-gemini. Timed as whole processes (`python -m clinvk ...`), medians:
+their turns (with fresh message ids, replies lengthened to about 4 kB) up to about
+100 kB. 400 claude, 300 codex, 300 gemini. Timed as whole processes (`python -m clinvk ...`), medians:
 - the first adopt (a fresh $CLINVK_HOME each run);
 - a second adopt with nothing changed;
 - `sessions list -n 20` with adopt.auto on and those files present, against the same
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ SAMPLES = REPO / "tests" / "samples" / "stores" / "adopt"
 WORK = "/tmp/adopt-capture/work"
 COUNTS = {"claude": 400, "codex": 300, "gemini": 300}
 TARGET = 100_000  # bytes a codex / gemini copy grows to
+FILLER = "a longer answer, as real ones are: " + "lorem ipsum dolor sit amet " * 150
 
 
 def _sample(label: str) -> tuple[str, str]:
@@ -61,6 +63,7 @@ def build_claude(home: Path, n: int, text: str, sid: str) -> int:
 
 def build_codex(home: Path, n: int, text: str, sid: str) -> int:
     new = f"019a0000-0000-7000-8000-{n:012d}"
+    text = text.replace("MOCK CODEX REPLY", "MOCK CODEX REPLY " + FILLER)
     lines = text.splitlines(keepends=True)
     head = "".join(lines[:14])
     turns = "".join(lines[14:])
@@ -78,10 +81,12 @@ def build_codex(home: Path, n: int, text: str, sid: str) -> int:
 
 def build_gemini(home: Path, n: int, text: str, sid: str) -> int:
     new = str(uuid.UUID(int=(1 << 100) + n))
+    text = text.replace("MOCK GEMINI REPLY", "MOCK GEMINI REPLY " + FILLER)
     lines = text.splitlines(keepends=True)
-    body, k = lines[0], 0
+    said = "".join(line for line in lines[1:] if '"messages"' not in line)  # the messages
+    body, k = "".join(lines[:2]), 0
     while len(body) < TARGET:
-        body += _fresh_ids("".join(lines[1:]), k)
+        body += _fresh_ids(said, k)
         k += 1
     body = body.replace(sid, new).replace("2026-11-30T19:35", _day(n))
     slug = f"proj{n % 50}"
@@ -106,12 +111,20 @@ def fill(home: Path) -> int:
     return total
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+CPU: dict[str, list[float]] = {}  # label -> CPU seconds (user + sys) of each run
+
+
+def timed(argv: list[str], env: dict[str, str], label: str = "") -> float:
+    """Wall seconds of a whole process (and its CPU seconds noted under `label`)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{argv} failed: {done.stderr.decode()[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    CPU.setdefault(label, []).append(cpu)
     return elapsed
 
 
@@ -128,22 +141,29 @@ def main() -> None:
     home, empty = root / "home", root / "empty-home"
     empty.mkdir(parents=True, exist_ok=True)
     size = fill(home) if not (home / ".claude").exists() else 0
+    config = root / "config.yaml"  # old conversations stay (no retention clean)
+    config.write_text("session:\n  retention_days: 0\n")
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8",
-           "CLINVK_NO_PROGRESS": "1"}
+           "CLINVK_NO_PROGRESS": "1", "CLINVK_CONFIG": str(config)}
     first, second, listed, bare = [], [], [], []
     for run in range(args.runs):
         store = root / f"clinvk-{run}"
         shutil.rmtree(store, ignore_errors=True)
         run_env = {**env, "CLINVK_HOME": str(store)}
-        first.append(timed(clinvk("sessions", "adopt"), run_env))
+        first.append(timed(clinvk("sessions", "adopt"), run_env, "first"))
     run_env = {**env, "CLINVK_HOME": str(root / "clinvk-0")}
     count = len(json.loads(subprocess.run(clinvk("sessions", "list", "--all", "--json"),
                                           env=run_env, capture_output=True).stdout))
     timed(clinvk("sessions", "list", "-n", "20"), run_env)  # warm-up
+    shutil.rmtree(root / "clinvk-bare", ignore_errors=True)
+    shutil.copytree(root / "clinvk-0", root / "clinvk-bare")  # the same store, no native files
+    bare_env = {**run_env, "HOME": str(empty), "CLINVK_HOME": str(root / "clinvk-bare")}
+    timed(clinvk("sessions", "list", "-n", "20"), bare_env)
     for _ in range(max(args.runs, 7)):
-        second.append(timed(clinvk("sessions", "adopt"), run_env))
-        listed.append(timed(clinvk("sessions", "list", "-n", "20"), run_env))
-        bare.append(timed(clinvk("sessions", "list", "-n", "20"), {**run_env, "HOME": str(empty)}))
+        second.append(timed(clinvk("sessions", "adopt"), run_env, "second"))
+        listed.append(timed(clinvk("sessions", "list", "-n", "20"), run_env, "listed"))
+        bare.append(timed(clinvk("sessions", "list", "-n", "20"), bare_env, "bare"))
+        timed([sys.executable, "-c", "pass"], env, "python")
     med = statistics.median
     print(f"conversations: {sum(COUNTS.values())}, {size / 1e6:.0f} MB; sessions adopted: {count}")
     print(f"first adopt: {med(first):.2f} s (runs: {', '.join(f'{t:.2f}' for t in first)})")
@@ -151,6 +171,9 @@ def main() -> None:
     print(f"sessions list -n 20, adopt.auto on, files present: {med(listed):.3f} s")
     print(f"sessions list -n 20, no native files: {med(bare):.3f} s "
           f"(ratio {med(listed) / med(bare):.2f})")
+    print("CPU seconds (user + sys), medians: " + ", ".join(
+        f"{label} {med(values):.3f}" for label, values in CPU.items()))
+    print(f"load average: {os.getloadavg()[0]:.2f}")
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
 

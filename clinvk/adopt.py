@@ -116,9 +116,9 @@ def scan(app: App, names: list[str], state: AdoptState, since: datetime | None,
         adapter, environ = adapter_for(app, name)
         present = set()
         for path in adapter.native_files(environ):
-            key = str(path)
+            key = os.fspath(path)
             try:
-                st = path.stat()
+                st = os.stat(key)
             except OSError:
                 continue
             present.add(key)
@@ -201,7 +201,15 @@ class _Run:
         if ids:
             self.update(file, ids, transcript, turns)
             return
-        record = new_record(file.backend, transcript, turns, self.options)
+        from clinvk.store.record_check import storable
+        from clinvk.store.session import InvalidRecord, validate_record
+
+        try:
+            record = validate_record(storable(new_record(file.backend, transcript, turns,
+                                                         self.options)))
+        except InvalidRecord as exc:  # one bad conversation must not hold up the batch
+            self.skip(file, f"{file.path}: {exc}")
+            return
         self.new[key] = (record, [file])
 
     def update(self, file: NativeFile, ids: list[str], transcript: Transcript,
@@ -232,7 +240,7 @@ class _Run:
         if not self.report.dry_run:
             from clinvk.store.write import commit, plan
 
-            commit(self.app.store, plan(self.app.store, records, set()))
+            commit(self.app.store, plan(self.app.store, records, set()), fsync_each=False)
         for record, files in self.new.values():
             self.report.adopted.append(summary(record, record_turns(record)))
             for file in files:
@@ -240,7 +248,8 @@ class _Run:
 
     def skip(self, file: NativeFile, reason: str) -> None:
         self.report.skipped.append({"path": str(file.path), "reason": reason})
-        self.app.env.warn(f"not adopted yet: {reason}")
+        where = "" if str(file.path) in reason else f"{file.path}: "
+        self.app.env.warn(f"not adopted yet: {where}{reason}")
         self.note(file, "skipped")
 
     def note(self, file: NativeFile, result: str) -> None:
@@ -299,9 +308,7 @@ def auto_adopt(app: App) -> None:
     settings = app.settings
     if app.changes_nothing or not settings.get("adopt.auto"):
         return
-    from clinvk.errors import ClinvkError
-
     try:
         adopt(app, budget_ms=int(settings.get("adopt.budget_ms")))
-    except (ClinvkError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the listing goes on; `sessions adopt` says more
         app.env.warn(f"adopting the backends' conversations failed: {exc}")

@@ -71,9 +71,11 @@ def timed_turns(turns: list[TranscriptTurn], fallback: datetime) -> list[TimedTu
 
 
 def message_span(transcript: Transcript, turns: list[TimedTurn]) -> tuple[datetime, datetime]:
-    """(first message, last message) of the conversation."""
-    stamps = [t for t in (_time(m.time) for m in transcript.messages) if t is not None]
-    stamps += [t.at for t in turns] + [t.end for t in turns]
+    """(first message, last message) of the conversation (the first and the last message
+    that has a time, and its turns')."""
+    timed = [m.time for m in transcript.messages if m.time]
+    stamps = [t for t in (_time(timed[0]), _time(timed[-1])) if t is not None] if timed else []
+    stamps += [turns[0].at, turns[-1].end]
     return min(stamps), max(stamps)
 
 

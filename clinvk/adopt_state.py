@@ -56,9 +56,10 @@ class AdoptState:
         self.changed = True
 
     def keep_only(self, backend: str, present: set[str]) -> None:
-        """Forget the files of a backend that are gone."""
+        """Forget the files of a backend that are gone (not those merely not listed now:
+        another HOME or CLAUDE_CONFIG_DIR, say)."""
         known = self.files.get(backend) or {}
-        for gone in [name for name in known if name not in present]:
+        for gone in [name for name in known if name not in present and not os.path.exists(name)]:
             del known[gone]
             self.changed = True
 

@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 
 
-def stage(path: Path, data: bytes) -> tuple[Path, os.stat_result]:
+def stage(path: Path, data: bytes, sync: bool = True) -> tuple[Path, os.stat_result]:
     """Write `data` as a fsynced temp file beside `path`, to be renamed over it later (see
-    `commit`); returns (temp path, its stat)."""
+    `commit`); returns (temp path, its stat). `sync=False`: the caller makes many and
+    flushes them all at once (os.sync) before renaming any."""
     tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(tmp, flags, 0o600)
@@ -23,7 +24,8 @@ def stage(path: Path, data: bytes) -> tuple[Path, os.stat_result]:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         st = os.fstat(fd)
     except BaseException:
         os.close(fd)

@@ -385,3 +385,45 @@ def test_store_files_left_alone(clinvk: Clinvk) -> None:
     shutil.rmtree(clinvk.user_home / ".codex")
     report = adopt(clinvk)  # a conversation whose file went is kept
     assert report["adopted"] == [] and len(clinvk.sessions()) == 4
+
+
+# --- a file read at any moment of its writing ---------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(label=st.sampled_from(LABELS), cut=st.floats(min_value=0, max_value=1))
+def test_a_file_cut_anywhere_is_skipped_or_a_prefix(tmp_path_factory, label: str,
+                                                    cut: float) -> None:
+    """Whatever moment the CLI is caught writing at, the file is either refused as not
+    whole, or read as the conversation so far: its prompts a prefix of the whole one's."""
+    from clinvk.backends.transcript import TranscriptUnavailable, split_turns
+
+    home = tmp_path_factory.mktemp("home")
+    data = (SAMPLES / f"{label}.jsonl").read_bytes()
+    adapter = get_adapter(label.split("-")[0])
+    whole = split_turns(adapter.native_transcript(place(home, label), {"HOME": str(home)}).messages)
+    path = place(home, label, data[: int(len(data) * cut)])
+    try:
+        transcript = adapter.native_transcript(path, {"HOME": str(home)})
+    except TranscriptUnavailable:
+        return
+    turns = split_turns(transcript.messages)
+    assert [t.prompt for t in turns] == [t.prompt for t in whole][: len(turns)]
+    for part, full in zip(turns[:-1], whole, strict=False):
+        assert part.usage == full.usage
+
+
+def test_claude_compaction_summary_is_not_a_prompt(tmp_path: Path) -> None:
+    from clinvk.backends.transcript import split_turns
+
+    data = (SAMPLES / "claude-2.1.330.jsonl").read_text().splitlines()
+    first = next(json.loads(line) for line in data if "first adopt question" in line)
+    summary = {**first, "isCompactSummary": True, "uuid": "c0mpact",
+               "message": {"role": "user", "content": "This session is being continued ..."}}
+    path = place(tmp_path, "claude-2.1.330", ("\n".join([*data, json.dumps(summary)]) + "\n").encode())
+    transcript = get_adapter("claude").native_transcript(path, {"HOME": str(tmp_path)})
+    assert [t.prompt for t in split_turns(transcript.messages)] == [
+        "first adopt question", "second adopt question"]

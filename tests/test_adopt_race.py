@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clinvk.backends import get_adapter
+from clinvk.backends.transcript import split_turns
 from conftest import Clinvk
 from test_adopt import WORK, adopt, expected_turns, place
 
-from clinvk.backends import get_adapter
-from clinvk.backends.transcript import split_turns
 from clinvk.clock import parse_rfc3339
 from clinvk.recorder import Recorder
 from clinvk.store import SessionStore

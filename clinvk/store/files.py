@@ -104,10 +104,12 @@ def mkdir_private(path: Path) -> bool:
     return True
 
 
-def stage(path: Path, record: dict[str, Any]) -> tuple[Path, os.stat_result]:
+def stage(path: Path, record: dict[str, Any], sync: bool = True) -> tuple[Path, os.stat_result]:
     """Write the record as a fsynced temp file beside path, to be renamed over it later;
-    returns (temp path, its stat). A temp name is `.<name>.<12 hex>.tmp` (see sweep_temps)."""
-    return atomic.stage(path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    returns (temp path, its stat). A temp name is `.<name>.<12 hex>.tmp` (see sweep_temps).
+    `sync=False`: see atomic.stage."""
+    data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return atomic.stage(path, data, sync)
 
 
 def atomic_write(path: Path, record: dict[str, Any]) -> os.stat_result:
