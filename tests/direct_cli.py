@@ -165,6 +165,18 @@ class DirectCLIs:
                 out.add(head["sessionId"])
         return out
 
+    def native_file(self, cli: str, session_id: str) -> Path:
+        """The file of `cli`'s store holding this conversation (gemini: its newest)."""
+        if cli == "claude":
+            found = list((self.home / ".claude" / "projects").glob(f"*/{session_id}.jsonl"))
+        elif cli == "codex":
+            found = list((self.home / ".codex" / "sessions").rglob(f"rollout-*-{session_id}.jsonl"))
+        else:
+            found = [p for p in (self.home / ".gemini" / "tmp").glob(
+                f"*/chats/session-*-{session_id[:8]}.json*") if session_id in p.read_text()]
+        assert found, (cli, session_id)
+        return max(found, key=lambda p: p.stat().st_mtime_ns)
+
     def tui(self, cli: str, cwd: Path, prompts: list[str]) -> Conversation:
         """A new conversation in `cli`'s TUI: each prompt typed and answered, then quit.
         Each prompt must end in a stand-in mark (MARK:xyz): the answer shows it."""

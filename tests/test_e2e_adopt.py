@@ -90,7 +90,7 @@ class Home:
     def __init__(self, world: World, tmp: Path, auto: bool = False, budget_ms: int = 300) -> None:
         self.world = world
         self.home = tmp / "clinvk-home"
-        self.home.mkdir()
+        self.home.mkdir(parents=True)
         direct = world.direct
         (self.home / "config.yaml").write_text(
             f"adopt:\n  auto: {'true' if auto else 'false'}\n  budget_ms: {budget_ms}\n"
@@ -229,6 +229,37 @@ def test_sessions_list_adopts_with_adopt_auto(pinned, tmp_path):
     for conv in pinned.convs.values():
         _adopted_record_matches(records[conv.backend_session_id], conv)
     assert home.adopt()["adopted"] == []  # already done by the listing
+
+    files = len(pinned.convs)  # with the default budget: at least one file a listing
+    home = Home(pinned, tmp_path / "default-budget", auto=True)
+    for _listing in range(files):
+        records = home.records()
+        if set(records) >= {c.backend_session_id for c in pinned.convs.values()}:
+            break
+    assert set(records) >= {c.backend_session_id for c in pinned.convs.values()}
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_a_half_written_transcript_waits_until_it_is_whole(pinned, cli, tmp_path):
+    direct = pinned.direct
+    conv = direct.headless_conversation(cli, direct.project(f"{cli}-cut"), [f"whole {cli} MARK:w1"])
+    path = direct.native_file(cli, conv.backend_session_id)
+    whole = path.read_bytes()
+    path.write_bytes(whole.rstrip(b"\n")[:-20])  # its last line half-written
+    home = Home(pinned, tmp_path)
+    for warned in (True, False):  # one warning per version of the file
+        done = home.run("sessions", "adopt", "--json", "-b", cli)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        report = json.loads(done.stdout)
+        assert conv.backend_session_id not in {e["backend_session_id"] for e in report["adopted"]}
+        skipped = [s for s in report["skipped"] if s["path"] == str(path)]
+        assert len(skipped) == int(warned), report["skipped"]
+        warnings = [line for line in done.stderr.splitlines() if line.startswith("clinvk: warning:")]
+        assert len(warnings) == int(warned), done.stderr
+    path.write_bytes(whole)
+    report = home.adopt("-b", cli)
+    assert [e["backend_session_id"] for e in report["adopted"]] == [conv.backend_session_id]
+    _adopted_record_matches(home.records()[conv.backend_session_id], conv)
 
 
 def test_a_gemini_conversation_resumed_in_a_later_minute_is_one_session(pinned, tmp_path):
