@@ -115,22 +115,36 @@ def add_outside(record: dict[str, Any], timed: TimedTurn, model: str | None,
     record["turns"][-1]["outside"] = True
 
 
-def _windows(record: dict[str, Any]) -> list[tuple[datetime, datetime]]:
-    """The time windows of the turns clinvk ran itself (not those taken from a transcript)."""
+def _windows(record: dict[str, Any]) -> list[tuple[datetime, datetime, str | None]]:
+    """The time windows of the turns clinvk ran itself (not those taken from a transcript),
+    with their prompts."""
     out = []
     for turn in record.get("turns") or []:
         at = _time(turn.get("at"))
         if at is None or turn.get("outside") is True:
             continue
         duration = timedelta(milliseconds=int(turn.get("duration_ms") or 0))
-        out.append((at - duration - SLACK, at + SLACK))
+        out.append((at - duration - SLACK, at + SLACK, turn.get("prompt")))
     return out
+
+
+def _claim(windows: list[tuple[datetime, datetime, str | None]], used: list[bool],
+           timed: TimedTurn, same_prompt: bool) -> bool:
+    """Take a free window of a turn clinvk ran that holds this conversation turn (with
+    `same_prompt`, only one whose recorded prompt is the turn's)."""
+    prompt = clean_text(timed.turn.prompt)
+    for n, (low, high, recorded) in enumerate(windows):
+        if not used[n] and low <= timed.at <= high and (not same_prompt or recorded == prompt):
+            used[n] = True
+            return True
+    return False
 
 
 def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[TimedTurn]:
     """The turns of the conversation that none of these records (the sessions of one backend
     session id) holds: the outside turns to append."""
     windows = [w for record in records for w in _windows(record)]
+    used = [False] * len(windows)
     taken = Counter(t.get("at") for record in records for t in record.get("turns") or []
                     if t.get("outside") is True)  # one each: the prompt's time, to the second
     starts = [_time(r.get("created_at")) for r in records if r.get("origin") != "adopted"]
@@ -145,10 +159,10 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
             continue  # cannot tell whether it is recorded: never a duplicate
         if born is not None and timed.at < born - SLACK:
             continue
-        if any(low <= timed.at <= high for low, high in windows):
-            continue
         out.append(timed)
-    return out
+    # each turn clinvk ran covers one conversation turn: the one with its prompt first
+    out = [t for t in out if not _claim(windows, used, t, True)]
+    return [t for t in out if not _claim(windows, used, t, False)]
 
 
 def stale_outside(record: dict[str, Any], turns: list[TimedTurn]) -> list[tuple[int, TimedTurn]]:
