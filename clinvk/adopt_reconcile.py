@@ -6,8 +6,8 @@ the session as an outside turn. Under the store's lock the recorder therefore
 - takes over an adopted record of the same backend session id when it creates its own
   session (`take_over`: that record's turns outside the new turns' time windows are kept,
   the record itself removed: no duplicate), and
-- drops the outside turns inside its own turns' time windows before adding them
-  (`drop_outside`).
+- drops the outside copies of its own turns before adding them (`drop_outside`: at most one
+  per turn, of the same prompt, sent within the turn).
 A turn's window is [at - duration - 2 s, at + duration + 2 s] (headless turns are stamped
 at their end, interactive ones at their prompt).
 """
@@ -76,14 +76,46 @@ def _shift(record: dict[str, Any], turns: list[dict[str, Any]], sign: int,
         record["cost_source"] = record.get("cost_source") or "estimated"
 
 
-def drop_outside(record: dict[str, Any], spans: list[Window],
+def _key(prompt: Any) -> str | None:
+    """A prompt as compared with its copy: whitespace runs as one space, its first 100
+    characters (the stored copy is clipped, the transcript's may differ in spacing)."""
+    return " ".join(prompt.split())[:100] if isinstance(prompt, str) else None
+
+
+def _copy_of(turn: dict[str, Any], stored: list[dict[str, Any]], taken: set[int]) -> int | None:
+    """The index of the outside turn in `stored` that an adopt made of this turn while it ran:
+    one whose prompt time lies within the turn (stamped to the second), with the same prompt
+    when the turn's prompt is known, else the latest such one; None when there is none."""
+    at = _when(turn.get("at")) or utc_now()
+    span = timedelta(milliseconds=max(0, int(turn.get("duration_ms") or 0)))
+    low, high = at - span - timedelta(seconds=1), at + timedelta(seconds=2)
+    key = _key(turn.get("prompt"))
+    found = None
+    for n, other in enumerate(stored):
+        when = _when(other.get("at"))
+        if n in taken or other.get("outside") is not True or when is None or not low <= when <= high:
+            continue
+        if key is not None and _key(other.get("prompt")) != key:
+            continue
+        found = n
+        if key is not None:
+            break
+    return found
+
+
+def drop_outside(record: dict[str, Any], turns: Iterable[dict[str, Any]],
                  prices: PriceTable | None = None) -> dict[str, Any]:
-    """The record without the outside turns whose time lies in these windows."""
-    turns = record.get("turns") or []
-    dropped = [t for t in turns if t.get("outside") is True and _inside(t, spans)]
-    if dropped:
-        record["turns"] = [t for t in turns if not (t.get("outside") is True and _inside(t, spans))]
-        _shift(record, dropped, -1, prices)
+    """The record without the outside copies an adopt made of these turns while they ran: at
+    most one per turn, never an outside turn of another prompt or sent before the turn."""
+    stored = record.get("turns") or []
+    taken: set[int] = set()
+    for turn in turns:
+        n = _copy_of(turn, stored, taken)
+        if n is not None:
+            taken.add(n)
+    if taken:
+        record["turns"] = [t for n, t in enumerate(stored) if n not in taken]
+        _shift(record, [stored[n] for n in sorted(taken)], -1, prices)
     return record
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clinvk.adopt_reconcile import drop_outside, take_over, windows
+from clinvk.adopt_reconcile import drop_outside, take_over
 from clinvk.errors import ExitCode, Interrupted
 from clinvk.pty.signals import routed
 from clinvk.store import session as sessions
@@ -107,7 +107,7 @@ class Recorder:
         last = turns[-1]
 
         def apply(rec: dict[str, Any]) -> None:
-            drop_outside(rec, windows(turns), self.prices)  # an adopt's copy of these turns
+            drop_outside(rec, turns, self.prices)  # an adopt's copy of these turns
             if self.pending is not None:
                 _set_ids(rec, *self.pending)
             if self.record.get("backend_session_id") and not rec.get("backend_session_id"):

@@ -44,3 +44,50 @@ def test_without_stored_prompts_each_window_still_covers_one_turn() -> None:
     turns = [_turn("a", T0), _turn("b", T0 + timedelta(milliseconds=200))]
     assert [t.turn.prompt for t in uncovered([record], turns)] == ["b"]
     assert uncovered([record], turns[:1]) == []
+
+
+# --- the recorder's side: drop_outside removes only the adopt's copy of its own turn ----------
+
+def _stored(*turns: tuple[str, str, int, bool]) -> dict:
+    out = [{"at": at, "prompt": prompt, "duration_ms": ms, "exit_code": 0,
+            "usage": {"input_tokens": 10, "output_tokens": 1}, **({"outside": True} if o else {})}
+           for prompt, at, ms, o in turns]
+    return {"turn_count": len(out), "token_usage": {"input_tokens": 10 * len(out),
+                                                    "output_tokens": len(out)}, "turns": out}
+
+
+def test_a_direct_turn_just_before_a_clinvk_turn_is_kept() -> None:
+    from clinvk.adopt_reconcile import drop_outside
+
+    # found by tests/test_e2e_adopt.py: a turn sent directly 2 s before clinvk's next one
+    record = _stored(("made by clinvk", "2026-11-30T19:51:35Z", 855, False),
+                     ("outside", "2026-11-30T19:51:36Z", 89, True))
+    drop_outside(record, [{"at": "2026-11-30T19:51:38Z", "duration_ms": 670,
+                           "prompt": "clinvk again"}])
+    assert [t["prompt"] for t in record["turns"]] == ["made by clinvk", "outside"]
+    assert record["turn_count"] == 2
+
+
+def test_the_adopts_copy_of_the_running_turn_is_dropped_once() -> None:
+    from clinvk.adopt_reconcile import drop_outside
+
+    record = _stored(("first", "2026-11-30T19:51:30Z", 500, False),
+                     ("same words", "2026-11-30T19:51:37Z", 0, True),
+                     ("same words", "2026-11-30T19:51:37Z", 0, True))
+    drop_outside(record, [{"at": "2026-11-30T19:51:38Z", "duration_ms": 900,
+                           "prompt": "same  words"}])
+    assert [t.get("outside", False) for t in record["turns"]] == [False, True]
+    assert record["turn_count"] == 2 and record["token_usage"]["input_tokens"] == 20
+
+
+def test_an_outside_turn_of_another_prompt_inside_the_turn_is_kept() -> None:
+    from clinvk.adopt_reconcile import drop_outside
+
+    record = _stored(("other", "2026-11-30T19:51:37Z", 0, True))
+    drop_outside(record, [{"at": "2026-11-30T19:51:38Z", "duration_ms": 2000, "prompt": "mine"}])
+    assert len(record["turns"]) == 1
+    # no prompt kept (session.store_prompts: false): the copy is taken by its time alone
+    record = _stored(("x", "2026-11-30T19:51:37Z", 0, True))
+    record["turns"][0]["prompt"] = None
+    drop_outside(record, [{"at": "2026-11-30T19:51:38Z", "duration_ms": 2000, "prompt": None}])
+    assert record["turns"] == []
