@@ -43,6 +43,7 @@ class Recorder:
         store_usage: bool = True,
         notice: Callable[[str], None] | None = None,
         prices: PriceTable | None = None,
+        archiver: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     ) -> None:
         self.store = store
         self.record = record
@@ -50,6 +51,7 @@ class Recorder:
         self.store_prompts = store_prompts
         self.store_usage = store_usage
         self.prices = prices  # estimates the cost of turns whose backend reports none
+        self.archiver = archiver  # record -> its new `archive` value (None: unchanged)
         self.notice = notice  # told of a Ctrl-C held back while the turn waits for the store
         self.pending: tuple[str, str | None] | None = None  # ids the busy store did not take
         self.interrupted = False  # a Ctrl-C came while the finished turn waited: so recorded
@@ -104,6 +106,8 @@ class Recorder:
         """Add these turns (add_turn's fields each; the last one finished, failed or was
         interrupted) to the session, in one write under one hold of the store's lock."""
         last = turns[-1]
+        # the backend's files are final now: archived before the lock, written with the turns
+        archive = self.archiver(self.record) if self.archiver and self.store else None
 
         def apply(rec: dict[str, Any]) -> None:
             if self.pending is not None:
@@ -120,6 +124,8 @@ class Recorder:
                 self._estimate(turn, rec.get("model"))
                 sessions.add_turn(rec, store_prompt=self.store_prompts,
                                   store_usage=self.store_usage, **turn)
+            if archive is not None:
+                rec["archive"] = archive
             storable(rec)
 
         ctrl_c = _CtrlC()

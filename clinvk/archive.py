@@ -1,0 +1,187 @@
+"""The transcript archive: a gzip copy of each session's backend store files, kept so that a
+conversation the backend deleted (claude's `cleanupPeriodDays`, gemini's
+`general.sessionRetention`, a pruned codex folder) can still be read and resumed.
+
+Layout: `$CLINVK_HOME/archive/<clinvk session id>/<path relative to the adapter's
+store_root>.gz`, one gzip per file `adapter.session_files` names; files 0600, folders 0700,
+written atomically. `record["archive"]` = {"bytes": total size of the .gz files, "sha256":
+over the sorted (relative path, NUL, content, NUL) of the original files, "at": when
+written}: a transcript whose digest is unchanged is not archived again.
+
+- `refresh(app, record)`: archive the session's current files when enabled (archive.enabled
+  and session.store_prompts, never for --ephemeral / --dry-run) and changed; returns the
+  record's new `archive` value (or None: nothing to do). It never writes the record: the
+  caller puts the value into its own write.
+- `restore(app, record)`: write back the archived files the backend's store lacks, exactly
+  where the backend looks (never over a file that is there).
+- `remove(home, session_ids)`: the store's on_delete hook.
+Reading (plain copies for show/search/hand-over) is in archive_read. No Click here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clinvk.archive_read import SUFFIX, ArchiveDamaged, archived, read_gz, remove, session_folder
+
+__all__ = ["backend_items", "digest", "enabled", "refresh", "remove", "restore", "write_items"]
+
+if TYPE_CHECKING:
+    from clinvk.app import App
+    from clinvk.backends.base import Adapter
+
+LEVEL = 6  # gzip level: JSONL transcripts shrink to a tenth or less at a few ms per 100 kB
+
+
+def enabled(app: App) -> bool:
+    """Whether turns of this process are archived."""
+    settings = app.settings
+    return (not app.changes_nothing and bool(settings.get("archive.enabled"))
+            and bool(settings.get("session.store_prompts")))
+
+
+def digest(items: Iterable[tuple[str, bytes]]) -> str:
+    """sha256 over the sorted (relative path, NUL, content, NUL) of a session's files."""
+    h = hashlib.sha256()
+    for rel, data in sorted(items):
+        h.update(rel.encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
+        h.update(data)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _relative(path: Path, root: Path) -> str | None:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return None
+
+
+def backend_items(adapter: Adapter, environ: dict[str, str],
+                  record: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """(path relative to the store root, content) of the session's backend files now."""
+    session_id = record.get("backend_session_id")
+    if not session_id:
+        return []
+    root = adapter.store_root(environ)
+    items: dict[str, bytes] = {}
+    for path in adapter.session_files(session_id, record["working_dir"], environ):
+        rel = _relative(Path(path), root)
+        if rel is None or rel in items:
+            continue
+        try:
+            with open(path, "rb") as fh:
+                items[rel] = fh.read()
+        except FileNotFoundError:
+            continue
+    return sorted(items.items())
+
+
+def refresh(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
+    """Archive the session's backend files when enabled and changed since the record's
+    archive; the record's new `archive` value, or None (disabled, nothing to archive,
+    unchanged, or it failed: then one warning)."""
+    if not enabled(app) or not record.get("backend_session_id"):
+        return None
+    from clinvk.transcripts.access import adapter_for
+
+    try:
+        adapter, environ = adapter_for(app, record["backend"])
+        items = backend_items(adapter, environ, record)
+        if not items:
+            return None
+        return write_items(app.settings.home, record, items)
+    except (OSError, ValueError) as exc:  # an archive that fails never fails the turn
+        app.env.warn(f"session {record['id'][:8]}: the transcript was not archived: "
+                     f"{getattr(exc, 'strerror', None) or exc}")
+        return None
+    except Exception as exc:  # e.g. a backend that is no longer configured
+        app.env.warn(f"session {record['id'][:8]}: the transcript was not archived: "
+                     f"{getattr(exc, 'message', None) or exc}")
+        return None
+
+
+def write_items(home: Path, record: dict[str, Any],
+                items: list[tuple[str, bytes]]) -> dict[str, Any] | None:
+    """Archive these (relative path, content) as the session's files, unless the record's
+    archive holds them already (same digest, its files there); the new `archive` value."""
+    from clinvk.atomic import write_atomic
+    from clinvk.backends._relocate import check_rel_path
+    from clinvk.clock import format_rfc3339, utc_now
+
+    folder = session_folder(home, record["id"])
+    sha = digest(items)
+    previous = record.get("archive")
+    old = archived(home, record["id"])
+    if isinstance(previous, dict) and previous.get("sha256") == sha \
+            and [rel for rel, _ in old] == [rel for rel, _ in items]:
+        return None
+    total = 0
+    for rel, data in items:
+        target = folder.joinpath(*check_rel_path(rel + SUFFIX))
+        _private_dirs(folder.parent, target.parent)
+        total += write_atomic(target, gzip.compress(data, LEVEL, mtime=0)).st_size
+    keep = {rel for rel, _ in items}
+    for rel, path in old:  # files the session no longer has
+        if rel not in keep:
+            _unlink(path)
+    return {"bytes": total, "sha256": sha, "at": format_rfc3339(utc_now())}
+
+
+def _private_dirs(base: Path, folder: Path) -> None:
+    """Make `folder` and the folders from `base` (the archive's root) down to it, each 0700."""
+    if folder.is_dir():
+        return
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    current = base
+    for part in folder.relative_to(base).parts:
+        current = current / part
+        try:
+            os.mkdir(current, 0o700)
+        except FileExistsError:
+            if current.is_symlink() or not current.is_dir():
+                raise ValueError(f"{current} is not a folder") from None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def restore(app: App, record: dict[str, Any]) -> list[Path]:
+    """Put the session's archived files that the backend's store lacks back where the backend
+    looks (never over an existing file); the files written ([] when nothing was missing or
+    there is no archive). A damaged archived file is skipped with one warning."""
+    found = archived(app.settings.home, record["id"])
+    if not found:
+        return []
+    from clinvk.backends._relocate import write_store_file
+    from clinvk.transcripts.access import adapter_for
+
+    adapter, environ = adapter_for(app, record["backend"])
+    root = adapter.store_root(environ)
+    written = []
+    for rel, gz in found:
+        target = root / rel
+        if os.path.lexists(target):
+            continue
+        try:
+            written.append(write_store_file(root, rel, read_gz(gz)))
+        except (ArchiveDamaged, OSError, ValueError) as exc:
+            app.env.warn(f"session {record['id'][:8]}: cannot restore {target} from the "
+                         f"archive: {getattr(exc, 'strerror', None) or exc}")
+    if written:
+        app.env.info(f"restored {len(written)} file(s) of session {record['id'][:8]} "
+                     f"from clinvk's archive: {', '.join(str(p) for p in written)}")
+    return written

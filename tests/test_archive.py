@@ -1,0 +1,199 @@
+"""The transcript archive (clinvk.archive): a gzip copy of each session's backend store files
+under $CLINVK_HOME/archive/, refreshed after turns, read and restored when the backend's file
+is gone, removed with the session. The backend here is the fake claude (tests/fakes/fakecli.py)
+with a real claude store file (tests/samples/stores) planted where claude keeps it."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import FAKE_CLI, Clinvk, assert_clean_error
+
+from clinvk.backends.claude_store import project_dir_name
+
+pytestmark = pytest.mark.timeout(120)
+
+SAMPLES = Path(__file__).parent / "samples" / "stores"
+SID = "8b9a0c36-b6a5-42b0-a483-53e93009ce30"  # the session of the claude sample
+
+
+@pytest.fixture
+def world(clinvk: Clinvk, tmp_path: Path):
+    """clinvk with the fake claude backend and claude's store file of SID in place."""
+    conf = tmp_path / "claude-conf"
+    clinvk.env["CLAUDE_CONFIG_DIR"] = str(conf)
+    folder = conf / "projects" / project_dir_name(str(clinvk.cwd))
+    folder.mkdir(parents=True)
+    transcript = folder / f"{SID}.jsonl"
+    transcript.write_bytes((SAMPLES / "claude-projects-transcript.jsonl").read_bytes())
+    configure(clinvk)
+    return clinvk, transcript
+
+
+def configure(clinvk: Clinvk, extra: str = "") -> None:
+    clinvk.config(f"backends:\n  fake:\n    adapter: claude\n    command: {FAKE_CLI}\n"
+                  f"    env:\n      FAKE_SESSION_ID: {SID}\n{extra}")
+
+
+def first_turn(clinvk: Clinvk, *args: str) -> dict:
+    result = clinvk.run("-b", "fake", "-o", "json", *args, "hello")
+    assert result.code == 0, result.err
+    return result.json()
+
+
+def record_of(clinvk: Clinvk, sid: str) -> dict:
+    result = clinvk.run("sessions", "show", sid, "--json")
+    assert result.code == 0, result.err
+    return result.json()
+
+
+def archived_files(clinvk: Clinvk, sid: str) -> list[Path]:
+    return sorted(p for p in (clinvk.home / "archive" / sid).rglob("*") if p.is_file())
+
+
+def test_a_turn_archives_the_transcript_privately(world) -> None:
+    clinvk, transcript = world
+    sid = first_turn(clinvk)["session_id"]
+    files = archived_files(clinvk, sid)
+    rel = transcript.relative_to(transcript.parents[2]).as_posix()
+    assert [p.relative_to(clinvk.home / "archive" / sid).as_posix() for p in files] == [rel + ".gz"]
+    assert gzip.decompress(files[0].read_bytes()) == transcript.read_bytes()
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    for folder in [clinvk.home / "archive", *files[0].relative_to(clinvk.home).parents]:
+        if folder != Path("."):
+            path = folder if folder.is_absolute() else clinvk.home / folder
+            if path != clinvk.home:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    archive = record_of(clinvk, sid)["archive"]
+    assert archive["bytes"] == files[0].stat().st_size
+    data = transcript.read_bytes()
+    assert archive["sha256"] == hashlib.sha256(rel.encode() + b"\0" + data + b"\0").hexdigest()
+    assert archive["bytes"] < 0.3 * len(data)
+    shown = clinvk.run("sessions", "show", sid)
+    assert "archive -" not in shown.out and "archive " in shown.out, shown.out
+    disk = clinvk.run("sessions", "stats", "--disk", "--json")
+    assert disk.json()["sessions"][0]["archive_bytes"] == archive["bytes"], disk.out
+
+
+def test_an_unchanged_transcript_is_not_written_again(world) -> None:
+    clinvk, transcript = world
+    sid = first_turn(clinvk)["session_id"]
+    gz = archived_files(clinvk, sid)[0]
+    before = (gz.stat().st_ino, gz.stat().st_mtime_ns, record_of(clinvk, sid)["archive"])
+    assert clinvk.run("resume", sid, "again").code == 0
+    assert (gz.stat().st_ino, gz.stat().st_mtime_ns, record_of(clinvk, sid)["archive"]) == before
+    with transcript.open("ab") as fh:
+        fh.write(b'{"type":"summary","summary":"more"}\n')
+    assert clinvk.run("resume", sid, "once more").code == 0
+    after = record_of(clinvk, sid)["archive"]
+    assert after["sha256"] != before[2]["sha256"]
+    assert gzip.decompress(archived_files(clinvk, sid)[0].read_bytes()) == transcript.read_bytes()
+
+
+def test_a_gone_transcript_is_read_from_the_archive_and_restored(world) -> None:
+    clinvk, transcript = world
+    original = transcript.read_bytes()
+    sid = first_turn(clinvk)["session_id"]
+    transcript.unlink()
+    shown = clinvk.run("sessions", "show", sid, "--transcript")
+    assert shown.code == 0, shown.err
+    assert "first prompt" in shown.out
+    found = clinvk.run("sessions", "search", "--transcripts", "first prompt", "--json")
+    assert found.code == 0 and [h["id"] for h in found.json()] == [sid], found.err
+    again = clinvk.run("sessions", "search", "--transcripts", "first prompt", "--json")
+    assert [h["id"] for h in again.json()] == [sid]  # through the transcript cache
+    bundle = clinvk.run("sessions", "export", sid)
+    assert bundle.code == 0, bundle.err
+    files = json.loads(bundle.out)["sessions"][0]["transcript"]["files"]
+    assert files[0]["content"].encode() == original
+    assert not transcript.exists()  # reading never writes the backend's store
+    assert clinvk.run("resume", sid, "next").code == 0
+    assert transcript.read_bytes() == original
+
+
+def test_export_then_import_archives_the_imported_copy(world, tmp_path) -> None:
+    clinvk, transcript = world
+    sid = first_turn(clinvk)["session_id"]
+    bundle = tmp_path / "bundle.json"
+    assert clinvk.run("sessions", "export", sid, "-o", str(bundle)).code == 0
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    done = clinvk.run("sessions", "import", str(bundle), "--new-id", "--workdir", str(other),
+                      "--json")
+    assert done.code == 0, done.err
+    new = done.json()[0]["id"]
+    assert new != sid
+    archive = record_of(clinvk, new)["archive"]
+    files = archived_files(clinvk, new)
+    assert archive and len(files) == 1 and archive["bytes"] == files[0].stat().st_size
+    assert project_dir_name(str(other)) in files[0].as_posix()
+
+
+@pytest.mark.parametrize("extra, args", [
+    ("archive:\n  enabled: false\n", ()),
+    ("session:\n  store_prompts: false\n", ()),
+    ("", ("--ephemeral",)),
+])
+def test_nothing_is_archived_when_turned_off(world, extra, args) -> None:
+    clinvk, _ = world
+    configure(clinvk, extra)
+    out = first_turn(clinvk, *args)
+    assert not (clinvk.home / "archive").exists() or not any((clinvk.home / "archive").iterdir())
+    if out["session_id"]:
+        assert record_of(clinvk, out["session_id"])["archive"] is None
+
+
+def test_delete_and_clean_remove_the_archive(world) -> None:
+    clinvk, _ = world
+    sid = first_turn(clinvk)["session_id"]
+    assert archived_files(clinvk, sid)
+    assert clinvk.run("sessions", "delete", sid, "--yes").code == 0
+    assert not (clinvk.home / "archive" / sid).exists()
+    sid = first_turn(clinvk)["session_id"]
+    assert archived_files(clinvk, sid)
+    from clinvk.store import SessionStore
+
+    SessionStore(clinvk.home).update(sid, lambda r: r.update(last_used="2020-01-01T00:00:00Z"))
+    done = clinvk.run("sessions", "clean", "--older-than", "1d")
+    assert done.code == 0, done.err
+    assert not (clinvk.home / "archive" / sid).exists()
+
+
+def test_a_damaged_archive_is_a_clear_message(world) -> None:
+    clinvk, transcript = world
+    sid = first_turn(clinvk)["session_id"]
+    gz = archived_files(clinvk, sid)[0]
+    gz.write_bytes(b"\x1f\x8b not gzip at all")
+    transcript.unlink()
+    shown = clinvk.run("sessions", "show", sid, "--transcript")
+    assert_clean_error(shown, 1, "archived copy", "cannot be read")
+    resumed = clinvk.run("resume", sid, "next")
+    assert "Traceback" not in resumed.err
+    assert "clinvk: warning:" in resumed.err and "cannot restore" in resumed.err
+    assert not transcript.exists()
+
+
+def test_restore_never_overwrites_and_api_round_trip(world) -> None:
+    from clinvk import archive
+    from clinvk.app import App
+    from clinvk.env import Environment
+
+    clinvk, transcript = world
+    sid = first_turn(clinvk)["session_id"]
+    env = Environment(environ={**os.environ, **clinvk.env}, cwd=str(clinvk.cwd))
+    app = App(env)
+    record = app.store.get(sid)
+    assert archive.restore(app, record) == []  # the file is there: nothing written
+    assert archive.refresh(app, record) is None  # unchanged
+    transcript.write_bytes(b"changed\n")
+    assert archive.restore(app, record) == []
+    assert transcript.read_bytes() == b"changed\n"
+    transcript.unlink()
+    assert archive.restore(app, record) == [transcript]
+    assert transcript.read_bytes() == (SAMPLES / "claude-projects-transcript.jsonl").read_bytes()
