@@ -13,9 +13,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_CLI, Clinvk, assert_clean_error
-
 from clinvk.backends.claude_store import project_dir_name
+from conftest import FAKE_CLI, Clinvk, assert_clean_error
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -197,3 +196,59 @@ def test_restore_never_overwrites_and_api_round_trip(world) -> None:
     transcript.unlink()
     assert archive.restore(app, record) == [transcript]
     assert transcript.read_bytes() == (SAMPLES / "claude-projects-transcript.jsonl").read_bytes()
+
+
+# --- `clinvk backends`: the backends' own retention against session.retention_days ----------
+
+
+def backends_warnings(clinvk: Clinvk, retention: int) -> list[str]:
+    """The retention warnings of `clinvk backends`, with the three CLIs installed (stubs)."""
+    stubs = clinvk.cwd / "bin"
+    if not stubs.exists():
+        stubs.mkdir()
+        for name in ("claude", "codex", "gemini"):
+            (stubs / name).write_text("#!/bin/sh\necho 1.0.0\n")
+            (stubs / name).chmod(0o755)
+        clinvk.env["PATH"] = f"{stubs}:{clinvk.env['PATH']}"
+    clinvk.config(f"session:\n  retention_days: {retention}\n")
+    result = clinvk.run("backends")
+    assert result.code == 0, result.err
+    return [line for line in result.err.splitlines() if "deletes its own transcripts" in line]
+
+
+def settings_file(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def test_backends_warns_when_a_backend_forgets_sooner(clinvk: Clinvk) -> None:
+    assert backends_warnings(clinvk, 30) == []  # both default to 30 days
+    warned = backends_warnings(clinvk, 90)
+    assert len(warned) == 2, warned
+    claude, gemini = sorted(warned)
+    assert claude.startswith("clinvk: warning: claude ") and "cleanupPeriodDays (default 30" in claude
+    assert gemini.startswith("clinvk: warning: gemini ") and "general.sessionRetention" in gemini
+    assert len(backends_warnings(clinvk, 0)) == 2  # 0: clinvk keeps sessions forever
+    assert not any("codex" in line for line in backends_warnings(clinvk, 0))
+    (clinvk.cwd / "bin" / "gemini").unlink()  # a backend not installed is not warned about
+    assert [w for w in backends_warnings(clinvk, 90) if "gemini" in w] == []
+
+
+def test_backends_reads_the_backends_own_settings(clinvk: Clinvk, tmp_path: Path) -> None:
+    conf = tmp_path / "claude-conf"
+    clinvk.env["CLAUDE_CONFIG_DIR"] = str(conf)
+    settings_file(conf / "settings.json", {"cleanupPeriodDays": 7})
+    gemini = clinvk.user_home / ".gemini" / "settings.json"
+    settings_file(gemini, {"general": {"sessionRetention": {"enabled": True, "maxAge": "12w"}}})
+    warned = backends_warnings(clinvk, 30)
+    assert len(warned) == 1 and "cleanupPeriodDays: 7 in " + str(conf) in warned[0], warned
+    warned = backends_warnings(clinvk, 90)
+    assert any("84 day(s)" in w and "maxAge: '12w'" in w for w in warned), warned
+    settings_file(conf / "settings.json", {"cleanupPeriodDays": 3650})
+    settings_file(gemini, {"general": {"sessionRetention": {"enabled": False}}})
+    warned = backends_warnings(clinvk, 0)  # forever: even ten years is sooner
+    assert len(warned) == 1 and "claude" in warned[0] and "3650" in warned[0], warned
+    assert backends_warnings(clinvk, 3000) == []
+    settings_file(gemini, {"general": {"sessionRetention": {"maxAge": "4m"}}})
+    assert backends_warnings(clinvk, 90) == []
+    assert len(backends_warnings(clinvk, 365)) == 1

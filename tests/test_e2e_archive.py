@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 import realcli
+from clinvk.backends import get_adapter
 from standin import StandIn
 from test_e2e_move import NAMES, World
-
-from clinvk.backends import get_adapter
 
 pytestmark = pytest.mark.e2e
 
