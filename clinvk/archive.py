@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,28 +114,73 @@ def refresh(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
 def write_items(home: Path, record: dict[str, Any],
                 items: list[tuple[str, bytes]]) -> dict[str, Any] | None:
     """Archive these (relative path, content) as the session's files, unless the record's
-    archive holds them already (same digest, its files there); the new `archive` value."""
+    archive holds them already (same digest, its files all there at the size it gives);
+    the new `archive` value."""
     from clinvk.atomic import write_atomic
     from clinvk.backends._relocate import check_rel_path
     from clinvk.clock import format_rfc3339, utc_now
 
     folder = session_folder(home, record["id"])
     sha = digest(items)
-    previous = record.get("archive")
-    old = archived(home, record["id"])
-    if isinstance(previous, dict) and previous.get("sha256") == sha \
-            and [rel for rel, _ in old] == [rel for rel, _ in items]:
+    old = dict(archived(home, record["id"]))
+    if _current(record.get("archive"), sha, old, [rel for rel, _ in items]):
         return None
     total = 0
     for rel, data in items:
         target = folder.joinpath(*check_rel_path(rel + SUFFIX))
-        _private_dirs(folder.parent, target.parent)
-        total += write_atomic(target, gzip.compress(data, LEVEL, mtime=0)).st_size
-    keep = {rel for rel, _ in items}
-    for rel, path in old:  # files the session no longer has
-        if rel not in keep:
+        before = _read_old(old.get(rel))
+        packed = pack(before, data)
+        if packed is not before:
+            _private_dirs(folder.parent, target.parent)
+            write_atomic(target, packed)
+        total += len(packed)
+    for rel, path in old.items():  # files the session no longer has
+        if rel not in {r for r, _ in items}:
             _unlink(path)
     return {"bytes": total, "sha256": sha, "at": format_rfc3339(utc_now())}
+
+
+def _current(previous: object, sha: str, old: dict[str, Path], rels: list[str]) -> bool:
+    """Whether the archive on disk is the one `previous` (the record's) describes, of the
+    transcript whose digest is `sha`."""
+    if not isinstance(previous, dict) or previous.get("sha256") != sha or sorted(old) != rels:
+        return False
+    try:
+        return sum(os.stat(path).st_size for path in old.values()) == previous.get("bytes")
+    except OSError:
+        return False
+
+
+def _read_old(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def pack(before: bytes | None, data: bytes) -> bytes:
+    """The gzip copy of `data`, given the current copy `before` (None: none): `before` itself
+    when it holds `data` already; when `data` only grew (the backends append to their
+    transcripts), `before` with the new tail as one more gzip member (gzip readers join the
+    members), so a turn compresses only what it added; the whole, compressed at once, when
+    there is no usable copy or `data` has doubled since it was last compressed whole."""
+    if before:
+        try:
+            first = zlib.decompressobj(wbits=31)
+            head = first.decompress(before)
+            rest = gzip.decompress(first.unused_data) if first.unused_data else b""
+        except (OSError, EOFError, zlib.error):
+            head, rest = b"", None
+        if rest is not None:
+            old = head + rest
+            if old == data:
+                return before
+            if len(old) < len(data) < 2 * len(head) and data.startswith(old):
+                return before + gzip.compress(data[len(old):], LEVEL, mtime=0)
+    return gzip.compress(data, LEVEL, mtime=0)
 
 
 def _private_dirs(base: Path, folder: Path) -> None:

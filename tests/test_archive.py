@@ -252,3 +252,22 @@ def test_backends_reads_the_backends_own_settings(clinvk: Clinvk, tmp_path: Path
     settings_file(gemini, {"general": {"sessionRetention": {"maxAge": "4m"}}})
     assert backends_warnings(clinvk, 90) == []
     assert len(backends_warnings(clinvk, 365)) == 1
+
+
+# --- the gzip copy itself (clinvk.archive.pack) --------------------------------------------
+
+
+def test_a_grown_transcript_adds_a_member_and_reads_back_whole() -> None:
+    from clinvk.archive import pack
+
+    data = (SAMPLES / "claude-projects-transcript.jsonl").read_bytes()
+    first = pack(None, data[:60000])
+    assert gzip.decompress(first) == data[:60000]
+    assert pack(first, data[:60000]) is first  # unchanged: the same copy, nothing to write
+    grown = pack(first, data[:90000])
+    assert grown.startswith(first) and gzip.decompress(grown) == data[:90000]
+    doubled = pack(grown, data[:130000])  # twice what was compressed whole: compressed again
+    assert not doubled.startswith(first) and gzip.decompress(doubled) == data[:130000]
+    rewritten = pack(grown, b"something else\n" + data[:70000])
+    assert gzip.decompress(rewritten) == b"something else\n" + data[:70000]
+    assert gzip.decompress(pack(b"\x1f\x8bdamaged", data[:1000])) == data[:1000]
