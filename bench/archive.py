@@ -89,11 +89,11 @@ def setup(backend: str, tmp: Path):
 
 
 def _finish(app, record: dict, archived: bool) -> tuple[float, dict]:
-    from clinvk.archive import refresh
+    from clinvk.archive import for_recorder
     from clinvk.recorder import Recorder
 
     recorder = Recorder(app.store, record, exists=True,
-                        archiver=(lambda r: refresh(app, r)) if archived else None)
+                        archiver=(lambda r: for_recorder(app, r)) if archived else None)
     start = time.perf_counter()
     out = recorder.finish(prompt="next", duration_ms=1000, exit_code=0, usage=None,
                           cost_usd=None, status="active", error=None)

@@ -24,13 +24,15 @@ import gzip
 import hashlib
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.archive_read import SUFFIX, ArchiveDamaged, archived, read_gz, remove, session_folder
 
-__all__ = ["backend_items", "digest", "enabled", "refresh", "remove", "restore", "write_items"]
+__all__ = ["Staged", "backend_items", "digest", "enabled", "for_recorder", "pack", "prepare",
+           "refresh", "remove", "restore", "stage", "write_items", "write_staged"]
 
 if TYPE_CHECKING:
     from clinvk.app import App
@@ -91,6 +93,36 @@ def refresh(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
     """Archive the session's backend files when enabled and changed since the record's
     archive; the record's new `archive` value, or None (disabled, nothing to archive,
     unchanged, or it failed: then one warning)."""
+    staged = prepare(app, record)
+    if staged is None or not write_staged(app, record, staged):
+        return None
+    return staged.value
+
+
+@dataclass
+class Staged:
+    """A refresh worked out but not on disk yet: the record's new `archive` value, the gzip
+    copies to write (under `base`, the archive's root) and the copies to remove."""
+
+    value: dict[str, Any]
+    base: Path
+    writes: list[tuple[Path, bytes]]
+    stale: list[Path]
+
+    def write(self) -> None:
+        """Write the copies (atomically, 0600, in folders 0700) and remove the stale ones."""
+        from clinvk.atomic import write_atomic
+
+        for target, data in self.writes:
+            _private_dirs(self.base, target.parent)
+            write_atomic(target, data)
+        for path in self.stale:
+            _unlink(path)
+
+
+def prepare(app: App, record: dict[str, Any]) -> Staged | None:
+    """refresh's reading and compressing, without writing (a caller may write the copies
+    while it writes the record: Staged.write); None when there is nothing to write."""
     if not enabled(app) or not record.get("backend_session_id"):
         return None
     from clinvk.transcripts.access import adapter_for
@@ -98,25 +130,51 @@ def refresh(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
     try:
         adapter, environ = adapter_for(app, record["backend"])
         items = backend_items(adapter, environ, record)
-        if not items:
-            return None
-        return write_items(app.settings.home, record, items)
-    except (OSError, ValueError) as exc:  # an archive that fails never fails the turn
-        app.env.warn(f"session {record['id'][:8]}: the transcript was not archived: "
-                     f"{getattr(exc, 'strerror', None) or exc}")
+        return stage(app.settings.home, record, items) if items else None
+    except Exception as exc:  # an archive that fails never fails the turn
+        _warn(app, record, exc)
         return None
-    except Exception as exc:  # e.g. a backend that is no longer configured
-        app.env.warn(f"session {record['id'][:8]}: the transcript was not archived: "
-                     f"{getattr(exc, 'message', None) or exc}")
+
+
+def for_recorder(app: App, record: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], bool]] | None:
+    """The Recorder's archiver: the record's new `archive` value and the write of the copies
+    (done while the record is written), or None when nothing changed."""
+    staged = prepare(app, record)
+    if staged is None:
         return None
+    return staged.value, lambda: write_staged(app, record, staged)
+
+
+def write_staged(app: App, record: dict[str, Any], staged: Staged) -> bool:
+    """Staged.write; False (and one warning) when it failed. A record that names a copy
+    that was not written is repaired by the next refresh (the copies' sizes differ)."""
+    try:
+        staged.write()
+    except (OSError, ValueError) as exc:
+        _warn(app, record, exc)
+        return False
+    return True
+
+
+def _warn(app: App, record: dict[str, Any], exc: Exception) -> None:
+    why = getattr(exc, "strerror", None) or getattr(exc, "message", None) or exc
+    app.env.warn(f"session {record['id'][:8]}: the transcript was not archived: {why}")
 
 
 def write_items(home: Path, record: dict[str, Any],
                 items: list[tuple[str, bytes]]) -> dict[str, Any] | None:
-    """Archive these (relative path, content) as the session's files, unless the record's
-    archive holds them already (same digest, its files all there at the size it gives);
-    the new `archive` value."""
-    from clinvk.atomic import write_atomic
+    """Archive these (relative path, content) as the session's files now (see `stage`);
+    the new `archive` value, or None when the archive holds them already."""
+    staged = stage(home, record, items)
+    if staged is None:
+        return None
+    staged.write()
+    return staged.value
+
+
+def stage(home: Path, record: dict[str, Any], items: list[tuple[str, bytes]]) -> Staged | None:
+    """The copies of these (relative path, content) to write, unless the record's archive
+    holds them already (same digest, its files all there at the size it gives)."""
     from clinvk.backends._relocate import check_rel_path
     from clinvk.clock import format_rfc3339, utc_now
 
@@ -126,18 +184,18 @@ def write_items(home: Path, record: dict[str, Any],
     if _current(record.get("archive"), sha, old, [rel for rel, _ in items]):
         return None
     total = 0
+    writes = []
     for rel, data in items:
         target = folder.joinpath(*check_rel_path(rel + SUFFIX))
         before = _read_old(old.get(rel))
         packed = pack(before, data)
         if packed is not before:
-            _private_dirs(folder.parent, target.parent)
-            write_atomic(target, packed)
+            writes.append((target, packed))
         total += len(packed)
-    for rel, path in old.items():  # files the session no longer has
-        if rel not in {r for r, _ in items}:
-            _unlink(path)
-    return {"bytes": total, "sha256": sha, "at": format_rfc3339(utc_now())}
+    keep = {rel for rel, _ in items}
+    stale = [path for rel, path in old.items() if rel not in keep]
+    value = {"bytes": total, "sha256": sha, "at": format_rfc3339(utc_now())}
+    return Staged(value, folder.parent, writes, stale)
 
 
 def _current(previous: object, sha: str, old: dict[str, Path], rels: list[str]) -> bool:

@@ -43,7 +43,7 @@ class Recorder:
         store_usage: bool = True,
         notice: Callable[[str], None] | None = None,
         prices: PriceTable | None = None,
-        archiver: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        archiver: Archiver | None = None,
     ) -> None:
         self.store = store
         self.record = record
@@ -51,7 +51,7 @@ class Recorder:
         self.store_prompts = store_prompts
         self.store_usage = store_usage
         self.prices = prices  # estimates the cost of turns whose backend reports none
-        self.archiver = archiver  # record -> its new `archive` value (None: unchanged)
+        self.archiver = archiver
         self.notice = notice  # told of a Ctrl-C held back while the turn waits for the store
         self.pending: tuple[str, str | None] | None = None  # ids the busy store did not take
         self.interrupted = False  # a Ctrl-C came while the finished turn waited: so recorded
@@ -106,8 +106,10 @@ class Recorder:
         """Add these turns (add_turn's fields each; the last one finished, failed or was
         interrupted) to the session, in one write under one hold of the store's lock."""
         last = turns[-1]
-        # the backend's files are final now: archived before the lock, written with the turns
-        archive = self.archiver(self.record) if self.archiver and self.store else None
+        # the backend's files are final now: their copy is worked out before the lock, its
+        # value goes into the turn's write, and its files are written meanwhile (a thread)
+        staged = self.archiver(self.record) if self.archiver and self.store else None
+        archive, write_copy = staged if staged is not None else (None, None)
 
         def apply(rec: dict[str, Any]) -> None:
             if self.pending is not None:
@@ -132,13 +134,18 @@ class Recorder:
         if self.store is None:
             apply(self.record)
             return self.record
-        with self._patient(ctrl_c), self._locked(ctrl_c):
-            if not self.exists:
-                apply(self.record)
-                self.record = self.store.create(self.record)
-                self.exists = True
-            else:
-                self.record = self.store.update(self.record["id"], apply)
+        copier = _start(write_copy)
+        try:
+            with self._patient(ctrl_c), self._locked(ctrl_c):
+                if not self.exists:
+                    apply(self.record)
+                    self.record = self.store.create(self.record)
+                    self.exists = True
+                else:
+                    self.record = self.store.update(self.record["id"], apply)
+        finally:
+            if copier is not None:
+                copier.join()
         self.pending = None
         return self.record
 
@@ -194,6 +201,19 @@ class Recorder:
 
         with routed({signal.SIGINT: on_sigint}):  # default_int_handler again after
             yield
+
+
+# record -> (its new `archive` value, the write of the copies it describes), or None
+Archiver = Callable[[dict[str, Any]], "tuple[dict[str, Any], Callable[[], Any]] | None"]
+
+
+def _start(work: Callable[[], Any] | None) -> threading.Thread | None:
+    """Run `work` in a thread (its disk waits overlap the record's write)."""
+    if work is None:
+        return None
+    thread = threading.Thread(target=work, name="clinvk-archive", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass

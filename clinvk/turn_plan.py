@@ -15,6 +15,7 @@ from clinvk.backends.base import TurnRequest
 from clinvk.errors import BackendNotInstalled, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from clinvk.app import App
@@ -183,10 +184,10 @@ class TurnPlan:
             )
         return path
 
-    def _archiver(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        from clinvk.archive import refresh
+    def _archiver(self, record: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Any]] | None:
+        from clinvk.archive import for_recorder
 
-        return refresh(self.app, record)
+        return for_recorder(self.app, record)
 
     def recorder(self, first_prompt: str | None, model: str | None,
                  now: datetime | None = None) -> Recorder:

@@ -107,6 +107,11 @@ def test_a_gone_transcript_is_read_from_the_archive_and_restored(world) -> None:
     assert found.code == 0 and [h["id"] for h in found.json()] == [sid], found.err
     again = clinvk.run("sessions", "search", "--transcripts", "first prompt", "--json")
     assert [h["id"] for h in again.json()] == [sid]  # through the transcript cache
+    import sqlite3
+
+    with sqlite3.connect(clinvk.home / "transcripts.sqlite3") as db:
+        (sig,) = db.execute("SELECT sig FROM docs WHERE sid = ?", (sid,)).fetchone()
+    assert str(clinvk.home / "archive" / sid) in sig  # cached under the archive's own file
     bundle = clinvk.run("sessions", "export", sid)
     assert bundle.code == 0, bundle.err
     files = json.loads(bundle.out)["sessions"][0]["transcript"]["files"]
