@@ -276,3 +276,30 @@ def test_a_grown_transcript_adds_a_member_and_reads_back_whole() -> None:
     rewritten = pack(grown, b"something else\n" + data[:70000])
     assert gzip.decompress(rewritten) == b"something else\n" + data[:70000]
     assert gzip.decompress(pack(b"\x1f\x8bdamaged", data[:1000])) == data[:1000]
+
+
+# --- interactive runs (the fake TUIs of tests/fakes/fake_tui.py) ---------------------------
+
+
+@pytest.mark.parametrize("backend", ["claude", "codex", "gemini"])
+def test_an_interactive_run_is_archived_and_restored(tmp_path: Path, backend: str) -> None:
+    from clinvk.backends import get_adapter
+    from test_interactive import Term, finish, one_session, say
+
+    term = Term(tmp_path)
+    record = one_session(term, backend)
+    adapter = get_adapter(backend)
+    environ = {**os.environ, **term.env}
+    [original] = adapter.session_files(record["backend_session_id"], record["working_dir"], environ)
+    [copy] = sorted((term.clinvk_home / "archive" / record["id"]).rglob("*.gz"))
+    assert gzip.decompress(copy.read_bytes()) == original.read_bytes()
+    assert record["archive"]["bytes"] == copy.stat().st_size
+    data = original.read_bytes()
+    original.unlink()
+    child = term.spawn("resume", record["id"])
+    say(child, "second")
+    assert finish(child) == 0
+    assert original.read_bytes().startswith(data)
+    [after] = term.sessions()
+    assert [t["prompt"] for t in after["turns"]] == ["first", "second"]
+    assert gzip.decompress(copy.read_bytes()) == original.read_bytes()
