@@ -110,12 +110,20 @@ class Staged:
     stale: list[Path]
 
     def write(self) -> None:
-        """Write the copies (atomically, 0600, in folders 0700) and remove the stale ones."""
-        from clinvk.atomic import write_atomic
+        """Write the copies (0600, in folders 0700) and remove the stale ones. Each copy is
+        a fsynced temp file renamed over the old one (clinvk.atomic), the folder not fsynced
+        after: a crash then leaves the old copy or the new one, whole, and an old one whose
+        size differs from the record's is written again by the next refresh."""
+        from clinvk.atomic import discard, stage
 
         for target, data in self.writes:
             _private_dirs(self.base, target.parent)
-            write_atomic(target, data)
+            tmp, _st = stage(target, data)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                discard(tmp)
+                raise
         for path in self.stale:
             _unlink(path)
 
