@@ -88,16 +88,16 @@ def setup(backend: str, tmp: Path):
     return app, app.store.create(record), path, more
 
 
-def _finish(app, record: dict, archived: bool) -> tuple[float, dict]:
+def _finish(app, record: dict, archived: bool) -> tuple[tuple[float, float], dict]:
     from clinvk.archive import for_recorder
     from clinvk.recorder import Recorder
 
     recorder = Recorder(app.store, record, exists=True,
                         archiver=(lambda r: for_recorder(app, r)) if archived else None)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = recorder.finish(prompt="next", duration_ms=1000, exit_code=0, usage=None,
                           cost_usd=None, status="active", error=None)
-    return time.perf_counter() - start, out
+    return (time.perf_counter() - start, time.process_time() - cpu), out
 
 
 TURN_BYTES = 4000  # at least this much added to the transcript per turn
@@ -136,13 +136,14 @@ def measure(backend: str, pairs: int, tmp: Path) -> dict[str, float]:
         _grow(path, more)
         return fresh
 
-    diffs, changed, unchanged, whole, ratios = [], [], [], [], []
+    diffs, cpu, changed, unchanged, whole, ratios = [], [], [], [], [], []
     for n in range(pairs):
         times = {}
         for archived in ((True, False) if n % 2 == 0 else (False, True)):
             record = reset()
             times[archived], record = _finish(app, record, archived)
-        diffs.append(times[True] - times[False])
+        diffs.append(times[True][0] - times[False][0])
+        cpu.append(times[True][1] - times[False][1])
         record = reset()
         took, value = _timed(lambda rec=record: refresh(app, rec))
         changed.append(took)
@@ -155,6 +156,7 @@ def measure(backend: str, pairs: int, tmp: Path) -> dict[str, float]:
     long_ratio = _long_session(app, path, base, more)
     return {"transcript": len(base), "ratio": statistics.median(ratios), "long": long_ratio,
             "turn_added_ms": statistics.median(diffs) * 1000,
+            "turn_cpu_ms": statistics.median(cpu) * 1000,
             "refresh_changed_ms": statistics.median(changed) * 1000,
             "refresh_unchanged_ms": statistics.median(unchanged) * 1000,
             "refresh_whole_ms": statistics.median(whole) * 1000}
@@ -198,17 +200,18 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     print(f"| backend | transcript | archive / transcript | after 60 more turns | added to a "
-          f"turn (median of {args.pairs} pairs) | refresh: a turn added | unchanged | "
-          "first copy, whole |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"turn, wall (median of {args.pairs} pairs) | of which CPU | refresh alone: a turn "
+          "added | unchanged | first copy, whole |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="clinvk-bench-archive-") as tmp:
         for backend in ("claude", "codex", "gemini"):
             r = measure(backend, args.pairs, Path(tmp))
             ratio, size = r["long"]
             print(f"| {backend} | {r['transcript'] / 1000:.1f} kB | {100 * r['ratio']:.1f} % | "
                   f"{100 * ratio:.1f} % of {size / 1000:.0f} kB | {r['turn_added_ms']:.2f} ms | "
-                  f"{r['refresh_changed_ms']:.2f} ms | {r['refresh_unchanged_ms']:.2f} ms | "
-                  f"{r['refresh_whole_ms']:.2f} ms |")
+                  f"{r['turn_cpu_ms']:.2f} ms | {r['refresh_changed_ms']:.2f} ms | "
+                  f"{r['refresh_unchanged_ms']:.2f} ms | {r['refresh_whole_ms']:.2f} ms |")
+    print(f"\nload average during the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     print()
     print("| real sample as it is | bytes | gzip | ratio |")
     print("|---|---|---|---|")
