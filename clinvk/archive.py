@@ -158,7 +158,7 @@ def write_staged(app: App, record: dict[str, Any], staged: Staged) -> bool:
     that was not written is repaired by the next refresh (the copies' sizes differ)."""
     try:
         staged.write()
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # in the Recorder's thread too: one warning, never a traceback
         _warn(app, record, exc)
         return False
     return True

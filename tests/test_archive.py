@@ -303,3 +303,16 @@ def test_an_interactive_run_is_archived_and_restored(tmp_path: Path, backend: st
     [after] = term.sessions()
     assert [t["prompt"] for t in after["turns"]] == ["first", "second"]
     assert gzip.decompress(copy.read_bytes()) == original.read_bytes()
+
+
+def test_a_dry_run_restores_nothing_and_export_warns_on_a_damaged_copy(world) -> None:
+    clinvk, transcript = world
+    sid = first_turn(clinvk)["session_id"]
+    transcript.unlink()
+    assert clinvk.run("resume", sid, "--dry-run", "next").code == 0
+    assert not transcript.exists()
+    archived_files(clinvk, sid)[0].write_bytes(b"not gzip")
+    bundle = clinvk.run("sessions", "export", sid)
+    assert bundle.code == 0 and "Traceback" not in bundle.err
+    assert "cannot be read" in bundle.err and "no fake transcript found" in bundle.err
+    assert json.loads(bundle.out)["sessions"][0]["transcript"] is None
