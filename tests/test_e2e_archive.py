@@ -121,3 +121,37 @@ def test_claude_own_clean_up_then_resume(standin, tmp_path):
     _, requests = world.turn("claude", "resume", record["id"], "second question MARK:back")
     assert carries(requests, "first question MARK:aged"), requests[-1]
     assert all(path.exists() for path in files)
+
+
+def test_gemini_own_clean_up_then_resume(standin, tmp_path):
+    """gemini deletes, at the start of any run in the project, the chats whose
+    `lastUpdated` is older than `general.sessionRetention.maxAge` (30 days by default); the
+    archived copy, as old as the chat, is put back and resumed (gemini 0.61: the session
+    it resumes is not cleaned up)."""
+    import re
+
+    from clinvk import archive
+    from clinvk.app import App
+    from clinvk.env import Environment
+
+    world = World(("gemini",), standin, tmp_path)
+    record, [chat] = first_session(world, "gemini", "first question MARK:old-chat")
+    old = "2026-09-01T00:00:00.000Z"
+    chat.write_text(re.sub(r'"(lastUpdated|startTime)":"[^"]*"', rf'"\1":"{old}"',
+                           chat.read_text()))
+    aged = time.time() - 90 * 86400
+    os.utime(chat, (aged, aged))
+    app = App(Environment(environ=world.env, cwd=str(world.project)))
+    value = archive.refresh(app, app.store.get(record["id"]))  # the copy of the last use
+    assert value is not None
+    app.store.update(record["id"], lambda r: r.update(archive=value))
+
+    done = subprocess.run(realcli.headless_argv("gemini", "unrelated MARK:other"),
+                          cwd=world.project, env=world.env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert not chat.exists(), "gemini did not clean up the aged chat"
+
+    _, requests = world.turn("gemini", "resume", record["id"], "second question MARK:back")
+    assert carries(requests, "first question MARK:old-chat"), requests[-1]
+    assert chat.exists()
