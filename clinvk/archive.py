@@ -12,8 +12,8 @@ written}: a transcript whose digest is unchanged is not archived again.
   and session.store_prompts, never for --ephemeral / --dry-run) and changed; returns the
   record's new `archive` value (or None: nothing to do). It never writes the record: the
   caller puts the value into its own write.
-- `restore(app, record)`: write back the archived files the backend's store lacks, exactly
-  where the backend looks (never over a file that is there).
+- `restore(app, record)`: when the backend's store has none of the session's files any
+  more, write the archived ones back exactly where the backend looks (never over a file).
 - `remove(home, session_ids)`: the store's on_delete hook.
 Reading (plain copies for show/search/hand-over) is in archive_read. No Click here.
 """
@@ -272,28 +272,37 @@ def _unlink(path: Path) -> None:
 
 
 def restore(app: App, record: dict[str, Any]) -> list[Path]:
-    """Put the session's archived files that the backend's store lacks back where the backend
-    looks (never over an existing file); the files written ([] when nothing was missing or
-    there is no archive). A damaged archived file is skipped with one warning."""
+    """When the backend's store has none of the session's files any more, put the archived
+    ones back exactly where they were (never over an existing file); the files written ([]
+    when the backend still has the session, even under other names, or there is no
+    archive). A damaged archived file is skipped with one warning."""
     found = archived(app.settings.home, record["id"])
-    if not found:
+    session_id = record.get("backend_session_id")
+    if not found or not session_id:
         return []
-    from clinvk.backends._relocate import write_store_file
     from clinvk.transcripts.access import adapter_for
 
     adapter, environ = adapter_for(app, record["backend"])
     root = adapter.store_root(environ)
-    written = []
-    for rel, gz in found:
-        target = root / rel
-        if os.path.lexists(target):
-            continue
-        try:
-            written.append(write_store_file(root, rel, read_gz(gz)))
-        except (ArchiveDamaged, OSError, ValueError) as exc:
-            app.env.warn(f"session {record['id'][:8]}: cannot restore {target} from the "
-                         f"archive: {getattr(exc, 'strerror', None) or exc}")
+    missing = [(rel, gz) for rel, gz in found if not os.path.lexists(root / rel)]
+    if not missing or adapter.session_files(session_id, record["working_dir"], environ):
+        return []  # all there (one stat each), or the backend keeps the session elsewhere
+    written = _write_back(app, record, root, missing)
     if written:
         app.env.info(f"restored {len(written)} file(s) of session {record['id'][:8]} "
                      f"from clinvk's archive: {', '.join(str(p) for p in written)}")
+    return written
+
+
+def _write_back(app: App, record: dict[str, Any], root: Path,
+                missing: list[tuple[str, Path]]) -> list[Path]:
+    from clinvk.backends._relocate import write_store_file
+
+    written = []
+    for rel, gz in missing:
+        try:
+            written.append(write_store_file(root, rel, read_gz(gz)))
+        except (ArchiveDamaged, OSError, ValueError) as exc:
+            app.env.warn(f"session {record['id'][:8]}: cannot restore {root / rel} from the "
+                         f"archive: {getattr(exc, 'strerror', None) or exc}")
     return written

@@ -198,7 +198,12 @@ def test_restore_never_overwrites_and_api_round_trip(world) -> None:
     transcript.write_bytes(b"changed\n")
     assert archive.restore(app, record) == []
     assert transcript.read_bytes() == b"changed\n"
-    transcript.unlink()
+    moved = transcript.parent.parent / "-elsewhere" / transcript.name
+    moved.parent.mkdir()
+    transcript.rename(moved)  # the backend still has the session, under another name
+    assert archive.restore(app, record) == []
+    assert not transcript.exists()
+    moved.unlink()
     assert archive.restore(app, record) == [transcript]
     assert transcript.read_bytes() == (SAMPLES / "claude-projects-transcript.jsonl").read_bytes()
 
