@@ -106,10 +106,7 @@ class Recorder:
         """Add these turns (add_turn's fields each; the last one finished, failed or was
         interrupted) to the session, in one write under one hold of the store's lock."""
         last = turns[-1]
-        # the backend's files are final now: their copy is worked out before the lock, its
-        # value goes into the turn's write, and its files are written meanwhile (a thread)
-        staged = self.archiver(self.record) if self.archiver and self.store else None
-        archive, write_copy = staged if staged is not None else (None, None)
+        archive: dict[str, Any] | None = None
 
         def apply(rec: dict[str, Any]) -> None:
             if self.pending is not None:
@@ -134,20 +131,43 @@ class Recorder:
         if self.store is None:
             apply(self.record)
             return self.record
-        copier = _start(write_copy)
-        try:
-            with self._patient(ctrl_c), self._locked(ctrl_c):
-                if not self.exists:
-                    apply(self.record)
-                    self.record = self.store.create(self.record)
-                    self.exists = True
-                else:
-                    self.record = self.store.update(self.record["id"], apply)
-        finally:
-            if copier is not None:
-                copier.join()
+        with self._patient(ctrl_c):
+            archive, copier = self._stage_copy()
+            try:
+                with self._locked(ctrl_c):
+                    if not self.exists:
+                        apply(self.record)
+                        self.record = self.store.create(self.record)
+                        self.exists = True
+                    else:
+                        self.record = self.store.update(self.record["id"], apply)
+            finally:
+                if copier is not None:
+                    copier.join()
         self.pending = None
         return self.record
+
+    def _stage_copy(self) -> tuple[dict[str, Any] | None, threading.Thread | None]:
+        """The backend's files are final now: the archive's copy of them is worked out before
+        the store's lock, its value goes into the turn's write (returned) and its files are
+        written meanwhile (the thread returned). A second Ctrl-C here gives the turn up."""
+        if self.archiver is None:
+            return None, None
+        try:
+            staged = self.archiver(self.record)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted before the session store was written: "
+                              f"{self._lost()}") from None
+        if staged is None:
+            return None, None
+        value, write = staged
+        return value, _start(write)
+
+    def _lost(self) -> str:
+        """What a turn that is not written says."""
+        lost = "the turn was NOT recorded"
+        ids = self.pending or (self.record.get("backend_session_id"), None)
+        return lost + (f" (the backend's session id is {ids[0]})" if ids[0] else "")
 
     def _estimate(self, turn: dict[str, Any], model: str | None) -> None:
         """A turn with no reported cost gets the pricing table's estimate from its usage and
@@ -164,10 +184,7 @@ class Recorder:
         a turn that cannot be written says so."""
         from clinvk.store.lock import StoreLocked
 
-        lost = "the turn was NOT recorded"
-        ids = self.pending or (self.record.get("backend_session_id"), None)
-        if ids[0]:
-            lost += f" (the backend's session id is {ids[0]})"
+        lost = self._lost()
         assert self.store is not None
         try:
             with self.store.lock(interruptible=False):
