@@ -122,6 +122,15 @@ class Relocation:
     new_dir: str
 
 
+@dataclass(frozen=True)
+class Retention:
+    """The backend's own clean-up of its transcripts: they are deleted after `days` days, as
+    `setting` (the key and the file that sets it, or its default) says."""
+
+    days: float
+    setting: str
+
+
 class LineParser(Protocol):
     """Stateful parser for one run of the backend: one call per output line."""
 
@@ -255,6 +264,11 @@ class Adapter(ABC):
         store keeps it elsewhere, its working directory filled in. Raises
         transcript.TranscriptUnavailable like `read_transcript`."""
         return self.read_transcript([path])
+
+    def own_retention(self, environ: Mapping[str, str]) -> Retention | None:
+        """Optional: when the backend deletes its own transcripts by itself (claude's
+        `cleanupPeriodDays`, gemini's `general.sessionRetention`). The default, None: never."""
+        return None
 
     # --- moving and forking sessions (the backend's own store) ---------------------------
 

@@ -12,7 +12,7 @@ from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, 
 from clinvk.backends.claude_store import usage_from_api_usage, usage_from_model_usage
 
 if TYPE_CHECKING:
-    from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
+    from clinvk.backends.base import Event, Relocation, Retention, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 # --- usage --------------------------------------------------------------------------
@@ -247,6 +247,9 @@ class ClaudeAdapter(Adapter):
 
     def store_root(self, environ: Mapping[str, str]) -> Path:
         return claude_store.claude_config_dir(environ)
+
+    def own_retention(self, environ: Mapping[str, str]) -> Retention | None:
+        return claude_store.claude_retention(environ)
 
     def relocate(self, items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
         return claude_store.claude_relocate(items)

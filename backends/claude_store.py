@@ -19,7 +19,7 @@ from typing import Any
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import as_dict, as_int, home_dir, is_safe_id
-from clinvk.backends.base import Relocation, StoreFile, Usage
+from clinvk.backends.base import Relocation, Retention, StoreFile, Usage
 
 # --- usage (the Anthropic shape: the headless parser's and the transcript's) -------------
 
@@ -69,6 +69,25 @@ def project_dir_name(working_dir: str) -> str:
 def claude_config_dir(environ: Mapping[str, str]) -> Path:
     configured = environ.get("CLAUDE_CONFIG_DIR")
     return Path(configured) if configured else home_dir(environ) / ".claude"
+
+
+CLEANUP_DEFAULT_DAYS = 30  # claude's `cleanupPeriodDays` when no settings file sets it
+
+
+def claude_retention(environ: Mapping[str, str]) -> Retention:
+    """`cleanupPeriodDays` of claude's user settings (`<config dir>/settings.json`), else its
+    default: claude deletes transcripts older than that (2.1.330 rejects 0)."""
+    import json
+
+    path = claude_config_dir(environ) / "settings.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("cleanupPeriodDays")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        value = None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return Retention(value, f"cleanupPeriodDays: {value} in {path}")
+    return Retention(CLEANUP_DEFAULT_DAYS, f"cleanupPeriodDays (default {CLEANUP_DEFAULT_DAYS}, "
+                                           f"not set in {path})")
 
 
 def projects_dir(environ: Mapping[str, str]) -> Path:

@@ -11,7 +11,7 @@ from clinvk.backends._jsonl import JsonLineParser, as_dict, as_int, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 
 if TYPE_CHECKING:
-    from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
+    from clinvk.backends.base import Event, Relocation, Retention, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 # --- usage --------------------------------------------------------------------------
@@ -237,6 +237,9 @@ class GeminiAdapter(Adapter):
 
     def store_root(self, environ: Mapping[str, str]) -> Path:
         return gemini_store.gemini_dir(environ)
+
+    def own_retention(self, environ: Mapping[str, str]) -> Retention | None:
+        return gemini_store.gemini_retention(environ)
 
     def relocate(self, items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
         return gemini_store.gemini_relocate(items, environ)

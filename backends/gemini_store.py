@@ -21,7 +21,7 @@ from pathlib import Path
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import as_str, home_dir, is_safe_id, read_first_json_line
-from clinvk.backends.base import Relocation, StoreFile
+from clinvk.backends.base import Relocation, Retention, StoreFile
 
 # --- paths -------------------------------------------------------------------------------
 
@@ -30,6 +30,35 @@ def gemini_dir(environ: Mapping[str, str]) -> Path:
     """`~/.gemini`; gemini honours GEMINI_CLI_HOME in place of the home directory."""
     configured = environ.get("GEMINI_CLI_HOME")
     return (Path(configured) if configured else home_dir(environ)) / ".gemini"
+
+
+RETENTION_DEFAULT = "30d"  # gemini's `general.sessionRetention.maxAge` (enabled by default)
+_PERIOD_DAYS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30}  # gemini's parseRetentionPeriod units
+
+
+def gemini_retention(environ: Mapping[str, str]) -> Retention | None:
+    """gemini's `general.sessionRetention` in its user settings (`~/.gemini/settings.json`):
+    on unless `enabled: false`, chats older than `maxAge` ("<n>h|d|w|m", default 30d) are
+    deleted; None when it is off or its maxAge is one gemini rejects (it then skips the
+    age clean-up)."""
+    path = gemini_dir(environ) / "settings.json"
+    try:
+        general = json.loads(path.read_text(encoding="utf-8")).get("general")
+        conf = general.get("sessionRetention") if isinstance(general, dict) else None
+    except (OSError, ValueError, AttributeError, RecursionError):
+        conf = None
+    conf = conf if isinstance(conf, dict) else {}
+    if conf.get("enabled", True) is False:
+        return None
+    given = conf.get("maxAge")
+    period = given if isinstance(given, str) else RETENTION_DEFAULT
+    match = re.fullmatch(r"(\d+)([hdwm])", period)
+    if not match or int(match[1]) == 0:
+        return None
+    where = (f"general.sessionRetention.maxAge: {period!r} in {path}" if isinstance(given, str)
+             else f"general.sessionRetention (on by default, maxAge {RETENTION_DEFAULT}; "
+                  f"not set in {path})")
+    return Retention(int(match[1]) * _PERIOD_DAYS[match[2]], where)
 
 
 def _registry(base: Path) -> dict[str, str]:

@@ -44,7 +44,7 @@ class App:
         from clinvk.store import SessionStore
 
         store = SessionStore(self.settings.home, warn=self.env.warn, read_only=self.changes_nothing,
-                             on_delete=[_forget_texts])
+                             on_delete=[_forget_texts, _forget_archive])
         store.lock_timeout = float(self.settings.get("session.lock_timeout_seconds"))
         store.progress = self.progress
         return store
@@ -81,3 +81,10 @@ def _forget_texts(home: Path, session_ids: list[str]) -> None:
     from clinvk.transcripts.cache import forget
 
     forget(home, session_ids)
+
+
+def _forget_archive(home: Path, session_ids: list[str]) -> None:
+    """Deleted sessions leave no archived transcript behind."""
+    from clinvk.archive_read import remove
+
+    remove(home, session_ids)

@@ -40,15 +40,19 @@ def _file_entry(path: Path, root: Path, redact: bool = False) -> dict[str, str] 
             rel = path.resolve().relative_to(root.resolve())
         except (ValueError, OSError):
             return None
-    data = path.read_bytes()
+    return _entry_of(rel.as_posix(), path.read_bytes(), redact)
+
+
+def _entry_of(rel: str, data: bytes, redact: bool) -> dict[str, str]:
+    """One bundle file entry: its path relative to the store root and its content."""
     if redact:  # before any encoding: no form of a secret reaches the bundle
         from clinvk.redact import redact_bytes
 
         data = redact_bytes(data)
     try:
-        return {"path": rel.as_posix(), "content": data.decode("utf-8"), "encoding": "utf-8"}
+        return {"path": rel, "content": data.decode("utf-8"), "encoding": "utf-8"}
     except UnicodeDecodeError:
-        return {"path": rel.as_posix(), "content": base64.b64encode(data).decode("ascii"),
+        return {"path": rel, "content": base64.b64encode(data).decode("ascii"),
                 "encoding": "base64"}
 
 
@@ -74,10 +78,23 @@ def transcript_files(app: App, record: dict[str, Any], redact: bool = False) -> 
         if entry is not None:
             files.append(entry)
     if not files:
+        files = _archived_entries(app, record, redact)
+    if not files:
         app.env.warn(f"session {record['id'][:8]}: no {record['backend']} transcript found; "
                      "exported without it")
         return None
     return {"backend": record["backend"], "files": files}
+
+
+def _archived_entries(app: App, record: dict[str, Any], redact: bool) -> list[dict[str, str]]:
+    """The session's files from clinvk's archive, when the backend's own are gone."""
+    from clinvk.archive_read import ArchiveDamaged, contents
+
+    try:
+        return [_entry_of(rel, data, redact) for rel, data in contents(app.settings.home, record["id"])]
+    except ArchiveDamaged as exc:
+        app.env.warn(f"session {record['id'][:8]}: {exc}")
+        return []
 
 
 def _clip(field: str, text: str) -> str:

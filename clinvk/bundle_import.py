@@ -291,4 +291,27 @@ def _install(app: App, entries: list[_Entry], options: ImportOptions) -> list[di
                 except (OSError, ValueError) as exc:
                     raise StoreError(f"{entry.where}: cannot write {root / file.path}: {exc}") from None  # type: ignore[operator]
             progress.advance()
+        _archive(app, entries, batch)
         return commit(app.store, batch)  # the line stays up while the records are written
+
+
+def _archive(app: App, entries: list[_Entry], batch: list[Any]) -> None:
+    """Each imported session's `archive`: its transcript just installed, archived (the
+    bundle's own `archive` field described another machine's copy)."""
+    from clinvk import archive
+
+    on = archive.enabled(app)
+    home = app.settings.home
+    for entry, item in zip(entries, batch, strict=True):
+        record = item.record
+        value = None
+        if entry.replaces or record.get("archive") is not None:
+            archive.remove(home, [record["id"]])  # an earlier copy of a replaced session
+        if on and entry.writes and entry.adapter is not None:
+            try:
+                items = archive.backend_items(entry.adapter, entry.environ, record)
+                value = archive.write_items(home, {**record, "archive": None}, items) if items else None
+            except (OSError, ValueError) as exc:
+                app.env.warn(f"{entry.where}: the transcript was not archived: "
+                             f"{getattr(exc, 'strerror', None) or exc}")
+        record["archive"] = value

@@ -67,7 +67,7 @@ def backend_files(app: App, record: dict[str, Any]) -> list[Path]:
     if not record.get("backend_session_id"):
         return []
     try:
-        _adapter, files = transcript_files(app, record)
+        _adapter, files = transcript_files(app, record, archived=False)
     except (ClinvkError, OSError):
         return []
     return list(dict.fromkeys(files))  # a path named twice counts once

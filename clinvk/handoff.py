@@ -38,6 +38,10 @@ def handoff_spec(app: App, session: dict[str, Any], backend: str, prompt: str,
     if backend == session["backend"]:
         raise UsageError(f"session {session['id'][:8]} is already a {backend} session "
                          "(use --fork to branch it)")
+    if session.get("archive") is not None and not turn.get("dry_run"):
+        from clinvk.archive import restore
+
+        restore(app, session)  # the old backend's files were deleted: back from the archive
     transcript = load_transcript(app, session)
     limit = int(app.settings.get("handoff.max_chars"))
     # no PROMPT: an interactive run, whose first message is an argument (see MAX_ARG_BYTES)

@@ -44,6 +44,7 @@ class Recorder:
         store_usage: bool = True,
         notice: Callable[[str], None] | None = None,
         prices: PriceTable | None = None,
+        archiver: Archiver | None = None,
     ) -> None:
         self.store = store
         self.record = record
@@ -51,6 +52,7 @@ class Recorder:
         self.store_prompts = store_prompts
         self.store_usage = store_usage
         self.prices = prices  # estimates the cost of turns whose backend reports none
+        self.archiver = archiver
         self.notice = notice  # told of a Ctrl-C held back while the turn waits for the store
         self.pending: tuple[str, str | None] | None = None  # ids the busy store did not take
         self.interrupted = False  # a Ctrl-C came while the finished turn waited: so recorded
@@ -105,6 +107,7 @@ class Recorder:
         """Add these turns (add_turn's fields each; the last one finished, failed or was
         interrupted) to the session, in one write under one hold of the store's lock."""
         last = turns[-1]
+        archive: dict[str, Any] | None = None
 
         def apply(rec: dict[str, Any]) -> None:
             drop_outside(rec, turns, self.prices)  # an adopt's copy of these turns
@@ -122,21 +125,52 @@ class Recorder:
                 self._estimate(turn, rec.get("model"))
                 sessions.add_turn(rec, store_prompt=self.store_prompts,
                                   store_usage=self.store_usage, **turn)
+            if archive is not None:
+                rec["archive"] = archive
             storable(rec)
 
         ctrl_c = _CtrlC()
         if self.store is None:
             apply(self.record)
             return self.record
-        with self._patient(ctrl_c), self._locked(ctrl_c):
-            if not self.exists:
-                apply(self.record)
-                self.record = self.store.create(take_over(self.store, self.record, self.prices))
-                self.exists = True
-            else:
-                self.record = self.store.update(self.record["id"], apply)
+        with self._patient(ctrl_c):
+            archive, copier = self._stage_copy()
+            try:
+                with self._locked(ctrl_c):
+                    if not self.exists:
+                        apply(self.record)
+                        self.record = self.store.create(
+                            take_over(self.store, self.record, self.prices))
+                        self.exists = True
+                    else:
+                        self.record = self.store.update(self.record["id"], apply)
+            finally:
+                if copier is not None:
+                    copier.join()
         self.pending = None
         return self.record
+
+    def _stage_copy(self) -> tuple[dict[str, Any] | None, threading.Thread | None]:
+        """The backend's files are final now: the archive's copy of them is worked out before
+        the store's lock, its value goes into the turn's write (returned) and its files are
+        written meanwhile (the thread returned). A second Ctrl-C here gives the turn up."""
+        if self.archiver is None:
+            return None, None
+        try:
+            staged = self.archiver(self.record)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted before the session store was written: "
+                              f"{self._lost()}") from None
+        if staged is None:
+            return None, None
+        value, write = staged
+        return value, _start(write)
+
+    def _lost(self) -> str:
+        """What a turn that is not written says."""
+        lost = "the turn was NOT recorded"
+        ids = self.pending or (self.record.get("backend_session_id"), None)
+        return lost + (f" (the backend's session id is {ids[0]})" if ids[0] else "")
 
     def _estimate(self, turn: dict[str, Any], model: str | None) -> None:
         """A turn with no reported cost gets the pricing table's estimate from its usage and
@@ -153,10 +187,7 @@ class Recorder:
         a turn that cannot be written says so."""
         from clinvk.store.lock import StoreLocked
 
-        lost = "the turn was NOT recorded"
-        ids = self.pending or (self.record.get("backend_session_id"), None)
-        if ids[0]:
-            lost += f" (the backend's session id is {ids[0]})"
+        lost = self._lost()
         assert self.store is not None
         try:
             with self.store.lock(interruptible=False):
@@ -190,6 +221,19 @@ class Recorder:
 
         with routed({signal.SIGINT: on_sigint}):  # default_int_handler again after
             yield
+
+
+# record -> (its new `archive` value, the write of the copies it describes), or None
+Archiver = Callable[[dict[str, Any]], "tuple[dict[str, Any], Callable[[], Any]] | None"]
+
+
+def _start(work: Callable[[], Any] | None) -> threading.Thread | None:
+    """Run `work` in a thread (its disk waits overlap the record's write)."""
+    if work is None:
+        return None
+    thread = threading.Thread(target=work, name="clinvk-archive", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass

@@ -83,3 +83,29 @@ def _touch(stamp: os.PathLike[str], now: datetime) -> None:
         os.utime(stamp, (now.timestamp(), now.timestamp()))
     except OSError:
         pass
+
+
+def shorter_backend_retention(settings: Any, environ: dict[str, str],
+                              names: list[str]) -> list[str]:
+    """A warning per backend of `names` that deletes its own transcripts sooner than
+    `session.retention_days` keeps sessions (0: kept forever, so any such clean-up is
+    sooner), naming the backend's setting."""
+    from clinvk.backends import get_adapter
+
+    keep = int(settings.get("session.retention_days") or 0)
+    kept = f"session.retention_days ({keep})" if keep else "session.retention_days (0: forever)"
+    out = []
+    for name in names:
+        conf = settings.backend(name)
+        try:
+            adapter = get_adapter(settings.adapter_name(name))
+        except (KeyError, ValueError):
+            continue
+        own = adapter.own_retention({**environ, **(conf.get("env") or {})})
+        if own is None or (keep and own.days >= keep):
+            continue
+        out.append(f"{name} deletes its own transcripts after {own.days:g} day(s), sooner than "
+                   f"clinvk keeps sessions ({kept}): {own.setting}. clinvk's archive keeps a "
+                   "copy it restores on resume (archive.enabled); raise the setting to keep "
+                   "the backend's own files as long")
+    return out

@@ -15,6 +15,7 @@ from clinvk.backends.base import TurnRequest
 from clinvk.errors import BackendNotInstalled, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from clinvk.app import App
@@ -82,6 +83,8 @@ class TurnPlan:
         )
         self.environ = {**app.env.environ, **(self.conf.get("env") or {})}
         self.scratch: str | None = None
+        if spec.session is not None and not spec.dry_run:
+            self._restore()  # the backend's files were deleted: back from clinvk's archive
         if spec.fork and spec.session is not None:
             self._prepare_fork()
         self.new_id: str | None = None  # the id an interactive run's new session gets
@@ -108,6 +111,14 @@ class TurnPlan:
             raise UsageError(f"the working directory of session {session['id'][:8]}, "
                              f"{workdir}, no longer exists")
         return workdir, resume_id
+
+    def _restore(self) -> None:
+        """Put back the session's archived store files that the backend no longer has."""
+        if self.spec.session.get("archive") is None:  # type: ignore[union-attr]
+            return
+        from clinvk.archive import restore
+
+        restore(self.app, self.spec.session)  # type: ignore[arg-type]
 
     def _prepare_fork(self) -> None:
         """Let the adapter copy what the fork needs (nothing for a dry run)."""
@@ -173,6 +184,11 @@ class TurnPlan:
             )
         return path
 
+    def _archiver(self, record: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Any]] | None:
+        from clinvk.archive import for_recorder
+
+        return for_recorder(self.app, record)
+
     def recorder(self, first_prompt: str | None, model: str | None,
                  now: datetime | None = None) -> Recorder:
         """The Recorder of the turn's session: the session continued, or a new one (created
@@ -184,7 +200,8 @@ class TurnPlan:
         store = None if spec.ephemeral else self.app.store
         common = {"store_prompts": self.store_prompts, "store_usage": self.store_usage,
                   "notice": self.app.env.warn,
-                  "prices": self.app.prices if self.store_usage else None}
+                  "prices": self.app.prices if self.store_usage else None,
+                  "archiver": None if store is None else self._archiver}
         if spec.session is not None and not spec.fork:
             return Recorder(store, dict(spec.session), exists=True, **common)
         settings = self.app.settings

@@ -152,7 +152,7 @@ def test_a_shared_file_counts_once_per_session(tmp_path: Path, monkeypatch) -> N
 
     shared = tmp_path / "chat.jsonl"
     shared.write_bytes(b"y" * 300)
-    monkeypatch.setattr(access, "transcript_files", lambda app, record: (None, [shared, shared]))
+    monkeypatch.setattr(access, "transcript_files", lambda app, record, *_a, **_k: (None, [shared, shared]))
     record_file = tmp_path / "record.json"
     record_file.write_bytes(b"{}")
     found = [disk.session_disk(None, {"id": i * 32, "backend": "gemini", "backend_session_id": i},

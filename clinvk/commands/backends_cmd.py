@@ -45,12 +45,18 @@ def backends(app: App, as_json: bool) -> int:
     """List each backend: installed or not, path, version.
 
     Also the versions clinvk was tested with, and a warning on stderr for an installed
-    version outside them."""
+    version outside them, and for a backend that deletes its own transcripts sooner than
+    session.retention_days (installed backends only)."""
     settings = app.settings
     names = settings.backend_names()
     environ = dict(app.env.environ)
     with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
         rows = list(pool.map(lambda n: probe(n, settings.backend(n), environ), names))
+    from clinvk.retention import shorter_backend_retention
+
+    installed = [row["name"] for row in rows if row["installed"]]
+    for warning in shorter_backend_retention(settings, environ, installed):
+        app.env.warn(warning)
     for row in rows:
         if row["version_tested"] is False:
             app.env.warn(f"{row['name']} {row['version']} is not a version clinvk was tested "

@@ -51,9 +51,10 @@ def backend_context(app: App, record: dict[str, Any]) -> Context:
 
 
 def transcript_files(
-    app: App, record: dict[str, Any], context: Context | None = None
+    app: App, record: dict[str, Any], context: Context | None = None, archived: bool = True
 ) -> tuple[Any, list[Path]]:
-    """The adapter of a session's backend and its store files holding the conversation."""
+    """The adapter of a session's backend and its store files holding the conversation; when
+    the backend's files are gone (and `archived`), plain copies of clinvk's archived ones."""
     short = record["id"][:8]
     backend = record["backend"]
     session_id = record.get("backend_session_id")
@@ -61,10 +62,27 @@ def transcript_files(
         raise UsageError(f"session {short} has no backend session id: there is no transcript")
     adapter, environ = context or backend_context(app, record)
     files = adapter.session_files(session_id, record["working_dir"], environ)
+    if not files and archived:
+        files = _archived_copies(app, record)
     if not files:
         raise TranscriptGone(f"the {backend} transcript of session {short} is gone: no store "
                              f"file of {backend} session {session_id} was found")
     return adapter, files
+
+
+def _archived_copies(app: App, record: dict[str, Any]) -> list[Path]:
+    """Plain copies of the session's archived store files ([] when it has no archive)."""
+    from clinvk.archive_read import ArchiveDamaged, plain_copies
+
+    try:
+        return plain_copies(app.settings.home, record["id"])
+    except ArchiveDamaged as exc:
+        raise TranscriptGone(f"the {record['backend']} transcript of session "
+                             f"{record['id'][:8]} is gone and {exc}") from None
+    except OSError as exc:
+        raise TranscriptGone(f"the {record['backend']} transcript of session "
+                             f"{record['id'][:8]} is gone and its archived copy cannot be "
+                             f"read: {exc.strerror or exc}") from None
 
 
 def load_transcript(

@@ -42,10 +42,11 @@ def cache_path(home: Path) -> Path:
 
 def signature(files: Iterable[Path]) -> str | None:
     """The files' identity as stored in docs.sig; None if one cannot be stat'ed."""
+    from clinvk.archive_read import source_of
     from clinvk.store.index import settled
 
     sig = []
-    for path in files:
+    for path in map(source_of, files):  # an archived copy: the archive's own file
         try:
             st = os.stat(path)
         except OSError:

@@ -1,0 +1,308 @@
+"""The transcript archive: a gzip copy of each session's backend store files, kept so that a
+conversation the backend deleted (claude's `cleanupPeriodDays`, gemini's
+`general.sessionRetention`, a pruned codex folder) can still be read and resumed.
+
+Layout: `$CLINVK_HOME/archive/<clinvk session id>/<path relative to the adapter's
+store_root>.gz`, one gzip per file `adapter.session_files` names; files 0600, folders 0700,
+written atomically. `record["archive"]` = {"bytes": total size of the .gz files, "sha256":
+over the sorted (relative path, NUL, content, NUL) of the original files, "at": when
+written}: a transcript whose digest is unchanged is not archived again.
+
+- `refresh(app, record)`: archive the session's current files when enabled (archive.enabled
+  and session.store_prompts, never for --ephemeral / --dry-run) and changed; returns the
+  record's new `archive` value (or None: nothing to do). It never writes the record: the
+  caller puts the value into its own write.
+- `restore(app, record)`: when the backend's store has none of the session's files any
+  more, write the archived ones back exactly where the backend looks (never over a file).
+- `remove(home, session_ids)`: the store's on_delete hook.
+Reading (plain copies for show/search/hand-over) is in archive_read. No Click here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clinvk.archive_read import SUFFIX, ArchiveDamaged, archived, read_gz, remove, session_folder
+
+__all__ = ["Staged", "backend_items", "digest", "enabled", "for_recorder", "pack", "prepare",
+           "refresh", "remove", "restore", "stage", "write_items", "write_staged"]
+
+if TYPE_CHECKING:
+    from clinvk.app import App
+    from clinvk.backends.base import Adapter
+
+LEVEL = 6  # gzip level: JSONL transcripts shrink to a tenth or less at a few ms per 100 kB
+
+
+def enabled(app: App) -> bool:
+    """Whether turns of this process are archived."""
+    settings = app.settings
+    return (not app.changes_nothing and bool(settings.get("archive.enabled"))
+            and bool(settings.get("session.store_prompts")))
+
+
+def digest(items: Iterable[tuple[str, bytes]]) -> str:
+    """sha256 over the sorted (relative path, NUL, content, NUL) of a session's files."""
+    h = hashlib.sha256()
+    for rel, data in sorted(items):
+        h.update(rel.encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
+        h.update(data)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _relative(path: Path, root: Path) -> str | None:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return None
+
+
+def backend_items(adapter: Adapter, environ: dict[str, str],
+                  record: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """(path relative to the store root, content) of the session's backend files now."""
+    session_id = record.get("backend_session_id")
+    if not session_id:
+        return []
+    root = adapter.store_root(environ)
+    items: dict[str, bytes] = {}
+    for path in adapter.session_files(session_id, record["working_dir"], environ):
+        rel = _relative(Path(path), root)
+        if rel is None or rel in items:
+            continue
+        try:
+            with open(path, "rb") as fh:
+                items[rel] = fh.read()
+        except FileNotFoundError:
+            continue
+    return sorted(items.items())
+
+
+def refresh(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
+    """Archive the session's backend files when enabled and changed since the record's
+    archive; the record's new `archive` value, or None (disabled, nothing to archive,
+    unchanged, or it failed: then one warning)."""
+    staged = prepare(app, record)
+    if staged is None or not write_staged(app, record, staged):
+        return None
+    return staged.value
+
+
+@dataclass
+class Staged:
+    """A refresh worked out but not on disk yet: the record's new `archive` value, the gzip
+    copies to write (under `base`, the archive's root) and the copies to remove."""
+
+    value: dict[str, Any]
+    base: Path
+    writes: list[tuple[Path, bytes]]
+    stale: list[Path]
+
+    def write(self) -> None:
+        """Write the copies (0600, in folders 0700) and remove the stale ones. Each copy is
+        a fsynced temp file renamed over the old one (clinvk.atomic), the folder not fsynced
+        after: a crash then leaves the old copy or the new one, whole, and an old one whose
+        size differs from the record's is written again by the next refresh."""
+        from clinvk.atomic import discard, stage
+
+        for target, data in self.writes:
+            _private_dirs(self.base, target.parent)
+            tmp, _st = stage(target, data)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                discard(tmp)
+                raise
+        for path in self.stale:
+            _unlink(path)
+
+
+def prepare(app: App, record: dict[str, Any]) -> Staged | None:
+    """refresh's reading and compressing, without writing (a caller may write the copies
+    while it writes the record: Staged.write); None when there is nothing to write."""
+    if not enabled(app) or not record.get("backend_session_id"):
+        return None
+    from clinvk.transcripts.access import adapter_for
+
+    try:
+        adapter, environ = adapter_for(app, record["backend"])
+        items = backend_items(adapter, environ, record)
+        return stage(app.settings.home, record, items) if items else None
+    except Exception as exc:  # an archive that fails never fails the turn
+        _warn(app, record, exc)
+        return None
+
+
+def for_recorder(app: App, record: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], bool]] | None:
+    """The Recorder's archiver: the record's new `archive` value and the write of the copies
+    (done while the record is written), or None when nothing changed."""
+    staged = prepare(app, record)
+    if staged is None:
+        return None
+    return staged.value, lambda: write_staged(app, record, staged)
+
+
+def write_staged(app: App, record: dict[str, Any], staged: Staged) -> bool:
+    """Staged.write; False (and one warning) when it failed. A record that names a copy
+    that was not written is repaired by the next refresh (the copies' sizes differ)."""
+    try:
+        staged.write()
+    except Exception as exc:  # in the Recorder's thread too: one warning, never a traceback
+        _warn(app, record, exc)
+        return False
+    return True
+
+
+def _warn(app: App, record: dict[str, Any], exc: Exception) -> None:
+    why = getattr(exc, "strerror", None) or getattr(exc, "message", None) or exc
+    app.env.warn(f"session {record['id'][:8]}: the transcript was not archived: {why}")
+
+
+def write_items(home: Path, record: dict[str, Any],
+                items: list[tuple[str, bytes]]) -> dict[str, Any] | None:
+    """Archive these (relative path, content) as the session's files now (see `stage`);
+    the new `archive` value, or None when the archive holds them already."""
+    staged = stage(home, record, items)
+    if staged is None:
+        return None
+    staged.write()
+    return staged.value
+
+
+def stage(home: Path, record: dict[str, Any], items: list[tuple[str, bytes]]) -> Staged | None:
+    """The copies of these (relative path, content) to write, unless the record's archive
+    holds them already (same digest, its files all there at the size it gives)."""
+    from clinvk.backends._relocate import check_rel_path
+    from clinvk.clock import format_rfc3339, utc_now
+
+    folder = session_folder(home, record["id"])
+    sha = digest(items)
+    old = dict(archived(home, record["id"]))
+    if _current(record.get("archive"), sha, old, [rel for rel, _ in items]):
+        return None
+    total = 0
+    writes = []
+    for rel, data in items:
+        target = folder.joinpath(*check_rel_path(rel + SUFFIX))
+        before = _read_old(old.get(rel))
+        packed = pack(before, data)
+        if packed is not before:
+            writes.append((target, packed))
+        total += len(packed)
+    keep = {rel for rel, _ in items}
+    stale = [path for rel, path in old.items() if rel not in keep]
+    value = {"bytes": total, "sha256": sha, "at": format_rfc3339(utc_now())}
+    return Staged(value, folder.parent, writes, stale)
+
+
+def _current(previous: object, sha: str, old: dict[str, Path], rels: list[str]) -> bool:
+    """Whether the archive on disk is the one `previous` (the record's) describes, of the
+    transcript whose digest is `sha`."""
+    if not isinstance(previous, dict) or previous.get("sha256") != sha or sorted(old) != rels:
+        return False
+    try:
+        return sum(os.stat(path).st_size for path in old.values()) == previous.get("bytes")
+    except OSError:
+        return False
+
+
+def _read_old(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def pack(before: bytes | None, data: bytes) -> bytes:
+    """The gzip copy of `data`, given the current copy `before` (None: none): `before` itself
+    when it holds `data` already; when `data` only grew (the backends append to their
+    transcripts), `before` with the new tail as one more gzip member (gzip readers join the
+    members), so a turn compresses only what it added; the whole, compressed at once, when
+    there is no usable copy or `data` has doubled since it was last compressed whole."""
+    if before:
+        try:
+            first = zlib.decompressobj(wbits=31)
+            head = first.decompress(before)
+            rest = gzip.decompress(first.unused_data) if first.unused_data else b""
+        except (OSError, EOFError, zlib.error):
+            head, rest = b"", None
+        if rest is not None:
+            old = head + rest
+            if old == data:
+                return before
+            if len(old) < len(data) < 2 * len(head) and data.startswith(old):
+                return before + gzip.compress(data[len(old):], LEVEL, mtime=0)
+    return gzip.compress(data, LEVEL, mtime=0)
+
+
+def _private_dirs(base: Path, folder: Path) -> None:
+    """Make `folder` and the folders from `base` (the archive's root) down to it, each 0700."""
+    if folder.is_dir():
+        return
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    current = base
+    for part in folder.relative_to(base).parts:
+        current = current / part
+        try:
+            os.mkdir(current, 0o700)
+        except FileExistsError:
+            if current.is_symlink() or not current.is_dir():
+                raise ValueError(f"{current} is not a folder") from None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def restore(app: App, record: dict[str, Any]) -> list[Path]:
+    """When the backend's store has none of the session's files any more, put the archived
+    ones back exactly where they were (never over an existing file); the files written ([]
+    when the backend still has the session, even under other names, or there is no
+    archive). A damaged archived file is skipped with one warning."""
+    found = archived(app.settings.home, record["id"])
+    session_id = record.get("backend_session_id")
+    if not found or not session_id:
+        return []
+    from clinvk.transcripts.access import adapter_for
+
+    adapter, environ = adapter_for(app, record["backend"])
+    root = adapter.store_root(environ)
+    missing = [(rel, gz) for rel, gz in found if not os.path.lexists(root / rel)]
+    if not missing or adapter.session_files(session_id, record["working_dir"], environ):
+        return []  # all there (one stat each), or the backend keeps the session elsewhere
+    written = _write_back(app, record, root, missing)
+    if written:
+        app.env.info(f"restored {len(written)} file(s) of session {record['id'][:8]} "
+                     f"from clinvk's archive: {', '.join(str(p) for p in written)}")
+    return written
+
+
+def _write_back(app: App, record: dict[str, Any], root: Path,
+                missing: list[tuple[str, Path]]) -> list[Path]:
+    from clinvk.backends._relocate import write_store_file
+
+    written = []
+    for rel, gz in missing:
+        try:
+            written.append(write_store_file(root, rel, read_gz(gz)))
+        except (ArchiveDamaged, OSError, ValueError) as exc:
+            app.env.warn(f"session {record['id'][:8]}: cannot restore {root / rel} from the "
+                         f"archive: {getattr(exc, 'strerror', None) or exc}")
+    return written
