@@ -224,16 +224,20 @@ class _Run:
         extra = uncovered(records, turns)
         target = records[-1]
         stale = stale_outside(target, turns)
-        if extra or stale:
+        copy = None if self.report.dry_run else _archive_copy(self.app, target)
+        if extra or stale or copy is not None:
             grown: dict[str, int] = {}
 
             def change(record: dict[str, Any]) -> dict[str, Any]:
                 grown.update(refresh_outside(record, stale, transcript.model, self.options))
+                if copy is not None:
+                    record["archive"] = copy
                 return append_outside(record, extra, transcript.model, self.options)
 
             target = change(dict(target)) if self.report.dry_run else store.update(
                 target["id"], change)
-            self.report.updated.append(summary(target, extra, grown))
+            if extra or stale:
+                self.report.updated.append(summary(target, extra, grown))
         self.note(file, f"known:{target['id']}")
 
     def write_new(self) -> None:
@@ -246,11 +250,38 @@ class _Run:
         if not self.report.dry_run:
             from clinvk.store.write import commit, plan
 
+            copies = self.archive_new()
             commit(self.app.store, plan(self.app.store, records, set()), fsync_each=False)
+            self.write_copies(copies)
         for record, files in self.new.values():
             self.report.adopted.append(summary(record, record_turns(record)))
             for file in files:
                 self.note(file, f"adopted:{record['id']}")
+
+    def archive_new(self) -> list[tuple[dict[str, Any], Any]]:
+        """The archive copies of the new sessions, compressed two at a time (zlib lets go of
+        the GIL), their `archive` values put into the records before these are written."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from clinvk.archive import enabled, stage_paths
+
+        if not enabled(self.app):
+            return []
+        pairs = [(record, [f.path for f in files]) for record, files in self.new.values()]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            staged = list(pool.map(lambda p: stage_paths(self.app, *p), pairs))
+        out = []
+        for (record, _paths), copy in zip(pairs, staged, strict=True):
+            if copy is not None:
+                record["archive"] = copy.value
+                out.append((record, copy))
+        return out
+
+    def write_copies(self, copies: list[tuple[dict[str, Any], Any]]) -> None:
+        from clinvk.archive import write_staged
+
+        for record, copy in copies:
+            write_staged(self.app, record, copy)
 
     def skip(self, file: NativeFile, reason: str) -> None:
         self.report.skipped.append({"path": str(file.path), "reason": reason})
@@ -260,6 +291,14 @@ class _Run:
 
     def note(self, file: NativeFile, result: str) -> None:
         self.state.note(file.backend, str(file.path), file.st, result)
+
+
+def _archive_copy(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The session's transcript archived again (it changed: continued outside clinvk, or a
+    session clinvk recorded before it kept archives); its new `archive` value or None."""
+    from clinvk.archive import refresh
+
+    return refresh(app, record)
 
 
 def record_turns(record: dict[str, Any]) -> list[TimedTurn]:

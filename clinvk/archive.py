@@ -153,6 +153,27 @@ def for_recorder(app: App, record: dict[str, Any]) -> tuple[dict[str, Any], Call
     return staged.value, lambda: write_staged(app, record, staged)
 
 
+def stage_paths(app: App, record: dict[str, Any], paths: list[Path]) -> Staged | None:
+    """`prepare` for store files already known (an adopt has just read them): no look-up of
+    the session's files; None when disabled, unchanged or failed (then one warning)."""
+    if not enabled(app):
+        return None
+    from clinvk.transcripts.access import adapter_for
+
+    try:
+        adapter, environ = adapter_for(app, record["backend"])
+        root = adapter.store_root(environ)
+        items: dict[str, bytes] = {}
+        for path in paths:
+            rel = _relative(Path(path), root)
+            if rel is not None and rel not in items:
+                items[rel] = Path(path).read_bytes()
+        return stage(app.settings.home, record, sorted(items.items())) if items else None
+    except Exception as exc:  # an archive that fails never fails the adopt
+        _warn(app, record, exc)
+        return None
+
+
 def write_staged(app: App, record: dict[str, Any], staged: Staged) -> bool:
     """Staged.write; False (and one warning) when it failed. A record that names a copy
     that was not written is repaired by the next refresh (the copies' sizes differ)."""
