@@ -109,17 +109,22 @@ def _transcript_hits(
 ) -> Iterator[Hit]:
     """Sessions whose conversation contains needle, found from index rows; only the
     records of hits are read from their files."""
-    lights = [row._asdict() for row in resumable_locators(store, selection)
-              if row.id not in seen]
-    keep = read_transcript.narrow(lights, needle)  # from a cache: which can match at all
-    for light in lights:
-        if keep is not None and light["id"] not in keep:
-            continue
-        for text in read_transcript.read(light):
-            found = snippet(text, needle)
-            if found is not None:
-                try:
-                    yield Hit(store.get(light["id"]), "transcript", found)
-                except ClinvkError:  # deleted meanwhile
-                    pass
-                break
+    lights = [dict(zip(row._fields, row, strict=True))
+              for row in resumable_locators(store, selection) if row.id not in seen]
+    try:
+        keep = read_transcript.narrow(lights, needle)  # from a cache: which can match at all
+        for light in lights:
+            if keep is not None and light["id"] not in keep:
+                continue
+            for text in read_transcript.read(light):
+                found = snippet(text, needle)
+                if found is not None:
+                    try:
+                        yield Hit(store.get(light["id"]), "transcript", found)
+                    except ClinvkError:  # deleted meanwhile
+                        pass
+                    break
+    finally:
+        close = getattr(read_transcript, "close", None)  # a reader holding a cache open
+        if close is not None:
+            close()
