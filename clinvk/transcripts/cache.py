@@ -75,8 +75,17 @@ def signature(files: Iterable[Path | str]) -> str | None:
 def still_fresh(sig: str) -> bool:
     """Whether the files a stored signature names are unchanged (a stat of each, nothing
     looked for); never for a signature that holds a racy (-1) mtime."""
-    paths = [line.partition(SEP)[0] for line in sig.split("\n")]
-    return bool(paths) and signature(paths) == sig
+    for line in sig.split("\n"):
+        path, size, mtime, ino = line.rsplit(SEP, 3)
+        if mtime == "-1":
+            return False
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if st.st_mtime_ns != int(mtime) or st.st_size != int(size) or st.st_ino != int(ino):
+            return False
+    return True
 
 
 def forget(home: Path, session_ids: Iterable[str]) -> None:
