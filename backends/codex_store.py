@@ -56,11 +56,11 @@ def rollout_files(thread_id: str, environ: Mapping[str, str]) -> list[Path]:
     """`$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl`, oldest first."""
     if not is_safe_id(thread_id):
         return []
-    sessions = codex_home(environ) / "sessions"
-    try:
-        found = [p for p in sessions.glob(f"*/*/*/rollout-*-{thread_id}.jsonl") if p.is_file()]
-    except OSError:
-        return []
+    import glob  # scandir and one pattern per folder: pathlib's glob is ~10x slower here
+
+    sessions = os.path.join(codex_home(environ), "sessions")
+    pattern = os.path.join(glob.escape(sessions), "*", "*", "*", f"rollout-*-{thread_id}.jsonl")
+    found = [Path(p) for p in glob.glob(pattern) if os.path.isfile(p)]
     return sorted(found, key=lambda p: p.name)
 
 

@@ -60,6 +60,7 @@ class BackendTranscriptReader:
         self.unreadable: list[str] = []
         self._needle = raw_prefilter(query)
         self._contexts: dict[str, Context] = {}
+        self._located: dict[str, tuple[Any, list[Path]] | ClinvkError] = {}
         self._answer: CachedAnswer | None = None  # the cache's, once narrow() asked it
 
     def narrow(self, records: list[dict[str, Any]], query: str) -> set[str] | None:
@@ -101,10 +102,21 @@ class BackendTranscriptReader:
             self.warn(why)
 
     def _locate(self, record: dict[str, Any]) -> tuple[Any, list[Path]]:
-        backend = record["backend"]
-        if backend not in self._contexts:
-            self._contexts[backend] = backend_context(self.app, record)
-        return transcript_files(self.app, record, self._contexts[backend])
+        """A record's adapter and files, looked for once per search (the cache's fill and
+        the reading after it ask for the same ones)."""
+        sid = record["id"]
+        if sid not in self._located:
+            try:
+                backend = record["backend"]
+                if backend not in self._contexts:
+                    self._contexts[backend] = backend_context(self.app, record)
+                self._located[sid] = transcript_files(self.app, record, self._contexts[backend])
+            except ClinvkError as exc:
+                self._located[sid] = exc
+        found = self._located[sid]
+        if isinstance(found, ClinvkError):
+            raise found
+        return found
 
     def _load(self, record: dict[str, Any], found: tuple[Any, list[Path]]) -> list[str] | None:
         try:
