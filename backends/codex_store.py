@@ -61,7 +61,7 @@ def rollout_files(thread_id: str, environ: Mapping[str, str]) -> list[Path]:
     found = []
     for day in _day_folders(os.path.join(codex_home(environ), "sessions")):
         found += [Path(day, name) for name in _names(day)
-                  if name.startswith("rollout-") and name.endswith(tail)
+                  if name.endswith(tail) and name.startswith("rollout-")
                   and len(name) >= len("rollout-") + len(tail)
                   and os.path.isfile(os.path.join(day, name))]
     return sorted(found, key=lambda p: p.name)
