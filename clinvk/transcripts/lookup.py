@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from clinvk.app import App
 
 # seconds one search spends at most reading changed transcripts into the cache (the first
-# search over a large history builds it whole: about 5 s per 100 MB); the rest are read as
-# without a cache and cached by the next searches
+# search over a large history builds it whole: 30-40 s per 100 MB on a busy 2-CPU machine);
+# the rest are read as without a cache and cached by the next searches
 FILL_SECONDS = 600.0
 BATCH_SECONDS = 2.0
 # record, found files -> texts of its conversation, or None when it cannot be read
