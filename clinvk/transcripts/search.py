@@ -23,7 +23,8 @@ BATCH = 50  # transcript hits whose records are read at once (without a limit)
 
 
 class TranscriptReader(Protocol):
-    """What search needs to look in conversations (transcripts.reader has the real one)."""
+    """What search needs to look in conversations (transcripts.reader has the real one);
+    a reader may also have a `close()`, which search calls when it is done with it."""
 
     def narrow(self, records: list[dict[str, Any]], query: str) -> set[str] | None:
         """The ids of those records whose conversation may contain query (None: cannot tell)."""
