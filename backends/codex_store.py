@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,45 @@ def rollout_files(thread_id: str, environ: Mapping[str, str]) -> list[Path]:
     """`$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl`, oldest first."""
     if not is_safe_id(thread_id):
         return []
-    sessions = codex_home(environ) / "sessions"
+    tail = f"-{thread_id}.jsonl"
+    found = []
+    for day in _day_folders(os.path.join(codex_home(environ), "sessions")):
+        found += [Path(day, name) for name in _names(day)
+                  if name.endswith(tail) and name.startswith("rollout-")
+                  and len(name) >= len("rollout-") + len(tail)
+                  and os.path.isfile(os.path.join(day, name))]
+    return sorted(found, key=lambda p: p.name)
+
+
+# folder -> (its mtime_ns, the names in it): a search looks up thousands of threads, and
+# listing every day folder for each was most of its time. A folder is listed again when its
+# mtime changed or is too recent to prove that nothing was added since (RACY_NS).
+_LISTED: dict[str, tuple[int, list[str]]] = {}
+RACY_NS = 2_000_000_000
+
+
+def _names(folder: str) -> list[str]:
+    """The names in a folder but hidden ones (a glob's `*`); [] when it is no folder."""
     try:
-        found = [p for p in sessions.glob(f"*/*/*/rollout-*-{thread_id}.jsonl") if p.is_file()]
+        mtime = os.stat(folder).st_mtime_ns
+        known = _LISTED.get(folder)
+        if known is not None and known[0] == mtime and time.time_ns() - mtime > RACY_NS:
+            return known[1]
+        names = [name for name in os.listdir(folder) if not name.startswith(".")]
     except OSError:
         return []
-    return sorted(found, key=lambda p: p.name)
+    _LISTED[folder] = (mtime, names)
+    return names
+
+
+def _day_folders(sessions: str) -> list[str]:
+    """The `YYYY/MM/DD` folders (any names three levels down) under sessions."""
+    days = []
+    for year in _names(sessions):
+        for month in _names(os.path.join(sessions, year)):
+            folder = os.path.join(sessions, year, month)
+            days += [os.path.join(folder, day) for day in _names(folder)]
+    return days
 
 
 def last_total_usage(rollout: Path) -> Usage | None:

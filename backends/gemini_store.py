@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from clinvk.backends._files import fresh_files, glob_files
@@ -87,14 +87,16 @@ def own_project_folders(base: Path, working_dir: str) -> list[Path]:
     return [*own, tmp / _project_hash(working_dir)]
 
 
-def _project_folders(base: Path, working_dir: str) -> list[Path]:
-    """Candidate `tmp/<project>` folders for a working dir: its own, then every other one."""
+def _project_folders(base: Path, working_dir: str) -> Iterator[Path]:
+    """Candidate `tmp/<project>` folders for a working dir: its own, then every other one
+    (listed only when asked for: a search looks up thousands of sessions)."""
     preferred = own_project_folders(base, working_dir)
+    yield from preferred
     try:
         others = sorted(p for p in (base / "tmp").iterdir() if p.is_dir() and p not in preferred)
     except OSError:
         others = []
-    return preferred + others
+    yield from others
 
 
 def chat_files(session_id: str, working_dir: str, environ: Mapping[str, str]) -> list[Path]:

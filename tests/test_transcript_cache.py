@@ -225,3 +225,83 @@ def test_no_cache_of_conversations_when_prompts_are_not_stored(home, tmp_path):
     home.config("session:\n  auto_clean: false\n  store_prompts: false\n")
     assert len(_search(home, "secret")[0]) == 1  # still found, by reading the files
     assert not list(home.home.glob("transcripts.sqlite3*"))
+
+
+def _api_search(home, query: str) -> list[tuple[str, str]]:
+    """The search in this process (so that the backends' look-ups can be counted)."""
+    from clinvk.app import App
+    from clinvk.env import Environment
+    from clinvk.transcripts.reader import BackendTranscriptReader as _transcript_reader
+    from clinvk.transcripts.search import search
+
+    app = App(Environment(environ=dict(home.env)))
+    hits = search(app.store, query, limit=100, read_transcript=_transcript_reader(app, query))
+    return [(h.record["id"], h.snippet) for h in hits]
+
+
+def test_fresh_entries_are_not_looked_for_again(home, tmp_path, monkeypatch):
+    """A cached session whose files a stat finds unchanged is answered without asking its
+    backend where its files are; a changed file is read again."""
+    import clinvk.backends.claude_store as claude_store
+
+    paths = _populate(home, tmp_path)
+    asked: list[str] = []
+    real = claude_store.claude_session_files
+
+    def counting(session_id, working_dir, environ):
+        asked.append(session_id)
+        return real(session_id, working_dir, environ)
+
+    monkeypatch.setattr(claude_store, "claude_session_files", counting)
+    want = _api_search(home, "needle")
+    assert len(asked) == 7  # the first search looks every session up
+    for path in paths:  # past the racy window: the signatures hold real mtimes
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    _api_search(home, "needle")  # re-reads them (their mtime changed)
+    asked.clear()
+    assert _api_search(home, "needle") == want
+    assert asked == [f"{99:08d}-b6a5-42b0-a483-53e93009ce30"]  # only the one without a file
+    _transcript(paths[3], paths[3].stem, ["x marks", "a needle here too"])
+    os.utime(paths[3], ns=(2_000_000_000, 2_000_000_000))
+    asked.clear()
+    assert len(_api_search(home, "needle")) == 3
+    assert sorted(asked) == sorted([paths[3].stem, f"{99:08d}-b6a5-42b0-a483-53e93009ce30"])
+
+
+def test_a_record_pointing_elsewhere_is_looked_for_again(home, tmp_path):
+    """The entry remembers the record key it was read for: a record given another backend
+    session (or moved) is looked up and read again, even though its old files are
+    unchanged."""
+    first, first_path = _session(home, tmp_path, 1, ["plain words", "nothing here"])
+    _second, second_path = _session(home, tmp_path, 2, ["a zebra appears", "noted"])
+    for path in (first_path, second_path):
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    assert len(_api_search(home, "zebra")) == 1
+    home.store.update(first["id"], lambda r: r.update(backend_session_id=second_path.stem))
+    assert len(_api_search(home, "zebra")) == 2
+    assert _search(home, "zebra") == _scanned(home, "zebra")
+
+
+def test_codex_rollouts_are_found_when_added_to_a_listed_folder(tmp_path):
+    """rollout_files keeps folder listings while their mtimes stay: a rollout added later
+    (the folder's mtime changes) is found."""
+    from clinvk.backends.codex_store import rollout_files
+
+    thread = "01a20592-dc3e-72b0-bd0f-2803fb0461c4"
+    day = tmp_path / "sessions" / "2026" / "11" / "22"
+    day.mkdir(parents=True)
+    (day / f"rollout-2026-11-22T23-24-00-{thread}.jsonl").write_text("{}\n")
+    (day / "rollout-2026-11-22T23-25-00-other.jsonl").write_text("{}\n")
+    for folder in (day, day.parent, day.parent.parent, day.parent.parent.parent):
+        os.utime(folder, ns=(1_000_000_000, 1_000_000_000))
+    env = {"CODEX_HOME": str(tmp_path)}
+    assert [p.name for p in rollout_files(thread, env)] == [
+        f"rollout-2026-11-22T23-24-00-{thread}.jsonl"]
+    (day / f"rollout-2026-11-23T08-00-00-{thread}.jsonl").write_text("{}\n")
+    assert len(rollout_files(thread, env)) == 2
+    other = tmp_path / "sessions" / "2026" / "12" / "01"
+    other.mkdir(parents=True)
+    (other / f"rollout-2026-12-01T08-00-00-{thread}.jsonl").write_text("{}\n")
+    assert [p.name[8:18] for p in rollout_files(thread, env)] == [
+        "2026-11-22", "2026-11-23", "2026-12-01"]
+    assert rollout_files("no-such-thread", env) == []

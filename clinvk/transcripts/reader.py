@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import ClinvkError
 from clinvk.transcripts.access import Context, backend_context, load_transcript, transcript_files
-from clinvk.transcripts.lookup import cached_matches
+from clinvk.transcripts.lookup import CachedAnswer, cached_matches
 
 if TYPE_CHECKING:
     from clinvk.app import App
@@ -60,22 +60,23 @@ class BackendTranscriptReader:
         self.unreadable: list[str] = []
         self._needle = raw_prefilter(query)
         self._contexts: dict[str, Context] = {}
-        self._cached: dict[str, list[str]] = {}  # id -> texts the cache found a match in
+        self._located: dict[str, tuple[Any, list[Path]] | ClinvkError] = {}
+        self._answer: CachedAnswer | None = None  # the cache's, once narrow() asked it
 
     def narrow(self, records: list[dict[str, Any]], query: str) -> set[str] | None:
         """The ids of records whose conversation may contain query, answered from the
         transcript cache (None when there is no usable cache)."""
-        answer = cached_matches(self.app, records, query, self._load, self._locate)
-        if answer is None:
-            return None
-        self._cached.update(answer[0])
-        return set(answer[0]) | answer[1]
+        self.close()
+        self._answer = cached_matches(self.app, records, query, self._load, self._locate)
+        return None if self._answer is None else self._answer.keep
 
     def read(self, record: dict[str, Any]) -> Iterable[str]:
         """The texts of a record's conversation; none when it cannot be read or, by its raw
         files, cannot contain the query."""
-        if record["id"] in self._cached:
-            return self._cached.pop(record["id"])
+        if self._answer is not None:
+            cached = self._answer.texts_from_match(record["id"])
+            if cached is not None:
+                return cached
         try:
             found = self._locate(record)
             if self._needle is not None and not _raw_contains(found[1], self._needle):
@@ -89,16 +90,33 @@ class BackendTranscriptReader:
             return ()
         return [m.text for m in transcript.messages if m.text]
 
+    def close(self) -> None:
+        """Let go of the transcript cache (search calls it when done)."""
+        if self._answer is not None:
+            self._answer.close()
+            self._answer = None
+
     def _unreadable(self, record: dict[str, Any], why: str) -> None:
         self.unreadable.append(record["id"])
         if self.warn is not None:
             self.warn(why)
 
     def _locate(self, record: dict[str, Any]) -> tuple[Any, list[Path]]:
-        backend = record["backend"]
-        if backend not in self._contexts:
-            self._contexts[backend] = backend_context(self.app, record)
-        return transcript_files(self.app, record, self._contexts[backend])
+        """A record's adapter and files, looked for once per search (the cache's fill and
+        the reading after it ask for the same ones)."""
+        sid = record["id"]
+        if sid not in self._located:
+            try:
+                backend = record["backend"]
+                if backend not in self._contexts:
+                    self._contexts[backend] = backend_context(self.app, record)
+                self._located[sid] = transcript_files(self.app, record, self._contexts[backend])
+            except ClinvkError as exc:
+                self._located[sid] = exc
+        found = self._located[sid]
+        if isinstance(found, ClinvkError):
+            raise found
+        return found
 
     def _load(self, record: dict[str, Any], found: tuple[Any, list[Path]]) -> list[str] | None:
         try:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from clinvk.errors import ClinvkError, UsageError
-from clinvk.store.queries import resumable_locators
+from clinvk.errors import UsageError
+from clinvk.store.queries import records_by_id, resumable_locators
 from clinvk.store.selection import SessionFilter
 
 if TYPE_CHECKING:
@@ -18,10 +19,12 @@ if TYPE_CHECKING:
 SNIPPET_WIDTH = 40  # characters shown on each side of the match
 
 DEFAULT_SELECTION = SessionFilter(limit=20)  # `sessions search` without options
+BATCH = 50  # transcript hits whose records are read at once (without a limit)
 
 
 class TranscriptReader(Protocol):
-    """What search needs to look in conversations (transcripts.reader has the real one)."""
+    """What search needs to look in conversations (transcripts.reader has the real one);
+    a reader may also have a `close()`, which search calls when it is done with it."""
 
     def narrow(self, records: list[dict[str, Any]], query: str) -> set[str] | None:
         """The ids of those records whose conversation may contain query (None: cannot tell)."""
@@ -96,30 +99,51 @@ def search(
         hits.append(Hit(record, field, text))
     if read_transcript is not None and (limit is None or len(hits) < limit):
         seen = {hit.record["id"] for hit in hits}
-        for hit in _transcript_hits(store, needle, selection, read_transcript, seen):
-            hits.append(hit)
-            if limit is not None and len(hits) >= limit:
-                break
+        wanted = None if limit is None else limit - len(hits)
+        hits += _transcript_hits(store, needle, selection, read_transcript, seen, wanted)
     return hits
 
 
 def _transcript_hits(
     store: SessionStore, needle: str, selection: SessionFilter,
-    read_transcript: TranscriptReader, seen: set[str],
-) -> Iterator[Hit]:
-    """Sessions whose conversation contains needle, found from index rows; only the
-    records of hits are read from their files."""
-    lights = [row._asdict() for row in resumable_locators(store, selection)
-              if row.id not in seen]
-    keep = read_transcript.narrow(lights, needle)  # from a cache: which can match at all
-    for light in lights:
-        if keep is not None and light["id"] not in keep:
-            continue
-        for text in read_transcript.read(light):
-            found = snippet(text, needle)
-            if found is not None:
-                try:
-                    yield Hit(store.get(light["id"]), "transcript", found)
-                except ClinvkError:  # deleted meanwhile
-                    pass
+    read_transcript: TranscriptReader, seen: set[str], wanted: int | None,
+) -> list[Hit]:
+    """At most `wanted` sessions whose conversation contains needle, in the selection's
+    order, found from index rows; only the records of hits are read from their files, a
+    batch at a time."""
+    hits: list[Hit] = []
+    found = _transcript_matches(store, needle, selection, read_transcript, seen)
+    try:
+        while wanted is None or len(hits) < wanted:
+            batch = list(islice(found, BATCH if wanted is None else wanted - len(hits)))
+            if not batch:
                 break
+            records = records_by_id(store, [sid for sid, _ in batch])
+            hits += [Hit(records[sid], "transcript", text) for sid, text in batch
+                     if sid in records]  # else deleted meanwhile
+    finally:
+        found.close()
+    return hits
+
+
+def _transcript_matches(
+    store: SessionStore, needle: str, selection: SessionFilter,
+    read_transcript: TranscriptReader, seen: set[str],
+) -> Iterator[tuple[str, str]]:
+    """(id, snippet) of the sessions whose conversation contains needle, in order."""
+    lights = [dict(zip(row._fields, row, strict=True))
+              for row in resumable_locators(store, selection) if row.id not in seen]
+    try:
+        keep = read_transcript.narrow(lights, needle)  # from a cache: which can match at all
+        for light in lights:
+            if keep is not None and light["id"] not in keep:
+                continue
+            for text in read_transcript.read(light):
+                found = snippet(text, needle)
+                if found is not None:
+                    yield light["id"], found
+                    break
+    finally:
+        close = getattr(read_transcript, "close", None)  # a reader holding a cache open
+        if close is not None:
+            close()
