@@ -93,6 +93,7 @@ def test_cached_search_equals_the_scan(home, tmp_path):
 
 
 def test_changed_new_and_deleted_transcripts_are_followed(home, tmp_path):
+    home.config("archive:\n  enabled: false\n")  # a deleted transcript is then gone for good
     paths = _populate(home, tmp_path)
     assert [m["snippet"] for _, m in _search(home, "zebra")[0]] == []
     bsid = paths[3].stem
@@ -109,6 +110,20 @@ def test_changed_new_and_deleted_transcripts_are_followed(home, tmp_path):
     docs = TranscriptCache(cache_path(home.home))
     assert not any(bsid in sig for sig in docs.signatures().values())
     docs.close()
+
+
+def test_a_deleted_transcript_is_searched_in_its_archive(home, tmp_path):
+    paths = _populate(home, tmp_path)
+    bsid = paths[3].stem
+    _transcript(paths[3], bsid, ["x marks", "a zebra appears"])  # changed outside clinvk:
+    assert len(_search(home, "zebra")[0]) == 1  # the listing's adopt archives it again
+    paths[3].unlink()
+    hits, err = _search(home, "zebra")
+    assert [m["snippet"] for _, m in hits] == ["a zebra appears"]
+    docs = TranscriptCache(cache_path(home.home))
+    sigs = [sig for sig in docs.signatures().values() if bsid in sig]
+    docs.close()
+    assert sigs and all(".gz" in sig for sig in sigs)  # keyed on the archive's own copy
 
 
 def test_deleted_sessions_leave_the_cache(home, tmp_path):
