@@ -57,6 +57,7 @@ class _Reader:
         self.transcript = Transcript("codex")
         self.running = Usage()  # the last running total seen
         self.unassigned = Usage()  # usage not yet attached to a message
+        self.called = True  # a response item came since the last token count (a billed call)
 
     def line(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
@@ -81,6 +82,9 @@ class _Reader:
         delta = running - self.running
         self.running = running
         self.transcript.total_usage = running
+        if not self.called:  # no API call since the last count: a resume restating the total
+            return
+        self.called = False
         messages = self.transcript.messages
         if messages and messages[-1].role != "user":
             last = messages[-1]
@@ -91,6 +95,7 @@ class _Reader:
 
     def item(self, payload: dict[str, Any], time: str | None) -> None:
         kind = payload.get("type")
+        self.called = True
         messages = self.transcript.messages
         model = self.transcript.model
         if kind == "message":

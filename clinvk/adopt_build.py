@@ -161,8 +161,23 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
             continue
         out.append(timed)
     # each turn clinvk ran covers one conversation turn: the one with its prompt first
-    out = [t for t in out if not _claim(windows, used, t, True)]
-    return [t for t in out if not _claim(windows, used, t, False)]
+    rest = [t for t in out if not _claim(windows, used, t, True)]
+    rest = [t for t in rest if not _claim(windows, used, t, False)]
+    if any(r.get("parent_id") and r.get("origin") != "adopted" for r in records):
+        rest = _after_copied_history(turns, out, rest)
+    return rest
+
+
+def _after_copied_history(turns: list[TimedTurn], out: list[TimedTurn],
+                          rest: list[TimedTurn]) -> list[TimedTurn]:
+    """A fork clinvk made starts with the history it copied: the conversation's turns before
+    the first one a turn of clinvk's covers are that copy, not turns made outside."""
+    place = {id(t): n for n, t in enumerate(turns)}
+    left = {id(t) for t in rest}
+    claimed = [place[id(t)] for t in out if id(t) not in left]
+    if not claimed:
+        return rest
+    return [t for t in rest if place[id(t)] > min(claimed)]
 
 
 def stale_outside(record: dict[str, Any], turns: list[TimedTurn]) -> list[tuple[int, TimedTurn]]:

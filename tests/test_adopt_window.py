@@ -91,3 +91,14 @@ def test_an_outside_turn_of_another_prompt_inside_the_turn_is_kept() -> None:
     record["turns"][0]["prompt"] = None
     drop_outside(record, [{"at": "2026-11-30T19:51:38Z", "duration_ms": 2000, "prompt": None}])
     assert record["turns"] == []
+
+
+def test_a_forks_copied_history_is_not_outside() -> None:
+    # a fork clinvk made (parent_id): its transcript opens with the parent's turns, copied
+    record = {**_record(("forked turn", "2026-11-30T19:44:30Z", 0)),
+              "created_at": "2026-11-30T19:44:30Z", "parent_id": "a" * 32}
+    turns = [_turn("first", T0), _turn("forked turn", T0 + timedelta(seconds=1)),
+             _turn("later, directly", T0 + timedelta(seconds=9))]
+    assert [t.turn.prompt for t in uncovered([record], turns)] == ["later, directly"]
+    record.pop("parent_id")  # no fork: a turn just before clinvk's first is still outside
+    assert [t.turn.prompt for t in uncovered([record], turns)] == ["first", "later, directly"]
