@@ -17,14 +17,15 @@ from typing import Any
 
 from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
 
-# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes.
-_ANSI_RE = re.compile(
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes; patterns
+# compiled on first use (re's own cache), after the backend was spawned
+_ANSI_RE = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[@-Z\\-_]"
     r"|\x9b[0-?]*[ -/]*[@-~]"
 )
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 DIAGNOSTIC_TAIL = 5  # how many recent diagnostic lines go into an exit-code error
 
@@ -32,11 +33,11 @@ DIAGNOSTIC_TAIL = 5  # how many recent diagnostic lines go into an exit-code err
 def clean_line(line: str) -> str:
     """The visible text of one output line: no line ending, no ANSI sequences, no text that
     a carriage return overwrote, no other control characters, no surrounding blanks."""
-    text = _ANSI_RE.sub("", line.rstrip("\r\n"))
+    text = re.sub(_ANSI_RE, "", line.rstrip("\r\n"))
     if "\r" in text:
         parts = [p for p in text.split("\r") if p.strip()]
         text = parts[-1] if parts else ""
-    return _CONTROL_RE.sub("", text).strip()
+    return re.sub(_CONTROL_RE, "", text).strip()
 
 
 _NOT_JSON = object()

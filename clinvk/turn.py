@@ -3,6 +3,8 @@ renderer shows them → recorder keeps the session. Click-free; the CLI and clin
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,9 +19,12 @@ from clinvk.backends.base import (
     UsageReport,
 )
 from clinvk.errors import BackendFailed, ClinvkError, ExitCode, Interrupted, TimedOut
+from clinvk.paths import sessions_dir
 from clinvk.turn_plan import TurnPlan, TurnSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clinvk.app import App
     from clinvk.output import Renderer
     from clinvk.recorder import Recorder
@@ -61,7 +66,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
         env.stdout.write(plan.shell_line(env.cwd, stdin) + "\n")
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
-    env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
+    if env.verbose:
+        env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
     state = _State(keep_content=renderer.keeps_content)
     parser = plan.adapter.new_parser(_baseline(plan, spec))
     recorder: Recorder | None = None
@@ -79,8 +85,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
 
     from clinvk.pty.runner import run_lines
 
-    if not spec.ephemeral:  # a broken store fails here, not after the backend has started
-        app.store.check_writable()
+    if not spec.ephemeral and not _store_usable(app.settings.home):
+        app.store.check_writable()  # a broken store fails here, before the backend starts
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
                        timeout=plan.timeout or None, stdin=stdin, on_spawn=on_spawn)
@@ -89,6 +95,19 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):
         _handle(event, state, renderer, recorder, env)
     return _conclude(plan, state, result, renderer, recorder)
+
+
+def _store_usable(home: Path) -> bool:
+    """The common case of SessionStore.check_writable, told by three system calls without
+    importing the store: home and sessions/ are folders (sessions/ no symlink) and
+    sessions/ can be read and written. False: let check_writable decide (and explain)."""
+    root = sessions_dir(home)
+    try:
+        mode = os.lstat(root).st_mode
+    except OSError:
+        return False
+    return (stat.S_ISDIR(mode) and os.path.isdir(home)
+            and os.access(root, os.R_OK | os.W_OK | os.X_OK))
 
 
 def _baseline(plan: TurnPlan, spec: TurnSpec) -> Usage | None:

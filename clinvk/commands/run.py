@@ -211,13 +211,21 @@ def run(ctx: click.Context, app: App, **_params: Any) -> int:
     app.close_store()  # no index connection held open while the backend runs
     backend = session["backend"] if session else (opts.backend or app.settings.get("default_backend"))
     app.settings.backend(backend)  # unknown or disabled backend → exit 2 before anything runs
-    from clinvk.organise import check_tags  # an unstorable tag → exit 2 before anything runs
-
     spec = TurnSpec(prompt=prompt, backend=backend, workdir=opts.workdir, session=session,
-                    title=opts.title, tags=tuple(check_tags(opts.tags)), **opts.turn.spec_fields())
+                    title=opts.title, tags=_checked_tags(opts.tags), **opts.turn.spec_fields())
     if interactive:
         return execute_interactive(app, spec)
     return execute(app, spec, opts.turn.output_format)
+
+
+def _checked_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """The tags given, each storable (exit 2 before anything runs); none given, the store's
+    rules are not even imported (a turn's launch path)."""
+    if not tags:
+        return ()
+    from clinvk.organise import check_tags
+
+    return tuple(check_tags(tags))
 
 
 def _session_to_continue(app: App, opts: RunOptions) -> dict[str, Any] | None:
