@@ -7,7 +7,6 @@ Output read through a pty is messy: lines may end in "\\r", carry ANSI escape se
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -47,6 +46,8 @@ def decode_line(text: str) -> Any:
     """JSON value of a cleaned line, or the `NOT_JSON` sentinel when it is not JSON."""
     if not text or text[0] not in '{["-0123456789tfn':
         return _NOT_JSON
+    import json  # imported at the first line read, once the backend runs
+
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -141,6 +142,8 @@ class JsonLineParser:
             return []
         value = _NOT_JSON
         if line[:1] == "{":  # the common case, a clean JSON line: parsed as it is, no regex
+            import json  # imported at the first line read, once the backend runs
+
             try:
                 value = json.loads(line)
             except (ValueError, RecursionError):

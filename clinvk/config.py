@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,17 +116,17 @@ ENV_VARS: dict[str, str] = {
 }
 
 
-@dataclass
 class Settings:
-    """Resolved configuration with the source of every value."""
+    """Resolved configuration with the source of every value. (A plain class: a dataclass
+    costs its creation at every start, before a turn's backend is spawned.)"""
 
-    values: dict[str, Any]
-    sources: dict[str, str]
-    home: Path
-    config_path: Path
-    config_exists: bool
-    model_override: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, values: dict[str, Any], sources: dict[str, str], home: Path,
+                 config_path: Path, config_exists: bool, model_override: str | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.values, self.sources, self.home = values, sources, home
+        self.config_path, self.config_exists = config_path, config_exists
+        self.model_override = model_override
+        self.warnings: list[str] = [] if warnings is None else warnings
 
     def get(self, dotted: str) -> Any:
         node: Any = self.values

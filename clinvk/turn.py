@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.base import (
@@ -30,20 +29,21 @@ if TYPE_CHECKING:
     from clinvk.recorder import Recorder
 
 
-@dataclass
 class _State:
-    """What the events of one run told us."""
+    """What the events of one run told us. (A plain class: a dataclass costs its creation
+    before the spawn.)"""
 
-    keep_content: bool
-    backend_session_id: str | None = None
-    model: str | None = None
-    usage: Usage | None = None
-    cost_usd: float | None = None
-    fatal: list[str] = field(default_factory=list)
-    content: list[str] = field(default_factory=list)
-    final_text: str | None = None
-    streamed: bool = False
-    diagnostics: deque[str] = field(default_factory=lambda: deque(maxlen=5))
+    def __init__(self, keep_content: bool) -> None:
+        self.keep_content = keep_content
+        self.backend_session_id: str | None = None
+        self.model: str | None = None
+        self.usage: Usage | None = None
+        self.cost_usd: float | None = None
+        self.fatal: list[str] = []
+        self.content: list[str] = []
+        self.final_text: str | None = None
+        self.streamed = False
+        self.diagnostics: deque[str] = deque(maxlen=5)
 
 
 def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
