@@ -23,9 +23,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _timeout_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:  # no import of the durations (and datetime) module before a turn spawns
+        return None
     from clinvk.durations import parse_timeout
 
-    return None if value is None else parse_timeout(value)
+    return parse_timeout(value)
 
 
 def turn_options(func: F) -> F:
