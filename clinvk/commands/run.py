@@ -5,7 +5,6 @@ Click's parameters into a frozen object."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -14,6 +13,7 @@ from clinvk.app import App
 from clinvk.commands import common_options, pass_app
 from clinvk.errors import UsageError
 from clinvk.pty.signals import install
+from clinvk.records import Record
 
 if TYPE_CHECKING:
     from clinvk.turn_plan import TurnSpec
@@ -46,8 +46,7 @@ def turn_options(func: F) -> F:
     return func
 
 
-@dataclass(frozen=True)
-class TurnOptions:
+class TurnOptions(Record, frozen=True):
     """turn_options' values, and the backend arguments given after `--`."""
 
     model: str | None
@@ -71,17 +70,16 @@ T = TypeVar("T")
 
 
 def from_click(cls: type[T], ctx: click.Context) -> T:
-    """The command's parameters as `cls` (a frozen dataclass whose `turn` field takes the
+    """The command's parameters as `cls` (a frozen Record whose `turn` field takes the
     TurnOptions); a parameter `cls` does not name is a programming error (TypeError)."""
     params = dict(ctx.params)
-    names = {f.name for f in fields(TurnOptions)} - {"passthrough"}
+    names = set(TurnOptions._fields) - {"passthrough"}
     turn = TurnOptions(passthrough=tuple(ctx.meta.get(PASSTHROUGH_KEY, ())),
                        **{name: params.pop(name) for name in names})
     return cls(turn=turn, **params)  # type: ignore[call-arg]
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(Record, frozen=True):
     """The root command's options: `clinvk [OPTIONS] [PROMPT]... [-- BACKEND_ARGS]`."""
 
     backend: str | None
@@ -95,8 +93,7 @@ class RunOptions:
     turn: TurnOptions
 
 
-@dataclass(frozen=True)
-class ResumeOptions:
+class ResumeOptions(Record, frozen=True):
     """`clinvk resume`'s options."""
 
     last: bool
