@@ -11,10 +11,12 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes; patterns
 # compiled on first use (re's own cache), after the backend was spawned
@@ -102,6 +104,8 @@ def as_epoch(value: Any) -> float | None:
 
 def home_dir(environ: Mapping[str, str]) -> Path:
     """HOME from the given environment, else the current user's home."""
+    from pathlib import Path
+
     home = environ.get("HOME")
     return Path(home) if home else Path(os.path.expanduser("~"))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import field
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from clinvk.backends.usage import USAGE_FIELDS as USAGE_FIELDS
@@ -18,6 +17,8 @@ from clinvk.backends.usage import Usage
 from clinvk.records import Record
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 

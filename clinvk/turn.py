@@ -18,12 +18,9 @@ from clinvk.backends.base import (
     UsageReport,
 )
 from clinvk.errors import BackendFailed, ClinvkError, ExitCode, Interrupted, TimedOut
-from clinvk.paths import sessions_dir
 from clinvk.turn_plan import TurnPlan, TurnSpec
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from clinvk.app import App
     from clinvk.output import Renderer
     from clinvk.recorder import Recorder
@@ -85,7 +82,7 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
 
     from clinvk.pty.runner import run_lines
 
-    if not spec.ephemeral and not _store_usable(app.settings.home):
+    if not spec.ephemeral and not _store_usable(app.settings.home_text):
         app.store.check_writable()  # a broken store fails here, before the backend starts
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
@@ -97,11 +94,11 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
     return _conclude(plan, state, result, renderer, recorder)
 
 
-def _store_usable(home: Path) -> bool:
+def _store_usable(home: str) -> bool:
     """The common case of SessionStore.check_writable, told by three system calls without
     importing the store: home and sessions/ are folders (sessions/ no symlink) and
     sessions/ can be read and written. False: let check_writable decide (and explain)."""
-    root = sessions_dir(home)
+    root = os.path.join(home, "sessions")  # paths.sessions_dir, without pathlib
     try:
         mode = os.lstat(root).st_mode
     except OSError:
