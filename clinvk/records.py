@@ -7,7 +7,8 @@ fields the same way (annotations, class-level defaults, `dataclasses.field(defau
 and gets the same behaviour from generic methods: construction by position or keyword
 (then `__post_init__`, if defined), `==` between instances of the same class, `repr`, and
 with `frozen=True` immutability
-(`dataclasses.FrozenInstanceError`) and a hash. No inheritance between records.
+(`dataclasses.FrozenInstanceError`) and a hash. A subclass of a record class keeps its
+fields (as a plain subclass of a dataclass); no record class derives from another.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Record:
 
     def __init_subclass__(cls, frozen: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if Record not in cls.__bases__:  # a plain subclass of a record: its fields, as is
+            return
         names = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()
                       if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
         defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
