@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import (
@@ -29,6 +28,9 @@ from clinvk.backends._jsonl import (
     read_first_json_line,
 )
 from clinvk.backends.base import Relocation, StoreFile, Usage
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 
 def usage_from_codex(usage: Any) -> Usage:
@@ -49,6 +51,8 @@ def usage_from_codex(usage: Any) -> Usage:
 
 def codex_home(environ: Mapping[str, str]) -> Path:
     configured = environ.get("CODEX_HOME")
+    from pathlib import Path
+
     return Path(configured) if configured else home_dir(environ) / ".codex"
 
 

@@ -17,11 +17,14 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import as_str, home_dir, is_safe_id, read_first_json_line
 from clinvk.backends.base import Relocation, StoreFile
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 # --- paths -------------------------------------------------------------------------------
 
@@ -29,6 +32,8 @@ from clinvk.backends.base import Relocation, StoreFile
 def gemini_dir(environ: Mapping[str, str]) -> Path:
     """`~/.gemini`; gemini honours GEMINI_CLI_HOME in place of the home directory."""
     configured = environ.get("GEMINI_CLI_HOME")
+    from pathlib import Path
+
     return (Path(configured) if configured else home_dir(environ)) / ".gemini"
 
 
