@@ -3,7 +3,10 @@ has just created. Nothing here knows a backend, clinvk's store or Click."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 
 def mtime(path: Path) -> float:

@@ -7,24 +7,26 @@ Output read through a pty is messy: lines may end in "\\r", carry ANSI escape se
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
 
-# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes.
-_ANSI_RE = re.compile(
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
+
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes; patterns
+# compiled on first use (re's own cache), after the backend was spawned
+_ANSI_RE = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
     r"|\x1b[@-Z\\-_]"
     r"|\x9b[0-?]*[ -/]*[@-~]"
 )
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 DIAGNOSTIC_TAIL = 5  # how many recent diagnostic lines go into an exit-code error
 
@@ -32,11 +34,11 @@ DIAGNOSTIC_TAIL = 5  # how many recent diagnostic lines go into an exit-code err
 def clean_line(line: str) -> str:
     """The visible text of one output line: no line ending, no ANSI sequences, no text that
     a carriage return overwrote, no other control characters, no surrounding blanks."""
-    text = _ANSI_RE.sub("", line.rstrip("\r\n"))
+    text = re.sub(_ANSI_RE, "", line.rstrip("\r\n"))
     if "\r" in text:
         parts = [p for p in text.split("\r") if p.strip()]
         text = parts[-1] if parts else ""
-    return _CONTROL_RE.sub("", text).strip()
+    return re.sub(_CONTROL_RE, "", text).strip()
 
 
 _NOT_JSON = object()
@@ -46,6 +48,8 @@ def decode_line(text: str) -> Any:
     """JSON value of a cleaned line, or the `NOT_JSON` sentinel when it is not JSON."""
     if not text or text[0] not in '{["-0123456789tfn':
         return _NOT_JSON
+    import json  # imported at the first line read, once the backend runs
+
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
@@ -100,6 +104,8 @@ def as_epoch(value: Any) -> float | None:
 
 def home_dir(environ: Mapping[str, str]) -> Path:
     """HOME from the given environment, else the current user's home."""
+    from pathlib import Path
+
     home = environ.get("HOME")
     return Path(home) if home else Path(os.path.expanduser("~"))
 
@@ -140,6 +146,8 @@ class JsonLineParser:
             return []
         value = _NOT_JSON
         if line[:1] == "{":  # the common case, a clean JSON line: parsed as it is, no regex
+            import json  # imported at the first line read, once the backend runs
+
             try:
                 value = json.loads(line)
             except (ValueError, RecursionError):

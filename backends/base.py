@@ -8,37 +8,37 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import field
 from typing import TYPE_CHECKING, Protocol
 
 from clinvk.backends.usage import USAGE_FIELDS as USAGE_FIELDS
 from clinvk.backends.usage import Usage
 
+from clinvk.records import Record
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
 
 # --- events an adapter's parser emits -------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TextDelta:
+class TextDelta(Record, frozen=True):
     """A piece of the assistant's reply, to be shown at once."""
 
     text: str
 
 
-@dataclass(frozen=True)
-class SessionStarted:
+class SessionStarted(Record, frozen=True):
     """The backend told us its session id (the id it resumes by)."""
 
     backend_session_id: str
     model: str | None = None
 
 
-@dataclass(frozen=True)
-class UsageReport:
+class UsageReport(Record, frozen=True):
     """Usage of this turn (already per-turn and normalised) and its cost, when known."""
 
     usage: Usage
@@ -46,23 +46,20 @@ class UsageReport:
     model: str | None = None
 
 
-@dataclass(frozen=True)
-class BackendError:
+class BackendError(Record, frozen=True):
     """The backend reported a failure of the turn (fatal) or a warning (not fatal)."""
 
     message: str
     fatal: bool = True
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(Record, frozen=True):
     """The backend finished the turn; `text` is the whole reply when the backend gives it."""
 
     text: str | None = None
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Record, frozen=True):
     """A line that is not part of the structured output (warnings, progress, stray text)."""
 
     line: str
@@ -76,8 +73,7 @@ Event = TextDelta | SessionStarted | UsageReport | BackendError | Done | Diagnos
 ARGV_PROMPT_MAX = 100_000  # bytes
 
 
-@dataclass
-class TurnRequest:
+class TurnRequest(Record):
     """Everything an adapter needs to build the command line of one headless turn."""
 
     prompt: str
@@ -101,8 +97,7 @@ def prompt_on_stdin(request: TurnRequest) -> bytes | None:
     return request.prompt.encode("utf-8", "replace") if request.long_prompt else None
 
 
-@dataclass(frozen=True)
-class StoreFile:
+class StoreFile(Record, frozen=True):
     """One file of a backend's own store: `path` is relative to `Adapter.store_root`,
     '/'-separated (never absolute, never `..`)."""
 
@@ -110,8 +105,7 @@ class StoreFile:
     content: bytes
 
 
-@dataclass(frozen=True)
-class Relocation:
+class Relocation(Record, frozen=True):
     """A session's store files as exported (`files`), to be installed for `new_dir` under the
     backend session id `new_id` (ids and directories may equal the old ones)."""
 
@@ -122,8 +116,7 @@ class Relocation:
     new_dir: str
 
 
-@dataclass(frozen=True)
-class Retention:
+class Retention(Record, frozen=True):
     """The backend's own clean-up of its transcripts: they are deleted after `days` days, as
     `setting` (the key and the file that sets it, or its default) says."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import claude_store
@@ -12,6 +11,8 @@ from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, 
 from clinvk.backends.claude_store import usage_from_api_usage, usage_from_model_usage
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clinvk.backends.base import Event, Relocation, Retention, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import as_dict, as_int, home_dir, is_safe_id
 from clinvk.backends.base import Relocation, Retention, StoreFile, Usage
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 # --- usage (the Anthropic shape: the headless parser's and the transcript's) -------------
 
@@ -67,6 +69,8 @@ def project_dir_name(working_dir: str) -> str:
 
 
 def claude_config_dir(environ: Mapping[str, str]) -> Path:
+    from pathlib import Path
+
     configured = environ.get("CLAUDE_CONFIG_DIR")
     return Path(configured) if configured else home_dir(environ) / ".claude"
 
@@ -100,6 +104,8 @@ def claude_session_files(session_id: str, working_dir: str, environ: Mapping[str
     a file of that id."""
     if not is_safe_id(session_id):
         return []
+    from pathlib import Path
+
     projects = os.path.join(claude_config_dir(environ), "projects")
     filename = f"{session_id}.jsonl"
     try:
@@ -127,6 +133,8 @@ def native_claude_files(environ: Mapping[str, str]) -> list[Path]:
     """Every conversation file of claude's store: `projects/<dir>/<session id>.jsonl`. Not
     the sub-agents' transcripts (`projects/<dir>/<id>/subagents/agent-*.jsonl` since 2.1,
     `projects/<dir>/agent-*.jsonl` before), which belong to their parent conversation."""
+    from pathlib import Path
+
     out: list[Path] = []
     for folder in _subfolders(projects_dir(environ)):
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import codex_store
@@ -12,6 +11,8 @@ from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, 
 from clinvk.backends.codex_store import usage_from_codex
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 

@@ -15,8 +15,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import (
@@ -30,6 +29,9 @@ from clinvk.backends._jsonl import (
     read_first_json_line,
 )
 from clinvk.backends.base import Relocation, StoreFile, Usage
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 
 def usage_from_codex(usage: Any) -> Usage:
@@ -50,11 +52,15 @@ def usage_from_codex(usage: Any) -> Usage:
 
 def codex_home(environ: Mapping[str, str]) -> Path:
     configured = environ.get("CODEX_HOME")
+    from pathlib import Path
+
     return Path(configured) if configured else home_dir(environ) / ".codex"
 
 
 def rollout_files(thread_id: str, environ: Mapping[str, str]) -> list[Path]:
     """`$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl`, oldest first."""
+    from pathlib import Path
+
     if not is_safe_id(thread_id):
         return []
     tail = f"-{thread_id}.jsonl"
@@ -152,6 +158,8 @@ def _dirs(folder: str) -> list[str]:
 
 
 def _rollouts_in(folder: str) -> list[Path]:
+    from pathlib import Path
+
     try:
         with os.scandir(folder) as entries:
             return [Path(e.path) for e in entries

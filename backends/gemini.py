@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import gemini_store
@@ -11,6 +10,8 @@ from clinvk.backends._jsonl import JsonLineParser, as_dict, as_int, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clinvk.backends.base import Event, Relocation, Retention, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 

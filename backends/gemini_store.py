@@ -29,6 +29,8 @@ from clinvk.backends.base import Relocation, Retention, StoreFile
 def gemini_dir(environ: Mapping[str, str]) -> Path:
     """`~/.gemini`; gemini honours GEMINI_CLI_HOME in place of the home directory."""
     configured = environ.get("GEMINI_CLI_HOME")
+    from pathlib import Path
+
     return (Path(configured) if configured else home_dir(environ)) / ".gemini"
 
 

@@ -4,13 +4,12 @@ parsers and their store readers (of clinvk it imports only the vocabulary's name
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 
+from clinvk.records import Record
 from clinvk.usage_keys import COUNTED_KEYS as USAGE_FIELDS  # the one vocabulary (SPEC's)
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(Record, frozen=True):
     """Token usage in SPEC's normalised shape (input includes cached, output includes reasoning)."""
 
     input_tokens: int = 0
@@ -34,7 +33,7 @@ class Usage:
         return all(getattr(self, f) >= getattr(other, f) for f in names)
 
     def to_dict(self) -> dict[str, int]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in self._fields}
         out["total_tokens"] = self.total_tokens
         return out
 

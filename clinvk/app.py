@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.env import Environment
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from clinvk.config import Settings
     from clinvk.pricing import PriceTable
     from clinvk.progress import Progress

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clinvk import paths
 from clinvk.errors import ConfigError
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 BACKEND_DEFAULTS: dict[str, Any] = {
     "command": None,
@@ -117,17 +118,30 @@ ENV_VARS: dict[str, str] = {
 }
 
 
-@dataclass
 class Settings:
-    """Resolved configuration with the source of every value."""
+    """Resolved configuration with the source of every value. (A plain class: a dataclass
+    costs its creation at every start, before a turn's backend is spawned.)"""
 
-    values: dict[str, Any]
-    sources: dict[str, str]
-    home: Path
-    config_path: Path
-    config_exists: bool
-    model_override: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, values: dict[str, Any], sources: dict[str, str], home: str | Path,
+                 config_path: str | Path, config_exists: bool, model_override: str | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.values, self.sources, self.home_text = values, sources, str(home)
+        self._config_path, self.config_exists = config_path, config_exists
+        self.model_override = model_override
+        self.warnings: list[str] = [] if warnings is None else warnings
+
+    @property
+    def home(self) -> Path:
+        """clinvk's home folder ($CLINVK_HOME)."""
+        from pathlib import Path
+
+        return Path(self.home_text)
+
+    @property
+    def config_path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._config_path)
 
     def get(self, dotted: str) -> Any:
         node: Any = self.values
@@ -173,12 +187,15 @@ def _flatten(node: dict[str, Any], prefix: str, rows: list, sources: dict[str, s
             rows.append((dotted, value, sources.get(dotted, "default")))
 
 
-def resolve_config_path(flag: str | None, environ: Mapping[str, str], home: Path) -> tuple[Path, str]:
+def resolve_config_path(flag: str | None, environ: Mapping[str, str], home: str) -> tuple[str, str]:
+    """The config file (as a string: no pathlib before a turn's spawn) and where it was named."""
+    import os
+
     if flag:
-        return Path(flag).expanduser(), "--config"
+        return os.path.expanduser(flag), "--config"
     if environ.get("CLINVK_CONFIG"):
-        return Path(environ["CLINVK_CONFIG"]).expanduser(), "CLINVK_CONFIG"
-    return paths.default_config_path(home), "default"
+        return os.path.expanduser(environ["CLINVK_CONFIG"]), "CLINVK_CONFIG"
+    return os.path.join(home, "config.yaml"), "default"  # paths.default_config_path
 
 
 def load(
@@ -187,7 +204,7 @@ def load(
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Resolve settings from defaults, the config file, CLINVK_* variables and flag overrides."""
-    home = paths.clinvk_home(environ)
+    home = paths.clinvk_home_text(environ)
     path, path_source = resolve_config_path(config_flag, environ, home)
     values = copy.deepcopy(DEFAULTS)
     sources: dict[str, str] = {}
@@ -206,15 +223,24 @@ def load(
     return Settings(values, sources, home, path, exists, model, warnings)
 
 
-def _apply_file(values: dict, sources: dict, warnings: list, path: Path, required: bool) -> bool:
+def _as_path(name: str) -> Path:
+    """The config file's name as a Path (and printed as one), once there is a file to name."""
+    from pathlib import Path
+
+    return Path(name)
+
+
+def _apply_file(values: dict, sources: dict, warnings: list, name: str, required: bool) -> bool:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(name, encoding="utf-8") as fh:  # as Path.read_text
+            text = fh.read()
     except FileNotFoundError:
         if required:
-            raise ConfigError(f"config file {path} does not exist") from None
+            raise ConfigError(f"config file {_as_path(name)} does not exist") from None
         return False
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        raise ConfigError(f"cannot read config file {_as_path(name)}: {exc}") from None
+    path = _as_path(name)
     import yaml  # deferred: not needed unless a config file exists
 
     try:
@@ -355,4 +381,6 @@ def _set(values: dict, dotted: str, value: Any) -> None:
 
 def example_text() -> str:
     """The documented example configuration shipped with clinvk."""
+    from pathlib import Path
+
     return (Path(__file__).parent / "config.example.yaml").read_text(encoding="utf-8")

@@ -21,9 +21,10 @@ from collections.abc import Iterable
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
 # lone surrogates: an argument's, a path's or stdin's undecodable byte (surrogateescape)
 _SURROGATES = "\ud800-\udfff"
-_ANY = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")
-_KEEP_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]")  # keeps \t, \n
-_JSON_RAW = re.compile(f"[\x7f-\x9f{_BIDI}]")  # what json.dumps(ensure_ascii=False) leaves raw
+# patterns, compiled on first use (re's own cache): a turn's launch path prints nothing
+_ANY = f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]"
+_KEEP_LINES = f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SURROGATES}]"  # keeps \t, \n
+_JSON_RAW = f"[\x7f-\x9f{_BIDI}]"  # what json.dumps(ensure_ascii=False) leaves raw
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -39,13 +40,13 @@ def printable(text: object, *, lines: bool = False) -> str:
     """`text` with every control character shown escaped; with `lines`, tabs and line breaks
     (but not carriage returns) are kept, for multi-line text such as a conversation."""
     value = text if isinstance(text, str) else str(text)
-    return (_KEEP_LINES if lines else _ANY).sub(_escape, value)
+    return re.sub(_KEEP_LINES if lines else _ANY, _escape, value)
 
 
 def json_text(dumped: str) -> str:
     """JSON text (from json.dumps) with the control and bidi characters JSON leaves raw written
     as `\\uXXXX` escapes: the same JSON value, harmless on a terminal."""
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
+    return re.sub(_JSON_RAW, lambda m: f"\\u{ord(m.group()):04x}", dumped)
 
 
 _ANSI_C = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -57,7 +58,7 @@ def _ansi_c(char: str) -> str:
     named = _ANSI_C.get(char)
     if named is not None:
         return named
-    if not _ANY.match(char):
+    if not re.match(_ANY, char):
         return char
     data = char.encode("utf-8", "surrogateescape" if "\udc80" <= char <= "\udcff"
                        else "surrogatepass")
@@ -68,7 +69,7 @@ def shell_quote(arg: str) -> str:
     """`arg` for a shell command line: shlex-quoted, or, when it holds a control character
     (a line break, an escape) or an undecodable byte, ANSI-C quoted (`$'fix:\\n- a'`, bash
     and zsh), which a shell reads back as the same bytes and which prints nothing raw."""
-    if not _ANY.search(arg):
+    if not re.search(_ANY, arg):
         import shlex
 
         return shlex.quote(arg)

@@ -10,8 +10,8 @@ from clinvk.clock import as_utc, parse_rfc3339, utc_now
 from clinvk.errors import UsageError
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"([0-9]{1,12})\s*([smhdw])")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DURATION = r"([0-9]{1,12})\s*([smhdw])"  # compiled on first use (re's own cache)
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 DURATION_HINT = "use a number and a unit, e.g. 90m, 12h, 30d or 2w"
 
 
@@ -23,7 +23,7 @@ def _shown(value: object) -> str:
 def parse_duration(value: str) -> timedelta:
     """'90m' -> timedelta(minutes=90); units s, m, h, d, w; UsageError on anything else."""
     text = value.strip() if isinstance(value, str) else ""
-    match = _DURATION.fullmatch(text) if text.isascii() else None
+    match = re.fullmatch(_DURATION, text) if text.isascii() else None
     if match is None:
         raise UsageError(f"invalid duration {_shown(value)!r}: {DURATION_HINT}")
     try:
@@ -81,14 +81,14 @@ def parse_when(value: str, now: datetime | None = None) -> datetime:
     text = value.strip() if isinstance(value, str) else ""
     if now is None:
         now = utc_now()
-    if text.isascii() and _DURATION.fullmatch(text):
+    if text.isascii() and re.fullmatch(_DURATION, text):
         try:
             return as_utc(now) - parse_duration(text)
         except OverflowError:
             pass
     else:
         try:
-            if _DATE.fullmatch(text):
+            if re.fullmatch(_DATE, text):
                 day = datetime.strptime(text, "%Y-%m-%d")
                 return day.replace(tzinfo=timezone.utc)
             if len(text) > 10:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import IO
 
 from clinvk.display import printable
+from clinvk.records import Record
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -22,8 +23,7 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
-@dataclass
-class Environment:
+class Environment(Record):
     stdin: IO[str] = field(default_factory=lambda: sys.stdin)
     stdout: IO[str] = field(default_factory=lambda: sys.stdout)
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
@@ -32,7 +32,7 @@ class Environment:
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     verbose: bool = False
-    _warned: set[str] = field(default_factory=set, repr=False)
+    _warned: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.stdin_isatty is None:

@@ -7,7 +7,6 @@ error, never a prompt."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import click
 
@@ -18,13 +17,14 @@ FORWARDABLE = frozenset({"config_path", "verbose", "output_format", "timeout", "
                          "model", "dry_run", "ephemeral", "here"})
 
 
-@dataclass(frozen=True)
 class Given:
-    """One root option as the user wrote it: `shown` is its spelling, value None for a flag."""
+    """One root option as the user wrote it: `shown` is its spelling, value None for a flag.
+    (A plain class: a dataclass costs its creation before a turn's backend is spawned.)"""
 
-    name: str
-    shown: str
-    value: str | None
+    __slots__ = ("name", "shown", "value")
+
+    def __init__(self, name: str, shown: str, value: str | None) -> None:
+        self.name, self.shown, self.value = name, shown, value
 
 
 def option_table(params: Iterable[click.Parameter]) -> dict[str, click.Option]:

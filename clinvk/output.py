@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import IO, Any
 
 FORMATS = ("text", "json", "stream-json")
 
 
 def _dump(obj: Any) -> str:
+    import json  # not before a turn's backend is spawned
+
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -70,6 +71,8 @@ class JsonRenderer(Renderer):
     keeps_content = True
 
     def done(self, result: dict[str, Any]) -> None:
+        import json
+
         self.out.write(json.dumps(result, ensure_ascii=False) + "\n")
         self.out.flush()
 

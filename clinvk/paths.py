@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from pathlib import Path
 
 
-def clinvk_home(environ: dict[str, str] | None = None) -> Path:
-    """$CLINVK_HOME, default ~/.clinvk."""
+def clinvk_home_text(environ: Mapping[str, str] | None = None) -> str:
+    """$CLINVK_HOME, default ~/.clinvk, as a string (no pathlib: a turn's launch path)."""
     env = os.environ if environ is None else environ
     value = env.get("CLINVK_HOME")
     if value:
-        return Path(value).expanduser()
-    return Path(env.get("HOME") or Path.home()) / ".clinvk"
+        return os.path.expanduser(value)
+    return os.path.join(env.get("HOME") or os.path.expanduser("~"), ".clinvk")
+
+
+def clinvk_home(environ: Mapping[str, str] | None = None) -> Path:
+    """$CLINVK_HOME, default ~/.clinvk."""
+    from pathlib import Path
+
+    return Path(clinvk_home_text(environ))
 
 
 def sessions_dir(home: Path) -> Path:

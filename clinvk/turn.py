@@ -3,8 +3,9 @@ renderer shows them → recorder keeps the session. Click-free; the CLI and clin
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.base import (
@@ -25,20 +26,21 @@ if TYPE_CHECKING:
     from clinvk.recorder import Recorder
 
 
-@dataclass
 class _State:
-    """What the events of one run told us."""
+    """What the events of one run told us. (A plain class: a dataclass costs its creation
+    before the spawn.)"""
 
-    keep_content: bool
-    backend_session_id: str | None = None
-    model: str | None = None
-    usage: Usage | None = None
-    cost_usd: float | None = None
-    fatal: list[str] = field(default_factory=list)
-    content: list[str] = field(default_factory=list)
-    final_text: str | None = None
-    streamed: bool = False
-    diagnostics: deque[str] = field(default_factory=lambda: deque(maxlen=5))
+    def __init__(self, keep_content: bool) -> None:
+        self.keep_content = keep_content
+        self.backend_session_id: str | None = None
+        self.model: str | None = None
+        self.usage: Usage | None = None
+        self.cost_usd: float | None = None
+        self.fatal: list[str] = []
+        self.content: list[str] = []
+        self.final_text: str | None = None
+        self.streamed = False
+        self.diagnostics: deque[str] = deque(maxlen=5)
 
 
 def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
@@ -61,7 +63,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
         env.stdout.write(plan.shell_line(env.cwd, stdin) + "\n")
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
-    env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
+    if env.verbose:
+        env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
     state = _State(keep_content=renderer.keeps_content)
     parser = plan.adapter.new_parser(_baseline(plan, spec))
     recorder: Recorder | None = None
@@ -79,8 +82,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
 
     from clinvk.pty.runner import run_lines
 
-    if not spec.ephemeral:  # a broken store fails here, not after the backend has started
-        app.store.check_writable()
+    if not spec.ephemeral and not _store_usable(app.settings.home_text):
+        app.store.check_writable()  # a broken store fails here, before the backend starts
     plan.tidy_store()
     result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
                        timeout=plan.timeout or None, stdin=stdin, on_spawn=on_spawn)
@@ -89,6 +92,19 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):
         _handle(event, state, renderer, recorder, env)
     return _conclude(plan, state, result, renderer, recorder)
+
+
+def _store_usable(home: str) -> bool:
+    """The common case of SessionStore.check_writable, told by three system calls without
+    importing the store: home and sessions/ are folders (sessions/ no symlink) and
+    sessions/ can be read and written. False: let check_writable decide (and explain)."""
+    root = os.path.join(home, "sessions")  # paths.sessions_dir, without pathlib
+    try:
+        mode = os.lstat(root).st_mode
+    except OSError:
+        return False
+    return (stat.S_ISDIR(mode) and os.path.isdir(home)
+            and os.access(root, os.R_OK | os.W_OK | os.X_OK))
 
 
 def _baseline(plan: TurnPlan, spec: TurnSpec) -> Usage | None:

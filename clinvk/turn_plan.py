@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.base import TurnRequest
 from clinvk.errors import BackendNotInstalled, UsageError
+from clinvk.records import Record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from clinvk.recorder import Recorder
 
 
-@dataclass
-class TurnSpec:
+class TurnSpec(Record):
     """What to run: a prompt on a backend, new or continuing `session`."""
 
     prompt: str

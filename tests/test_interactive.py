@@ -346,7 +346,8 @@ def test_fork_without_prompt_opens_the_copy_interactively(term: Term, backend: s
     fork = next(r for r in term.sessions() if r["id"] != original["id"])
     assert fork["parent_id"] == original["id"] and fork["backend"] == backend
     assert fork["backend_session_id"] != original["backend_session_id"]
-    assert [t["prompt"] for t in fork["turns"]] == ["forked turn"], json.dumps(fork, indent=1)  # the copy's own turns only
+    # the copy's own turns only
+    assert [t["prompt"] for t in fork["turns"]] == ["forked turn"], json.dumps(fork, indent=1)
     assert fork["token_usage"] == TURN_USAGE[backend]
     assert fork["title"] == "forked turn"
     fork_text = _transcript(term, fork["id"])

@@ -5,7 +5,6 @@ Click's parameters into a frozen object."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -14,6 +13,7 @@ from clinvk.app import App
 from clinvk.commands import common_options, pass_app
 from clinvk.errors import UsageError
 from clinvk.pty.signals import install
+from clinvk.records import Record
 
 if TYPE_CHECKING:
     from clinvk.turn_plan import TurnSpec
@@ -23,9 +23,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _timeout_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:  # no import of the durations (and datetime) module before a turn spawns
+        return None
     from clinvk.durations import parse_timeout
 
-    return None if value is None else parse_timeout(value)
+    return parse_timeout(value)
 
 
 def turn_options(func: F) -> F:
@@ -44,8 +46,7 @@ def turn_options(func: F) -> F:
     return func
 
 
-@dataclass(frozen=True)
-class TurnOptions:
+class TurnOptions(Record, frozen=True):
     """turn_options' values, and the backend arguments given after `--`."""
 
     model: str | None
@@ -69,17 +70,16 @@ T = TypeVar("T")
 
 
 def from_click(cls: type[T], ctx: click.Context) -> T:
-    """The command's parameters as `cls` (a frozen dataclass whose `turn` field takes the
+    """The command's parameters as `cls` (a frozen Record whose `turn` field takes the
     TurnOptions); a parameter `cls` does not name is a programming error (TypeError)."""
     params = dict(ctx.params)
-    names = {f.name for f in fields(TurnOptions)} - {"passthrough"}
+    names = set(TurnOptions._fields) - {"passthrough"}
     turn = TurnOptions(passthrough=tuple(ctx.meta.get(PASSTHROUGH_KEY, ())),
                        **{name: params.pop(name) for name in names})
     return cls(turn=turn, **params)  # type: ignore[call-arg]
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(Record, frozen=True):
     """The root command's options: `clinvk [OPTIONS] [PROMPT]... [-- BACKEND_ARGS]`."""
 
     backend: str | None
@@ -93,8 +93,7 @@ class RunOptions:
     turn: TurnOptions
 
 
-@dataclass(frozen=True)
-class ResumeOptions:
+class ResumeOptions(Record, frozen=True):
     """`clinvk resume`'s options."""
 
     last: bool
@@ -211,13 +210,21 @@ def run(ctx: click.Context, app: App, **_params: Any) -> int:
     app.close_store()  # no index connection held open while the backend runs
     backend = session["backend"] if session else (opts.backend or app.settings.get("default_backend"))
     app.settings.backend(backend)  # unknown or disabled backend → exit 2 before anything runs
-    from clinvk.organise import check_tags  # an unstorable tag → exit 2 before anything runs
-
     spec = TurnSpec(prompt=prompt, backend=backend, workdir=opts.workdir, session=session,
-                    title=opts.title, tags=tuple(check_tags(opts.tags)), **opts.turn.spec_fields())
+                    title=opts.title, tags=_checked_tags(opts.tags), **opts.turn.spec_fields())
     if interactive:
         return execute_interactive(app, spec)
     return execute(app, spec, opts.turn.output_format)
+
+
+def _checked_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """The tags given, each storable (exit 2 before anything runs); none given, the store's
+    rules are not even imported (a turn's launch path)."""
+    if not tags:
+        return ()
+    from clinvk.organise import check_tags
+
+    return tuple(check_tags(tags))
 
 
 def _session_to_continue(app: App, opts: RunOptions) -> dict[str, Any] | None:

@@ -14,7 +14,6 @@ import select
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import pexpect
 
@@ -30,13 +29,20 @@ DRAIN_MAX = 2.0  # ... and a grandchild that keeps the pty open is read for this
 EIO_CONFIRM = 3  # reads that must all end in EIO before the output is taken to have ended
 
 
-@dataclass
 class RunResult:
-    exit_code: int | None
-    signal: int | None
-    timed_out: bool
-    interrupted: bool
-    duration_ms: int
+    """How a run ended. (A plain class: a dataclass costs its creation before the spawn.)"""
+
+    __slots__ = ("exit_code", "signal", "timed_out", "interrupted", "duration_ms")
+
+    def __init__(self, exit_code: int | None, signal: int | None, timed_out: bool,
+                 interrupted: bool, duration_ms: int) -> None:
+        self.exit_code, self.signal = exit_code, signal
+        self.timed_out, self.interrupted, self.duration_ms = timed_out, interrupted, duration_ms
+
+    def __repr__(self) -> str:
+        return (f"RunResult(exit_code={self.exit_code!r}, signal={self.signal!r}, "
+                f"timed_out={self.timed_out!r}, interrupted={self.interrupted!r}, "
+                f"duration_ms={self.duration_ms!r})")
 
 
 class _Stop:

@@ -1,0 +1,89 @@
+"""Record: a dataclass-like base for the small value classes on a turn's launch path.
+
+`@dataclass` generates and compiles the source of `__init__`, `__repr__`, `__eq__`, ...
+for every class it decorates: about 3 M instructions (1–2 ms) per class, paid at every
+start before the backend can be spawned (bench/RESULTS.md). A Record subclass declares its
+fields the same way (annotations, class-level defaults, `dataclasses.field(default_factory=...)`)
+and gets the same behaviour from generic methods: construction by position or keyword
+(then `__post_init__`, if defined), `==` between instances of the same class, `repr`, and
+with `frozen=True` immutability
+(`dataclasses.FrozenInstanceError`) and a hash. A subclass of a record class keeps its
+fields (as a plain subclass of a dataclass); no record class derives from another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+
+class Record:
+    """Fields: the class's own annotations in order, defaults from the class body."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}
+    _frozen: ClassVar[bool] = False
+
+    def __init_subclass__(cls, frozen: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if Record not in cls.__bases__:  # a plain subclass of a record: its fields, as is
+            return
+        names = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()
+                      if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
+        defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
+        for name in defaults:  # instances carry their own values (a Field is no value)
+            if isinstance(defaults[name], dataclasses.Field):
+                delattr(cls, name)
+        cls._fields, cls._defaults, cls._frozen = names, defaults, frozen
+        cls.__match_args__ = names
+        if frozen:
+            cls.__hash__ = Record._hash  # type: ignore[method-assign]
+        else:
+            cls.__hash__ = None  # type: ignore[assignment]  # as a mutable dataclass
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cls = type(self)
+        if len(args) > len(cls._fields):
+            raise TypeError(f"{cls.__name__}() takes {len(cls._fields)} arguments, got {len(args)}")
+        values = dict(zip(cls._fields, args, strict=False))  # fewer args than fields: defaults
+        for name, value in kwargs.items():
+            if name not in cls._fields or name in values:
+                raise TypeError(f"{cls.__name__}() got an unexpected or repeated argument {name!r}")
+            values[name] = value
+        for name in cls._fields:
+            if name not in values:
+                if name not in cls._defaults:
+                    raise TypeError(f"{cls.__name__}() missing argument {name!r}")
+                default = cls._defaults[name]
+                values[name] = (default.default_factory()  # type: ignore[misc]
+                                if isinstance(default, dataclasses.Field) else default)
+            object.__setattr__(self, name, values[name])
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:
+            post_init()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def _hash(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({inner})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._frozen:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if self._frozen:
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        object.__delattr__(self, name)
