@@ -64,13 +64,28 @@ def rollout_files(thread_id: str, environ: Mapping[str, str]) -> list[Path]:
     if not is_safe_id(thread_id):
         return []
     tail = f"-{thread_id}.jsonl"
+    home = codex_home(environ)
     found = []
-    for day in _day_folders(os.path.join(codex_home(environ), "sessions")):
+    for day in _day_folders(os.path.join(home, "sessions")):
         found += [Path(day, name) for name in _names(day)
                   if name.endswith(tail) and name.startswith("rollout-")
                   and len(name) >= len("rollout-") + len(tail)
                   and os.path.isfile(os.path.join(day, name))]
+    if not found:  # a thread the user archived (`codex` moves it to archived_sessions/)
+        found = [p for p in _archived_rollouts(home) if p.name.endswith(tail)]
     return sorted(found, key=lambda p: p.name)
+
+
+def _archived_rollouts(home: Path) -> list[Path]:
+    """The rollouts under `archived_sessions/`, flat or in dated folders."""
+    out: list[Path] = []
+    for depth in (0, 3):
+        folders = [str(home / "archived_sessions")]
+        for _ in range(depth):
+            folders = [sub for folder in folders for sub in _dirs(folder)]
+        for folder in folders:
+            out += _rollouts_in(folder)
+    return out
 
 
 # folder -> (its mtime_ns, the names in it): a search looks up thousands of threads, and
@@ -138,15 +153,11 @@ def native_rollouts(environ: Mapping[str, str]) -> list[Path]:
     """Every rollout of codex's store: `sessions/YYYY/MM/DD/rollout-*.jsonl`, and those the
     user archived (`archived_sessions/`, flat or dated)."""
     home = codex_home(environ)
-    out: list[Path] = []
-    for root, depth in ((home / "sessions", 3), (home / "archived_sessions", 0),
-                        (home / "archived_sessions", 3)):
-        folders = [str(root)]
-        for _ in range(depth):
-            folders = [sub for folder in folders for sub in _dirs(folder)]
-        for folder in folders:
-            out += _rollouts_in(folder)
-    return out
+    folders = [str(home / "sessions")]
+    for _ in range(3):
+        folders = [sub for folder in folders for sub in _dirs(folder)]
+    out = [path for folder in folders for path in _rollouts_in(folder)]
+    return out + _archived_rollouts(home)
 
 
 def _dirs(folder: str) -> list[str]:

@@ -427,3 +427,26 @@ def test_claude_compaction_summary_is_not_a_prompt(tmp_path: Path) -> None:
     transcript = get_adapter("claude").native_transcript(path, {"HOME": str(tmp_path)})
     assert [t.prompt for t in split_turns(transcript.messages)] == [
         "first adopt question", "second adopt question"]
+
+
+def test_an_archived_codex_thread_is_found_by_its_id(tmp_path):
+    """A thread the user archived (codex moves its rollout to archived_sessions/) keeps its
+    transcript readable: show --transcript, search and export find it there."""
+    from clinvk.backends import get_adapter
+
+    sample = (Path(__file__).parent / "samples" / "stores" / "codex-rollout.jsonl").read_bytes()
+    thread = "01a20592-dc3e-72b0-bd0f-2803fb0461c4"
+    env = {"HOME": str(tmp_path), "CODEX_HOME": str(tmp_path / "codex")}
+    adapter = get_adapter("codex")
+    assert adapter.session_files(thread, "/x", env) == []
+    for where in ("archived_sessions", "archived_sessions/2026/11/22"):
+        target = tmp_path / "codex" / where / f"rollout-2026-11-22T23-24-00-{thread}.jsonl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(sample)
+        assert target in adapter.session_files(thread, "/x", env)
+        assert adapter.read_transcript(adapter.session_files(thread, "/x", env)).session_id == thread
+        target.unlink()
+    live = tmp_path / "codex" / "sessions/2026/11/22" / f"rollout-2026-11-22T23-24-00-{thread}.jsonl"
+    live.parent.mkdir(parents=True)
+    live.write_bytes(sample)
+    assert adapter.session_files(thread, "/x", env) == [live]
