@@ -82,7 +82,7 @@ class _Reader:
         delta = running - self.running
         self.running = running
         self.transcript.total_usage = running
-        if not self.called:  # no API call since the last count: a resume restating the total
+        if not self.called or _negative(delta):  # a resume restating the total: no call
             return
         self.called = False
         messages = self.transcript.messages
@@ -131,3 +131,9 @@ def read_codex_transcript(files: list[Path], whole: bool = False) -> Transcript:
                                 whole):
             reader.line(line)
     return reader.transcript
+
+
+def _negative(delta: Usage) -> bool:
+    """A fall of the running total: no API call makes one (codex restates it on resume)."""
+    return min(delta.input_tokens, delta.cached_input_tokens, delta.output_tokens,
+               delta.reasoning_tokens, delta.cache_creation_input_tokens) < 0

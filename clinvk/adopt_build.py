@@ -93,6 +93,12 @@ def new_record(backend: str, transcript: Transcript, turns: list[TimedTurn],
     return record
 
 
+def _key(prompt: str) -> str:
+    """A prompt as compared with the copy a record keeps: whitespace runs as one space, its
+    first 100 characters (the record's copy is clipped to 200, a piped prompt's is long)."""
+    return " ".join(prompt.split())[:100]
+
+
 def clean_text(text: str) -> str:
     """A prompt as it can be stored: lone surrogates (from JSON escapes) replaced."""
     return _SURROGATE.sub("\ufffd", text)
@@ -132,12 +138,30 @@ def _claim(windows: list[tuple[datetime, datetime, str | None]], used: list[bool
            timed: TimedTurn, same_prompt: bool) -> bool:
     """Take a free window of a turn clinvk ran that holds this conversation turn (with
     `same_prompt`, only one whose recorded prompt is the turn's)."""
-    prompt = clean_text(timed.turn.prompt)
+    prompt = _key(clean_text(timed.turn.prompt))
     for n, (low, high, recorded) in enumerate(windows):
-        if not used[n] and low <= timed.at <= high and (not same_prompt or recorded == prompt):
+        if not used[n] and low <= timed.at <= high and (not same_prompt or (
+                recorded is not None and _key(recorded) == prompt)):
             used[n] = True
             return True
     return False
+
+
+def _claim_by_time(windows: list[tuple[datetime, datetime, str | None]], used: list[bool],
+                   turns: list[TimedTurn]) -> list[TimedTurn]:
+    """The turns left once each free window (no prompt to go by) took the one sent nearest
+    its turn's start (a turn's own prompt is sent as it starts; a prompt sent just after it
+    ended, or the history a fork copied, lies further away)."""
+    left = list(turns)
+    for n, (low, high, _prompt) in enumerate(windows):
+        inside = [t for t in left if low <= t.at <= high]
+        if used[n] or not inside:
+            continue
+        start = low + SLACK
+        best = min(inside, key=lambda t: abs((t.at - start).total_seconds()))
+        used[n] = True
+        left = [t for t in left if t is not best]
+    return left
 
 
 def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[TimedTurn]:
@@ -162,7 +186,7 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
         out.append(timed)
     # each turn clinvk ran covers one conversation turn: the one with its prompt first
     rest = [t for t in out if not _claim(windows, used, t, True)]
-    rest = [t for t in rest if not _claim(windows, used, t, False)]
+    rest = _claim_by_time(windows, used, rest)
     if any(r.get("parent_id") and r.get("origin") != "adopted" for r in records):
         rest = _after_copied_history(turns, out, rest)
     return rest

@@ -107,7 +107,7 @@ class Progress:
         pad = " " * max(0, self._width - len(text))
         self.stream.write(f"\r{text}{pad}")
         self.stream.flush()
-        self._width = len(text)
+        self._width = len(text) + len(pad)  # what is on screen: a later clear blanks it all
 
     def finish(self) -> None:
         """Clear the line if anything was drawn; later updates draw nothing."""

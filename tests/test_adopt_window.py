@@ -102,3 +102,17 @@ def test_a_forks_copied_history_is_not_outside() -> None:
     assert [t.turn.prompt for t in uncovered([record], turns)] == ["later, directly"]
     record.pop("parent_id")  # no fork: a turn just before clinvk's first is still outside
     assert [t.turn.prompt for t in uncovered([record], turns)] == ["first", "later, directly"]
+
+
+def test_a_long_prompt_is_matched_by_its_stored_beginning() -> None:
+    # found by test_e2e_long_prompts: a fork with a 300 kB piped prompt right after a turn
+    long = "fork MARK:fork\n\n" + "lorem ipsum " * 30_000
+    from clinvk.store.session import clip_prompt
+
+    record = {**_record((clip_prompt(long), "2026-11-30T19:44:31Z", 1500)),
+              "created_at": "2026-11-30T19:44:29Z", "parent_id": "a" * 32}
+    turns = [_turn("history", T0 + timedelta(milliseconds=900)),
+             _turn(long, T0 + timedelta(milliseconds=1200))]
+    assert uncovered([record], turns) == []
+    record.pop("parent_id")
+    assert [t.turn.prompt for t in uncovered([record], turns)] == ["history"]

@@ -263,3 +263,20 @@ def test_clean_export_import_show_progress_on_a_terminal(tmp_path: Path) -> None
     assert code == 0 and out.count("imported ") == 150 and err == ""
     code, out, err = cli(home2, "sessions", "clean", "--older-than", "30d", "--json", tty=True)
     assert code == 0 and json.loads(out)["removed"] == 150 and err == ""
+
+
+def test_the_clear_blanks_a_padded_line_whole() -> None:
+    """A shorter line is padded over a longer one; the clear then blanks the padding too
+    (found by a CI run: '… 10 s left)' then '… 0 s left) ' left one column)."""
+    import io
+
+    from clinvk.progress import Progress
+
+    out = io.StringIO()
+    ticks = iter(range(100))
+    bar = Progress(out, "work", total=None, clock=lambda: float(next(ticks)), delay=0, interval=0)
+    bar._draw("work: a longer line")
+    bar._draw("work: short")
+    bar.finish()
+    drawn = out.getvalue().split("\r")
+    assert drawn[-2].strip() == "" and len(drawn[-2]) >= len(drawn[-3]) == len("work: a longer line")
