@@ -57,7 +57,6 @@ class _Reader:
         self.transcript = Transcript("codex")
         self.running = Usage()  # the last running total seen
         self.unassigned = Usage()  # usage not yet attached to a message
-        self.called = True  # a response item came since the last token count (a billed call)
 
     def line(self, line: dict[str, Any]) -> None:
         kind = line.get("type")
@@ -82,9 +81,6 @@ class _Reader:
         delta = running - self.running
         self.running = running
         self.transcript.total_usage = running
-        if not self.called or _negative(delta):  # a resume restating the total: no call
-            return
-        self.called = False
         messages = self.transcript.messages
         if messages and messages[-1].role != "user":
             last = messages[-1]
@@ -95,7 +91,6 @@ class _Reader:
 
     def item(self, payload: dict[str, Any], time: str | None) -> None:
         kind = payload.get("type")
-        self.called = True
         messages = self.transcript.messages
         model = self.transcript.model
         if kind == "message":
@@ -131,9 +126,3 @@ def read_codex_transcript(files: list[Path], whole: bool = False) -> Transcript:
                                 whole):
             reader.line(line)
     return reader.transcript
-
-
-def _negative(delta: Usage) -> bool:
-    """A fall of the running total: no API call makes one (codex restates it on resume)."""
-    return min(delta.input_tokens, delta.cached_input_tokens, delta.output_tokens,
-               delta.reasoning_tokens, delta.cache_creation_input_tokens) < 0

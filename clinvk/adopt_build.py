@@ -215,7 +215,11 @@ def stale_outside(record: dict[str, Any], turns: list[TimedTurn]) -> list[tuple[
         found = by_stamp.get(turn.get("at")) if turn.get("outside") is True else None
         if not found:
             continue
-        timed = found.pop(0)
+        # several prompts in one second (a clinvk turn, then one sent directly): its own
+        same = [t for t in found if isinstance(turn.get("prompt"), str)
+                and _key(clean_text(t.turn.prompt)) == _key(turn["prompt"])]
+        timed = same[0] if same else found[0]
+        found.remove(timed)
         usage = normalise_usage(timed.turn.usage.to_dict())
         stored = turn.get("usage")
         if (stored is not None and stored != usage) or turn.get("duration_ms") != _ms(timed):

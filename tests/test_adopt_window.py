@@ -116,3 +116,22 @@ def test_a_long_prompt_is_matched_by_its_stored_beginning() -> None:
     assert uncovered([record], turns) == []
     record.pop("parent_id")
     assert [t.turn.prompt for t in uncovered([record], turns)] == ["history"]
+
+
+def test_an_outside_turn_is_compared_with_its_own_prompt_of_that_second() -> None:
+    # found by test_e2e_adopt on codex: clinvk's turn and a direct one in the same second
+    from clinvk.backends.usage import Usage
+
+    from clinvk.adopt_build import stale_outside
+
+    def timed(prompt: str, ms: int, tokens: int) -> TimedTurn:
+        at = T0 + timedelta(milliseconds=ms)
+        return TimedTurn(TranscriptTurn(prompt, at.isoformat(), at.isoformat(),
+                                        Usage(input_tokens=tokens), None),
+                         at, at + timedelta(milliseconds=50), True)
+
+    turns = [timed("mine", 0, 596), timed("direct", 100, 599)]
+    record = {"turns": [{"at": "2026-11-30T19:44:28Z", "prompt": "mine", "duration_ms": 900},
+                        {"at": "2026-11-30T19:44:28Z", "prompt": "direct", "duration_ms": 50,
+                         "outside": True, "usage": {**Usage(input_tokens=599).to_dict()}}]}
+    assert stale_outside(record, turns) == []
