@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Protocol
 
 from clinvk.backends.usage import USAGE_FIELDS as USAGE_FIELDS
 from clinvk.backends.usage import Usage
 
-from clinvk.records import Record
+from clinvk.records import Record, factory
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -81,8 +80,8 @@ class TurnRequest(Record):
     model: str | None = None
     working_dir: str = "."
     resume_id: str | None = None  # backend session id to continue, None for a new session
-    extra_flags: list[str] = field(default_factory=list)  # config backends.NAME.extra_flags
-    passthrough: list[str] = field(default_factory=list)  # everything after `--`
+    extra_flags: list[str] = factory(list)  # config backends.NAME.extra_flags
+    passthrough: list[str] = factory(list)  # everything after `--`
     fork: bool = False  # start a new session from `resume_id` (what `Adapter.prepare_fork` gave)
 
     @property

@@ -1,4 +1,4 @@
-from clinvk.cli import main
+from clinvk.launch import main
 
 if __name__ == "__main__":
     main()

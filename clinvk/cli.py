@@ -1,15 +1,14 @@
-"""Entry point: the root Click group, lazy subcommands, and the one top-level error handler."""
+"""The root Click group and its lazy subcommands: every command line but the plain run form
+(clinvk.launch reads that one itself)."""
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from clinvk import __version__
-from clinvk.errors import ClinvkError, ExitCode
+from clinvk.guard import guarded
 from clinvk.lazy_group import LazyGroup, load
 
 if TYPE_CHECKING:
@@ -114,43 +113,18 @@ def cli(ctx: click.Context) -> None:
     """Run prompts on claude, codex or gemini and resume them from any shell."""
 
 
-def _report(app: App, message: str, code: int) -> int:
-    from clinvk.display import printable
-
-    # line breaks kept: an ambiguous prefix lists its candidates one per line
-    app.env.stderr.write(f"clinvk: error: {printable(message, lines=True)}\n")
-    return code
-
-
-def run_cli(argv: list[str] | None = None, env: Environment | None = None) -> int:
-    """Run the CLI in this process and return its exit code: the in-process entry (tests,
-    embedding). Unlike main() it neither exits nor leaves a signal handler behind (an
-    interactive run keeps its own for a late Ctrl-C until the process ends)."""
-    import signal
-
-    sigint = signal.getsignal(signal.SIGINT)
-    try:
-        return _run(argv, env)
-    finally:
-        if sigint is not None and signal.getsignal(signal.SIGINT) is not sigint:
-            try:
-                signal.signal(signal.SIGINT, sigint)
-            except ValueError:  # not in the main thread
-                pass
-
-
-def _run(argv: list[str] | None, env: Environment | None) -> int:
-    """Run the CLI and return its exit code; every error ends here as one stderr line."""
+def run_click(argv: list[str], env: Environment | None) -> int:
+    """Read `argv` with Click, run the command, and return its exit code (clinvk.guard)."""
     from clinvk.app import App
 
     app = App(env)
+    return guarded(app, lambda: _click_main(app, argv))
+
+
+def _click_main(app: App, argv: list[str]) -> int | None:
+    """Click's own outcomes: --help and --version, its usage errors, its abort."""
     try:
-        code = cli.main(args=argv, prog_name="clinvk", standalone_mode=False, obj=app)
-        if not isinstance(code, int):
-            code = ExitCode.OK
-        if code == ExitCode.OK:
-            app.after_command()
-        return int(code)
+        return cli.main(args=argv, prog_name="clinvk", standalone_mode=False, obj=app)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -160,54 +134,4 @@ def _run(argv: list[str] | None, env: Environment | None) -> int:
         exc.show(file=app.env.stderr)
         return exc.exit_code
     except click.Abort:
-        return _report(app, "interrupted", ExitCode.INTERRUPTED)
-    except ClinvkError as exc:
-        return _report(app, exc.message, exc.exit_code)
-    except KeyboardInterrupt:
-        return _report(app, "interrupted", ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        _silence(app.env.stdout)
-        return ExitCode.OK
-    except Exception as exc:  # the last line of defence: never a traceback
-        if app.env.environ.get("CLINVK_DEBUG"):
-            raise
-        return _report(app, f"internal error: {type(exc).__name__}: {exc}", ExitCode.BACKEND_FAILED)
-    finally:
-        _close_store(app)
-        try:
-            app.env.stdout.flush()
-        except (BrokenPipeError, ValueError):
-            _silence(app.env.stdout)
-
-
-def _close_store(app: App) -> None:
-    """Close the index (its last connection folds sqlite's write-ahead log back into the
-    file): main() leaves with os._exit, which would leave the -wal and -shm files behind."""
-    try:
-        app.close_store()
-    except Exception:  # closing never fails a command that has run
-        pass
-
-
-def _silence(stdout: IO[str]) -> None:
-    """A reader that went away: later writes (the interpreter's own flush) go nowhere."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
-def main(argv: list[str] | None = None) -> None:
-    """The `clinvk` command: run, flush, and leave without tearing the interpreter down.
-
-    Everything clinvk keeps is written (atomically, fsync'ed) by the time _run returns,
-    and the backend is reaped; the teardown of Click, pexpect and the rest takes tens of ms
-    after the backend is done (more on a busy machine), which every turn would pay."""
-    code = _run(argv, None)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+        raise KeyboardInterrupt from None

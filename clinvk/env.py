@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import field
 from typing import IO
 
 from clinvk.display import printable
-from clinvk.records import Record
+from clinvk.records import Record, factory
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -24,15 +23,15 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 class Environment(Record):
-    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
-    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    cwd: str = field(default_factory=os.getcwd)
+    stdin: IO[str] = factory(lambda: sys.stdin)
+    stdout: IO[str] = factory(lambda: sys.stdout)
+    stderr: IO[str] = factory(lambda: sys.stderr)
+    environ: Mapping[str, str] = factory(lambda: dict(os.environ))
+    cwd: str = factory(os.getcwd)
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     verbose: bool = False
-    _warned: set[str] = field(default_factory=set)
+    _warned: set[str] = factory(set)
 
     def __post_init__(self) -> None:
         if self.stdin_isatty is None:

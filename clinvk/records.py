@@ -3,18 +3,42 @@
 `@dataclass` generates and compiles the source of `__init__`, `__repr__`, `__eq__`, ...
 for every class it decorates: about 3 M instructions (1–2 ms) per class, paid at every
 start before the backend can be spawned (bench/RESULTS.md). A Record subclass declares its
-fields the same way (annotations, class-level defaults, `dataclasses.field(default_factory=...)`)
-and gets the same behaviour from generic methods: construction by position or keyword
-(then `__post_init__`, if defined), `==` between instances of the same class, `repr`, and
-with `frozen=True` immutability
+fields the same way (annotations, class-level defaults, `factory(make)` where a dataclass
+says `field(default_factory=make)`) and gets the same behaviour from generic methods:
+construction by position or keyword (then `__post_init__`, if defined), `==` between
+instances of the same class, `repr`, and with `frozen=True` immutability
 (`dataclasses.FrozenInstanceError`) and a hash. A subclass of a record class keeps its
 fields (as a plain subclass of a dataclass); no record class derives from another.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
+# no `dataclasses` (nor the `inspect` it imports, ~15 ms) before a turn's backend is spawned
+
+
+class _Factory:
+    """A field's default made anew for each instance."""
+
+    __slots__ = ("default_factory",)
+
+    def __init__(self, make: Any) -> None:
+        self.default_factory = make
+
+
+def factory(make: Any) -> Any:
+    """The default of a field made by calling `make()` for each instance."""
+    return _Factory(make)
+
+
+def _frozen_error(message: str) -> Exception:
+    import dataclasses
+
+    return dataclasses.FrozenInstanceError(message)
 
 
 class Record:
@@ -32,8 +56,8 @@ class Record:
         names = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()
                       if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
         defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
-        for name in defaults:  # instances carry their own values (a Field is no value)
-            if isinstance(defaults[name], dataclasses.Field):
+        for name in defaults:  # instances carry their own values (a factory is no value)
+            if isinstance(defaults[name], _Factory):
                 delattr(cls, name)
         cls._fields, cls._defaults, cls._frozen = names, defaults, frozen
         cls.__match_args__ = names
@@ -56,8 +80,8 @@ class Record:
                 if name not in cls._defaults:
                     raise TypeError(f"{cls.__name__}() missing argument {name!r}")
                 default = cls._defaults[name]
-                values[name] = (default.default_factory()  # type: ignore[misc]
-                                if isinstance(default, dataclasses.Field) else default)
+                values[name] = (default.default_factory()
+                                if isinstance(default, _Factory) else default)
             object.__setattr__(self, name, values[name])
         post_init = getattr(self, "__post_init__", None)
         if post_init is not None:
@@ -80,10 +104,10 @@ class Record:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self._frozen:
-            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+            raise _frozen_error(f"cannot assign to field {name!r}")
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         if self._frozen:
-            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+            raise _frozen_error(f"cannot delete field {name!r}")
         object.__delattr__(self, name)

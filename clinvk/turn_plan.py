@@ -6,9 +6,7 @@ Click-free."""
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clinvk.backends.base import TurnRequest
 from clinvk.errors import BackendNotInstalled, UsageError
@@ -17,6 +15,7 @@ from clinvk.records import Record
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
+    from typing import Any
 
     from clinvk.app import App
     from clinvk.recorder import Recorder
@@ -140,7 +139,11 @@ class TurnPlan:
         id, when the backend takes one."""
         resume_id = self.request.resume_id
         fresh = resume_id is None or (self.request.fork and resume_id == self.original_id)
-        return str(uuid.uuid4()) if fresh and self.adapter.assigns_session_id else None
+        if not (fresh and self.adapter.assigns_session_id):
+            return None
+        import uuid
+
+        return str(uuid.uuid4())
 
     @property
     def original_id(self) -> str | None:
@@ -162,6 +165,8 @@ class TurnPlan:
 
     def cleanup(self) -> None:
         if self.scratch:
+            import shutil
+
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 
@@ -175,7 +180,9 @@ class TurnPlan:
         return line if self.workdir == cwd else f"cd {shell_quote(self.workdir)} && {line}"
 
     def executable(self) -> str:
-        path = shutil.which(self.argv[0], path=self.environ.get("PATH"))
+        from clinvk.pty.process import find_executable
+
+        path = find_executable(self.argv[0], self.environ.get("PATH"))
         if path is None:
             raise BackendNotInstalled(
                 f"`{self.argv[0]}` not found on PATH: the {self.adapter.name} CLI is not "

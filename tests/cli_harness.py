@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from clinvk.cli import run_cli as clinvk_entry
 from clinvk.env import Environment
+from clinvk.launch import run_cli as clinvk_entry
 
 # the handlers clinvk (or a backend run) may install; put back after each call
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGCHLD,

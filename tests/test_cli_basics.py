@@ -35,7 +35,7 @@ def test_version(clinvk):
 
 
 def test_help_does_not_import_heavy_modules():
-    code = ("import sys\nfrom clinvk.cli import run_cli\nimport contextlib, io\n"
+    code = ("import sys\nfrom clinvk.launch import run_cli\nimport contextlib, io\n"
             "with contextlib.redirect_stdout(io.StringIO()): run_cli(['--help'])\n"
             "print(','.join(m for m in ('pexpect', 'yaml', 'humanize', 'sqlite3') "
             "if m in sys.modules))")

@@ -116,7 +116,7 @@ def test_in_process_calls_leave_this_process_as_they_found_it(fake):
 
 def test_the_entry_point_itself_leaves_no_handler_and_no_descriptor(fake, monkeypatch):
     """clinvk.cli.run_cli without the harness around it: what clinvk itself puts back."""
-    from clinvk.cli import run_cli
+    from clinvk.launch import run_cli
 
     monkeypatch.chdir(fake.cwd)
     before = _process_snapshot()

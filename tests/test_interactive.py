@@ -280,7 +280,7 @@ def hook(event, args):
             with open(os.environ["LOCK_LOG"], "a") as fh:
                 fh.write(target + "\n")
 sys.addaudithook(hook)
-from clinvk.cli import main
+from clinvk.launch import main
 main(sys.argv[1:])
 """
 
@@ -665,7 +665,7 @@ def test_real_codex_tui_title_requests_are_billed_to_their_turns(tmp_path: Path)
 def test_a_late_ctrl_c_does_not_cut_the_recording_short(monkeypatch) -> None:
     """Ctrl-C pressed as the backend exits reaches clinvk while it records: ignored."""
     from clinvk import interactive_turn
-    from clinvk.commands import run as run_cmd
+    from clinvk import run_prompt as run_cmd
 
     recorded = []
 

@@ -139,8 +139,8 @@ def test_import_with_a_hostile_title_flag_and_errors_quoting_user_text(hostile, 
 
 
 def test_the_picker_escapes_titles(hostile):
-    from clinvk.cli import run_cli
     from clinvk.env import Environment
+    from clinvk.launch import run_cli
 
     out, err = io.StringIO(), io.StringIO()
     env = Environment(stdin=io.StringIO("\n"), stdout=out, stderr=err, stdin_isatty=True,

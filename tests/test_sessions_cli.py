@@ -400,7 +400,7 @@ def test_root_help_imports_no_command_module():
     import subprocess
     import sys
 
-    code = ("import sys, io, contextlib\nfrom clinvk.cli import run_cli\n"
+    code = ("import sys, io, contextlib\nfrom clinvk.launch import run_cli\n"
             "with contextlib.redirect_stdout(io.StringIO()) as out: run_cli(['--help'])\n"
             "assert 'sessions' in out.getvalue()\n"
             "print(sorted(m for m in sys.modules if m.startswith('clinvk.commands.') "
@@ -425,7 +425,7 @@ def test_sessions_help_imports_no_subcommand_module():
     import subprocess
     import sys
 
-    code = ("import sys, io, contextlib\nfrom clinvk.cli import run_cli\n"
+    code = ("import sys, io, contextlib\nfrom clinvk.launch import run_cli\n"
             "with contextlib.redirect_stdout(io.StringIO()) as out: run_cli(['sessions', '--help'])\n"
             "assert 'search ' in out.getvalue() and 'stats ' in out.getvalue()\n"
             "print(sorted(m for m in sys.modules if m.startswith(('clinvk.commands.search_cmd', "

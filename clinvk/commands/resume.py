@@ -8,17 +8,10 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, pass_app
-from clinvk.commands.run import (
-    PassthroughCommand,
-    ResumeOptions,
-    execute,
-    execute_interactive,
-    from_click,
-    require_prompt,
-    turn_options,
-    wants_interactive,
-)
+from clinvk.commands.run import PassthroughCommand, from_click, turn_options
 from clinvk.errors import UsageError
+from clinvk.run_prompt import execute, execute_interactive, require_prompt, wants_interactive
+from clinvk.turn_options import ResumeOptions
 
 PICKER_ROWS = 20
 

@@ -1,6 +1,6 @@
 """Hand the user's terminal over to a program running in a pty (the asciinema habit).
 
-The program is spawned with pexpect in a pty sized like the terminal. While it runs, the
+The program is spawned in a pty sized like the terminal. While it runs, the
 terminal is in raw mode, so every key (Ctrl-C and Ctrl-Z included) goes to the program
 as it would if it had been started directly (except Ctrl-Z, below); its output goes to
 the terminal unchanged. Resizes are forwarded (SIGWINCH → setwinsize). Ctrl-Z suspends
@@ -20,12 +20,14 @@ import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import pexpect
+from typing import TYPE_CHECKING
 
 from clinvk.pty.process import GRACE, finish_group, kill_group, spawn
 from clinvk.pty.signals import routed
 from clinvk.pty.terminal import CLASSIC, RawTerminal, terminal_size
+
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
 
 READ_SIZE = 1 << 16
 POLL = 0.1  # seconds between checks of the child's state when nothing is read
@@ -51,7 +53,7 @@ class InteractiveResult:
 
 
 class _Session:
-    def __init__(self, child: pexpect.spawn, in_fd: int, out_fd: int) -> None:
+    def __init__(self, child: PtyProcess, in_fd: int, out_fd: int) -> None:
         self.child = child
         self.in_fd = in_fd
         self.out_fd = out_fd
@@ -80,7 +82,7 @@ class _Session:
 
     def child_stopped(self) -> bool:
         """True when the child stopped itself (SIGTSTP); consumes only stop reports, so
-        pexpect still collects the exit status."""
+        ptyprocess still collects the exit status."""
         try:
             info = os.waitid(os.P_PID, self.child.pid, os.WSTOPPED | os.WNOHANG)
         except ChildProcessError:
@@ -101,7 +103,7 @@ class _Session:
             self.signal_child(signal.SIGWINCH)
 
     def pump(self) -> None:
-        child_fd = self.child.child_fd
+        child_fd = self.child.fd
         stdin_open = True
         self.sync_size()
         with RawTerminal(self.in_fd) as raw:

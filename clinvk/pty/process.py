@@ -1,5 +1,10 @@
-"""A program in a pty of its own (pexpect makes it a session leader: its pid is its process
-group's id), and the stopping of that whole group."""
+"""A program in a pty of its own (a session leader: its pid is its process group's id), and
+the stopping of that whole group.
+
+The fork and exec are clinvk's own (the steps of ptyprocess.PtyProcess.spawn, which
+pexpect uses), so that a turn's backend is spawned before pexpect is even imported: the
+running child is then handed to ptyprocess.PtyProcess, which waits for it, reports how it
+ended and closes the pty."""
 
 from __future__ import annotations
 
@@ -7,29 +12,156 @@ import os
 import signal
 import time
 from collections.abc import Mapping
-from functools import partial
+from typing import TYPE_CHECKING
 
-import pexpect
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
 
 GRACE = 3.0  # seconds a child gets to finish after Ctrl-C or SIGTERM before it is killed
+MAX_FD = 1 << 20  # descriptors above are not looked at in the child (as ptyprocess)
 
 
 def spawn(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: tuple[int, int],
-          echo: bool = True, stdin: bytes | None = None) -> pexpect.spawn:
-    """pexpect.spawn of argv in a pty of `dimensions` (rows, cols). With `stdin`, the child
-    reads those bytes from a file on fd 0 (a pty is no pipe: its line discipline cuts a line
-    at 4095 bytes) while its output stays on the pty; the file is private to this user and
-    gone again once the child has started."""
+          echo: bool = True, stdin: bytes | None = None) -> PtyProcess:
+    """argv in a new pty of `dimensions` (rows, cols), once it has exec'd (OSError when it
+    could not). With `stdin`, the child reads those bytes from a file on fd 0 (a pty is no
+    pipe: its line discipline cuts a line at 4095 bytes) while its output stays on the
+    pty; the file is private to this user and gone again once the child has started."""
     path = _stdin_file(stdin) if stdin is not None else None
     try:
-        return pexpect.spawn(
-            argv[0], argv[1:], cwd=cwd, env=dict(env), encoding=None, echo=echo,
-            dimensions=dimensions, use_poll=True,
-            preexec_fn=None if path is None else partial(_stdin_from, path),
-        )
-    finally:  # spawn returns once the child has exec'd (or failed to)
+        pid, fd = fork_exec(argv, cwd=cwd, env=env, dimensions=dimensions, echo=echo,
+                            stdin_path=path)
+    finally:
         if path is not None:
             os.unlink(path)
+    from ptyprocess import PtyProcess
+
+    child = PtyProcess(pid, fd)
+    child.delayafterclose = 0  # its close() would sleep 0.1 s after the child is gone
+    child.argv, child.env, child.launch_dir = list(argv), dict(env), cwd
+    return child
+
+
+def find_executable(name: str, path: str | None) -> str | None:
+    """shutil.which(name, path=path) on POSIX, without importing shutil (and its fnmatch,
+    bz2, lzma) before the spawn: the first executable file of that name on `path`."""
+    if os.sep in name:
+        return name if _executable(name) else None
+    if path is None:
+        path = os.environ.get("PATH")
+        if path is None:
+            try:
+                path = os.confstr("CS_PATH")
+            except (AttributeError, ValueError):
+                path = os.defpath
+    seen: set[str] = set()
+    for folder in path.split(os.pathsep) if path else ():
+        if folder in seen:
+            continue
+        seen.add(folder)
+        candidate = os.path.join(folder, name)
+        if _executable(candidate):
+            return candidate
+    return None
+
+
+def _executable(file: str) -> bool:
+    return os.path.exists(file) and os.access(file, os.X_OK) and not os.path.isdir(file)
+
+
+def fork_exec(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: tuple[int, int],
+              echo: bool, stdin_path: str | None) -> tuple[int, int]:
+    """Fork a child in a new pty (os.forkpty: its own session, the pty its controlling
+    terminal) and exec argv there; (pid, the pty's master fd) once the exec happened.
+    A failure in the child before or at the exec comes back through a close-on-exec pipe
+    and is raised here as the OSError the child met."""
+    import pty
+
+    read_end, write_end = os.pipe()  # both close-on-exec
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec, or report why not and leave
+        try:
+            _in_child(argv, cwd, env, dimensions, echo, stdin_path, write_end)
+        finally:
+            os._exit(os.EX_OSERR)
+    os.close(write_end)
+    report = _read_all(read_end)
+    os.close(read_end)
+    if report:
+        _discard(pid, fd)
+        number, _, message = report.decode("utf-8", "replace").partition(":")
+        raise OSError(int(number) if number.isdigit() else 0, message)
+    try:
+        _set_size(fd, dimensions)
+    except OSError:
+        pass
+    return pid, fd
+
+
+def _in_child(argv: list[str], cwd: str, env: Mapping[str, str], dimensions: tuple[int, int],
+              echo: bool, stdin_path: str | None, report_fd: int) -> None:
+    """Between fork and exec: size and echo of the pty, no descriptor but 0-2 (and the
+    report pipe, closed by the exec), the directory, stdin; then exec."""
+    try:
+        try:
+            _set_size(0, dimensions)
+        except OSError:
+            pass
+        if not echo:
+            _echo_off(0)
+        os.closerange(3, report_fd)
+        os.closerange(report_fd + 1, MAX_FD)
+        os.chdir(cwd)
+        if stdin_path is not None:
+            file = os.open(stdin_path, os.O_RDONLY)
+            os.dup2(file, 0)
+            os.close(file)
+        os.execvpe(argv[0], argv, dict(env))
+    except OSError as exc:
+        os.write(report_fd, f"{exc.errno or 0}:{exc.strerror or exc}".encode("utf-8", "replace"))
+    except BaseException as exc:
+        os.write(report_fd, f"0:{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+
+
+def _set_size(fd: int, dimensions: tuple[int, int]) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    rows, cols = dimensions
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def _echo_off(fd: int) -> None:
+    import termios
+
+    try:
+        attrs = termios.tcgetattr(fd)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except termios.error:
+        pass
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _discard(pid: int, fd: int) -> None:
+    """A child that failed before its exec: reap it and close its pty."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    os.close(fd)
 
 
 def _stdin_file(data: bytes) -> str:
@@ -45,14 +177,7 @@ def _stdin_file(data: bytes) -> str:
     return path
 
 
-def _stdin_from(path: str) -> None:
-    """In the child before exec (pexpect has closed every other descriptor by then)."""
-    fd = os.open(path, os.O_RDONLY)
-    os.dup2(fd, 0)
-    os.close(fd)
-
-
-def kill_group(child: pexpect.spawn, sig: int) -> None:
+def kill_group(child: PtyProcess, sig: int) -> None:
     """Send sig to the child's process group (to the child alone should the group be gone)."""
     try:
         os.killpg(child.pid, sig)

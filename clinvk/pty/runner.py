@@ -1,4 +1,4 @@
-"""Run a command in a pty with pexpect and hand its output over line by line.
+"""Run a command in a pty and hand its output over line by line.
 
 The runner knows no backend: it spawns argv, splits what arrives into lines (tolerating
 `\\r\\n`, multi-byte characters split across reads and very long lines), enforces a
@@ -14,12 +14,14 @@ import select
 import signal
 import time
 from collections.abc import Callable, Mapping
-
-import pexpect
+from typing import TYPE_CHECKING
 
 from clinvk.pty.process import GRACE, finish_group, kill_group, spawn
 from clinvk.pty.signals import routed
 from clinvk.pty.terminal import WIDE, terminal_size
+
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
 
 READ_SIZE = 1 << 16
 MAX_LINE = 16 << 20  # a longer line is handed over in pieces rather than buffered whole
@@ -92,7 +94,7 @@ def _decode(raw: bytes | bytearray) -> str:
 
 
 class _PtyReader:
-    """Reads the pty of a pexpect child without pexpect's per-read poll: the fd is
+    """Reads the pty of a child without a poll per read: the fd is
     non-blocking, so a busy child is drained with plain reads and a quiet one is waited
     for with one poll."""
 
@@ -146,7 +148,7 @@ def _drain(reader: _PtyReader, splitter: LineSplitter, on_line: Callable[[str], 
 class _Killer:
     """The escalation of one run: first signal, then SIGKILL to the group at kill_at."""
 
-    def __init__(self, child: pexpect.spawn) -> None:
+    def __init__(self, child: PtyProcess) -> None:
         self.child = child
         self.kill_at: float | None = None
         self.killed = False  # SIGKILL was sent already
@@ -163,7 +165,7 @@ class _Killer:
             self.killed = True
 
 
-def _reap(child: pexpect.spawn, killer: _Killer, stop: _Stop, deadline: float | None,
+def _reap(child: PtyProcess, killer: _Killer, stop: _Stop, deadline: float | None,
           grace: float) -> None:
     """Wait for a child whose output has ended to exit, without pexpect's fixed sleeps;
     a child that lingers past the timeout or a Ctrl-C is killed with its group, and once
@@ -173,17 +175,16 @@ def _reap(child: pexpect.spawn, killer: _Killer, stop: _Stop, deadline: float | 
             killer.start(signal.SIGTERM, grace)
         killer.escalate()
         time.sleep(0.005)
-    child.ptyproc.delayafterclose = 0
     child.close(force=True)
     if killer.kill_at is not None:
         finish_group(child.pid, time.monotonic() if killer.killed else killer.kill_at)
 
 
-def _pump(child: pexpect.spawn, killer: _Killer, on_line: Callable[[str], None], stop: _Stop,
+def _pump(child: PtyProcess, killer: _Killer, on_line: Callable[[str], None], stop: _Stop,
           deadline: float | None, grace: float) -> tuple[bool, bool]:
     """Hand the child's output to on_line until it ends; (timed out, interrupted)."""
     splitter = LineSplitter()
-    reader = _PtyReader(child.child_fd)
+    reader = _PtyReader(child.fd)
     timed_out = interrupted = False
     while True:
         now = time.monotonic()
