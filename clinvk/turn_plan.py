@@ -190,10 +190,13 @@ class TurnPlan:
             )
         return path
 
-    def _archiver(self, record: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Any]] | None:
+    def _archiver(self) -> Callable[[dict[str, Any]], tuple[dict[str, Any], Callable[[], Any]] | None]:
+        """The recorder's archiver. Made while the backend runs (the recorder is), so that
+        the archive's modules are imported then, not after the backend has exited."""
         from clinvk.archive import for_recorder
+        from clinvk.transcripts import access  # noqa: F401  (what for_recorder imports)
 
-        return for_recorder(self.app, record)
+        return lambda record: for_recorder(self.app, record)
 
     def recorder(self, first_prompt: str | None, model: str | None,
                  now: datetime | None = None) -> Recorder:
@@ -207,7 +210,7 @@ class TurnPlan:
         common = {"store_prompts": self.store_prompts, "store_usage": self.store_usage,
                   "notice": self.app.env.warn,
                   "prices": self.app.prices if self.store_usage else None,
-                  "archiver": None if store is None else self._archiver}
+                  "archiver": None if store is None else self._archiver()}
         if spec.session is not None and not spec.fork:
             return Recorder(store, dict(spec.session), exists=True, **common)
         settings = self.app.settings
