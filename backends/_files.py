@@ -3,7 +3,8 @@ has just created. Nothing here knows a backend, clinvk's store or Click."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
     from pathlib import Path

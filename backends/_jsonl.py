@@ -11,9 +11,12 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
     from pathlib import Path

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
 
 from clinvk.backends.usage import USAGE_FIELDS as USAGE_FIELDS
 from clinvk.backends.usage import Usage
 
 from clinvk.records import Record, factory
 
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Protocol
 
     from clinvk.backends.transcript import Transcript, TranscriptTurn
 
@@ -123,16 +125,18 @@ class Retention(Record, frozen=True):
     setting: str
 
 
-class LineParser(Protocol):
-    """Stateful parser for one run of the backend: one call per output line."""
+if TYPE_CHECKING:  # a typing construct: only for the checker
 
-    def feed(self, line: str) -> list[Event]:
-        """Parse one line (without its line ending) into zero or more events."""
-        ...
+    class LineParser(Protocol):
+        """Stateful parser for one run of the backend: one call per output line."""
 
-    def finish(self, exit_code: int | None) -> list[Event]:
-        """Called once when the process has ended; emits any closing events."""
-        ...
+        def feed(self, line: str) -> list[Event]:
+            """Parse one line (without its line ending) into zero or more events."""
+            ...
+
+        def finish(self, exit_code: int | None) -> list[Event]:
+            """Called once when the process has ended; emits any closing events."""
+            ...
 
 
 

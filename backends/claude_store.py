@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import as_dict, as_int, home_dir, is_safe_id
 from clinvk.backends.base import Relocation, Retention, StoreFile, Usage
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
     from pathlib import Path

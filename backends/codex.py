@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import codex_store
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 from clinvk.backends.codex_store import usage_from_codex
 
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from clinvk.backends.base import Event, Relocation, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn

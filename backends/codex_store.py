@@ -15,7 +15,6 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import (
@@ -29,6 +28,10 @@ from clinvk.backends._jsonl import (
     read_first_json_line,
 )
 from clinvk.backends.base import Relocation, StoreFile, Usage
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
     from pathlib import Path

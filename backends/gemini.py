@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from clinvk.backends import gemini_store
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_int, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
 
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from clinvk.backends.base import Event, Relocation, Retention, StoreFile, TurnRequest
     from clinvk.backends.transcript import Transcript, TranscriptTurn

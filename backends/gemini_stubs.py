@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import Any
 
 _NAME = re.compile(r"session-.+-([0-9A-Za-z_-]{8})\.jsonl")
 _IGNORED_USER_PREFIXES = ("/", "?", "<session_context>", "<hook_context>")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from clinvk.env import Environment
 
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from clinvk.config import Settings
     from clinvk.pricing import PriceTable

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 from clinvk import paths
 from clinvk.errors import ConfigError
 
-if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:  # neither typing nor pathlib is imported before a turn's backend is spawned
+    from collections.abc import Callable
     from pathlib import Path
+    from typing import Any
+
+    _Check = tuple[Callable[[Any], bool], str]  # (checker, what is expected)
 
 BACKEND_DEFAULTS: dict[str, Any] = {
     "command": None,
@@ -43,8 +47,6 @@ DEFAULTS: dict[str, Any] = {
 
 BUILTIN_BACKENDS = ("claude", "codex", "gemini")
 
-# dotted key -> (checker, what is expected)
-_Check = tuple[Callable[[Any], bool], str]
 
 
 def _is_int(v: Any) -> bool:

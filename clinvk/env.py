@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import IO
 
 from clinvk.display import printable
 from clinvk.records import Record, factory
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import IO
 
 
 def _isatty(stream: IO[str]) -> bool:

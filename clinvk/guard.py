@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
 
 from clinvk.errors import ClinvkError, ExitCode
 
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 if TYPE_CHECKING:
+    from typing import IO
+
     from clinvk.app import App
 
 

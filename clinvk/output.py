@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import IO, Any
+
 
 FORMATS = ("text", "json", "stream-json")
 

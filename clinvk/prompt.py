@@ -5,9 +5,10 @@ or a model that cannot be recorded is refused (`refuse_unstorable`)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from clinvk.env import Environment
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
     from typing import Protocol

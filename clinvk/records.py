@@ -13,7 +13,8 @@ fields (as a plain subclass of a dataclass); no record class derives from anothe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 
 if TYPE_CHECKING:
     from typing import Any, ClassVar

@@ -10,9 +10,12 @@ reports itself. tests/test_run_argv.py holds it to Click's reading."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from clinvk.turn_options import RunOptions, TurnOptions
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import Any
 
 SUBCOMMANDS = frozenset({"resume", "sessions", "config", "backends"})  # clinvk.cli's
 OUTPUT_FORMATS = frozenset({"text", "json", "stream-json"})

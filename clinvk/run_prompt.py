@@ -4,12 +4,14 @@ it shares with `resume`: the prompt read, the session to continue chosen, one tu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from clinvk.errors import UsageError
 from clinvk.pty.signals import install
 
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from clinvk.app import App
     from clinvk.turn_options import RunOptions
     from clinvk.turn_plan import TurnSpec

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.base import (
     BackendError,
@@ -20,7 +19,11 @@ from clinvk.backends.base import (
 from clinvk.errors import BackendFailed, ClinvkError, ExitCode, Interrupted, TimedOut
 from clinvk.turn_plan import TurnPlan, TurnSpec
 
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from clinvk.app import App
     from clinvk.output import Renderer
     from clinvk.recorder import Recorder

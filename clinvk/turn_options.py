@@ -4,9 +4,11 @@ command's plain form, by clinvk.launch's own reading of the command line. Click-
 
 from __future__ import annotations
 
-from typing import Any
-
 from clinvk.records import Record
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class TurnOptions(Record, frozen=True):

@@ -6,11 +6,12 @@ Click-free."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from clinvk.backends.base import TurnRequest
 from clinvk.errors import BackendNotInstalled, UsageError
 from clinvk.records import Record
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,7 +12,8 @@ import os
 import signal
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
     from ptyprocess import PtyProcess

@@ -14,11 +14,12 @@ import select
 import signal
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from clinvk.pty.process import GRACE, finish_group, kill_group, spawn
 from clinvk.pty.signals import routed
 from clinvk.pty.terminal import WIDE, terminal_size
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
     from ptyprocess import PtyProcess

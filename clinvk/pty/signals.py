@@ -6,9 +6,12 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
-Handler = Callable[[int, Any], Any] | int | None
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from typing import Any
+
+    Handler = Callable[[int, Any], Any] | int | None
 
 
 def install(handlers: Mapping[int, Handler]) -> dict[int, Handler]:
