@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 REPLACEMENT = "\ufffd"
 # a NUL, or a lone surrogate: an argument's or stdin's undecodable byte (surrogateescape)
 # or one a transcript or a Python caller carried in
-_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSENDABLE = "[\x00\ud800-\udfff]"  # compiled only for a text that holds one (re caches it)
 
 
 def clean(text: str) -> tuple[str, int]:
@@ -38,7 +38,7 @@ def clean(text: str) -> tuple[str, int]:
             return text, 0
         except UnicodeEncodeError:
             pass
-    return _UNSENDABLE.subn(REPLACEMENT, text)
+    return re.subn(_UNSENDABLE, REPLACEMENT, text)
 
 
 def clean_spec(spec: TurnTexts, env: Environment) -> None:
@@ -68,7 +68,7 @@ def clean_spec(spec: TurnTexts, env: Environment) -> None:
 
 
 def _undecodable(text: str | None) -> bool:
-    return text is not None and _UNSENDABLE.search(text) is not None
+    return text is not None and clean(text)[1] > 0
 
 
 def refuse_unstorable(workdir: str, model: str | None) -> None:

@@ -1,0 +1,127 @@
+"""clinvk.pty.process: clinvk's own fork/exec of a program in a pty (the steps of
+ptyprocess's spawn, done before pexpect or ptyprocess is imported), seen from the child."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+
+import pytest
+
+from clinvk.pty.process import find_executable, spawn
+from clinvk.pty.runner import run_lines
+
+REPORT = r"""
+import json, os, sys, termios
+fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+attrs = termios.tcgetattr(1)
+print(json.dumps({"fds": fds, "size": list(os.get_terminal_size(1)), "cwd": os.getcwd(),
+                  "env": dict(os.environ), "echo": bool(attrs[3] & termios.ECHO),
+                  "tty": os.isatty(1), "sid": os.getsid(0) == os.getpid(),
+                  "stdin": sys.stdin.read() if not os.isatty(0) else None}))
+"""
+
+
+def _child_view(tmp_path, **options) -> dict:
+    lines: list[str] = []
+    leak = os.open(os.devnull, os.O_RDONLY)  # an inheritable descriptor of the parent
+    os.set_inheritable(leak, True)
+    try:
+        result = run_lines([sys.executable, "-c", REPORT], cwd=str(tmp_path),
+                           env={"PATH": os.environ["PATH"], "ONLY": "this"}, on_line=lines.append,
+                           **options)
+    finally:
+        os.close(leak)
+    assert result.exit_code == 0, lines
+    return json.loads(next(line for line in lines if line.startswith("{")))
+
+
+def test_the_child_sees_a_pty_of_its_own_and_nothing_of_the_parent(tmp_path):
+    seen = _child_view(tmp_path)
+    assert seen["tty"] and seen["sid"]  # its own session, the pty its terminal
+    assert seen["fds"][:3] == [0, 1, 2] and len(seen["fds"]) <= 4  # + the listing's own fd
+    assert seen["cwd"] == str(tmp_path)
+    assert {k: v for k, v in seen["env"].items() if k in ("ONLY", "PATH")} == {
+        "ONLY": "this", "PATH": os.environ["PATH"]}
+    assert "HOME" not in seen["env"]  # exactly the environment given
+    assert seen["echo"] is False  # a headless run echoes nothing back
+    assert seen["size"][0] > 0 and seen["stdin"] is None
+
+
+def test_a_long_prompt_reaches_stdin_from_a_file_that_is_gone_after(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = "x" * 300_000 + "\nend"
+    seen = _child_view(tmp_path, stdin=data.encode())
+    assert seen["stdin"] == data
+    assert not list(tmp_path.glob("clinvk-stdin-*"))
+
+
+def test_size_and_echo_as_asked(tmp_path):
+    child = spawn([sys.executable, "-c", "import os; print(os.get_terminal_size(1))"],
+                  cwd=str(tmp_path), env=dict(os.environ), dimensions=(33, 111), echo=True)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(child.fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    child.wait()
+    child.close()
+    assert b"columns=111, lines=33" in out
+    assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize("make, code", [
+    (lambda p: p.write_text("not a program"), errno.EACCES),  # not executable
+    (lambda p: (p.write_bytes(b"\x7fELF garbage"), p.chmod(0o755)), errno.ENOEXEC),
+    (lambda p: None, errno.ENOENT),
+])
+def test_an_exec_that_fails_is_raised_in_the_parent_and_leaves_no_child(tmp_path, make, code):
+    program = tmp_path / "prog"
+    make(program)
+    with pytest.raises(OSError) as caught:
+        spawn([str(program)], cwd=str(tmp_path), env=dict(os.environ), dimensions=(24, 80))
+    assert caught.value.errno == code
+    assert _zombie_children() == []  # the failed child was reaped
+
+
+def _zombie_children() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "Z" and int(fields[1]) == os.getpid():
+                found.append(int(entry))
+    return found
+
+
+def test_a_missing_directory_is_raised_too(tmp_path):
+    with pytest.raises(OSError) as caught:
+        spawn(["/bin/true"], cwd=str(tmp_path / "gone"), env=dict(os.environ), dimensions=(24, 80))
+    assert caught.value.errno == errno.ENOENT
+
+
+def test_find_executable_agrees_with_shutil_which(tmp_path):
+    import shutil
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "tool").write_text("#!/bin/sh\n")  # not executable: skipped
+    (tmp_path / "b" / "tool").write_text("#!/bin/sh\n")
+    (tmp_path / "b" / "tool").chmod(0o755)
+    (tmp_path / "b" / "dir").mkdir(mode=0o755)
+    path = os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "a")])
+    for name in ("tool", "dir", "missing", str(tmp_path / "b" / "tool"), str(tmp_path / "a" / "tool")):
+        assert find_executable(name, path) == shutil.which(name, path=path), name
+    assert find_executable("tool", "") is None
