@@ -405,7 +405,7 @@ def test_root_help_imports_no_command_module():
             "assert 'sessions' in out.getvalue()\n"
             "print(sorted(m for m in sys.modules if m.startswith('clinvk.commands.') "
             "and m != 'clinvk.commands.run' or m in ('subprocess', 'json', 'sqlite3', "
-            "'yaml', 'humanize', 'pexpect')))")
+            "'yaml', 'humanize', 'pexpect', 'ptyprocess')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env={**os.environ, "CLINVK_HOME": "/nonexistent/x"})
     assert done.stdout.strip() == "[]", done.stdout
@@ -431,7 +431,7 @@ def test_sessions_help_imports_no_subcommand_module():
             "print(sorted(m for m in sys.modules if m.startswith(('clinvk.commands.search_cmd', "
             "'clinvk.commands.stats_cmd', 'clinvk.commands.organise', 'clinvk.commands.transfer', "
             "'clinvk.transcripts', 'clinvk.stats', 'clinvk.bundle', 'clinvk.backends')) "
-            "or m in ('sqlite3', 'yaml', 'humanize', 'pexpect')))")
+            "or m in ('sqlite3', 'yaml', 'humanize', 'pexpect', 'ptyprocess')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, env={**os.environ, "CLINVK_HOME": "/nonexistent/x"})
     assert done.stdout.strip() == "[]", done.stdout
