@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clinvk.backends._jsonl import as_dict, as_str, home_dir
 from clinvk.backends.claude_store import claude_config_dir, claude_session_files, usage_from_model_usage
 from clinvk.backends.usage import Usage
+
+from clinvk.records import replace
 
 SNAPSHOT = "claude-usage-before.json"  # in the run's private scratch folder
 _CHECKED = ("input_tokens", "cached_input_tokens", "cache_creation_input_tokens", "output_tokens")

@@ -9,7 +9,6 @@ usage of a stretch of the conversation is the difference of two running totals.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ from clinvk.backends.transcript import (
     known_lines,
 )
 from clinvk.backends.usage import Usage
+
+from clinvk.records import replace
 
 KNOWN_TYPES = ("session_meta", "response_item", "event_msg", "turn_context")
 TOOL_CALLS = ("function_call", "custom_tool_call", "local_shell_call", "web_search_call",

@@ -27,13 +27,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clinvk.backends._jsonl import as_epoch, as_int
 from clinvk.backends.transcript import turn_at
 from clinvk.backends.usage import Usage
+
+from clinvk.records import replace
 
 LOG_DIR = "codex-log"  # under the run's scratch folder
 USAGE_DIRECTIVE = "codex_otel.log_only=info"

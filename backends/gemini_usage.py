@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ from clinvk.backends.gemini_store import gemini_dir
 from clinvk.backends.gemini_transcript import usage_from_tokens
 from clinvk.backends.transcript import turn_at
 from clinvk.backends.usage import Usage
+
+from clinvk.records import replace
 
 TELEMETRY_FILE = "gemini-telemetry.log"
 _COVERED = ("input_tokens", "output_tokens", "cached_input_tokens")  # telemetry >= chat file

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from clinvk.backends.usage import Usage
+
+from clinvk.records import Record, factory, replace
 
 ROLES = ("user", "assistant", "tool")
 BRIEF_MAX = 120  # characters of a tool call's arguments or a tool result shown
@@ -26,8 +27,7 @@ class TranscriptUnavailable(Exception):
     """The backend's transcript is gone or unreadable, or in a shape we do not know."""
 
 
-@dataclass(frozen=True)
-class ToolCall:
+class ToolCall(Record, frozen=True):
     """A tool the assistant called, in brief: its name and a one-line summary of its input."""
 
     name: str
@@ -37,8 +37,7 @@ class ToolCall:
         return {"name": self.name, "brief": self.brief}
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(Record, frozen=True):
     """One entry of a conversation.
 
     `role` is "user" (a prompt typed by the user), "assistant" (the model's reply and the
@@ -64,23 +63,21 @@ class Message:
         return out
 
 
-@dataclass
-class Transcript:
+class Transcript(Record):
     """A conversation read from a backend's store."""
 
     backend: str
     session_id: str | None = None
     working_dir: str | None = None
     model: str | None = None
-    messages: list[Message] = field(default_factory=list)
-    total_usage: Usage = field(default_factory=Usage)  # over the whole session, as stored
+    messages: list[Message] = factory(list)
+    total_usage: Usage = factory(Usage)  # over the whole session, as stored
 
     def prompts(self) -> list[Message]:
         return [m for m in self.messages if m.role == "user"]
 
 
-@dataclass(frozen=True)
-class TranscriptTurn:
+class TranscriptTurn(Record, frozen=True):
     """A user prompt and everything up to the next one, with the usage billed for it."""
 
     prompt: str

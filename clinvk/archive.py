@@ -25,11 +25,11 @@ import hashlib
 import os
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinvk.archive_read import SUFFIX, ArchiveDamaged, archived, read_gz, remove, session_folder
+from clinvk.records import Record
 
 __all__ = ["Staged", "backend_items", "digest", "enabled", "for_recorder", "pack", "prepare",
            "refresh", "remove", "restore", "stage", "write_items", "write_staged"]
@@ -99,8 +99,7 @@ def refresh(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
     return staged.value
 
 
-@dataclass
-class Staged:
+class Staged(Record):
     """A refresh worked out but not on disk yet: the record's new `archive` value, the gzip
     copies to write (under `base`, the archive's root) and the copies to remove."""
 

@@ -28,11 +28,12 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from clinvk.records import Record
 
 PRICE_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
 REQUIRED_FIELDS = ("input", "output")
@@ -44,8 +45,7 @@ _CONTEXT_TAG = re.compile(r"\[[^\]]*\]$")  # claude code's "claude-sonnet-4-5[1m
 _DATE_SUFFIX = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2})$")  # -20250929, @20250929, -2025-08-07
 
 
-@dataclass(frozen=True)
-class Rates:
+class Rates(Record, frozen=True):
     """One model's USD per million tokens; None where the table has no separate rate."""
 
     input: Decimal
@@ -102,8 +102,7 @@ def name_candidates(model: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-@dataclass(frozen=True)
-class PriceTable:
+class PriceTable(Record, frozen=True):
     """Rates per model name, with the table's date and source."""
 
     date: str

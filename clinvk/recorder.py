@@ -13,12 +13,12 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clinvk.adopt_reconcile import drop_outside, take_over
 from clinvk.errors import ExitCode, Interrupted
 from clinvk.pty.signals import routed
+from clinvk.records import Record
 from clinvk.store import session as sessions
 from clinvk.store.record_check import storable
 from clinvk.usage_keys import normalise_usage
@@ -236,8 +236,7 @@ def _start(work: Callable[[], Any] | None) -> threading.Thread | None:
     return thread
 
 
-@dataclass
-class _CtrlC:
+class _CtrlC(Record):
     """The Ctrl-Cs a finished turn's write saw, and whether it holds the lock yet."""
 
     seen: int = 0

@@ -7,8 +7,9 @@ fields the same way (annotations, class-level defaults, `factory(make)` where a 
 says `field(default_factory=make)`) and gets the same behaviour from generic methods:
 construction by position or keyword (then `__post_init__`, if defined), `==` between
 instances of the same class, `repr`, and with `frozen=True` immutability
-(`dataclasses.FrozenInstanceError`) and a hash. A subclass of a record class keeps its
-fields (as a plain subclass of a dataclass); no record class derives from another.
+(`dataclasses.FrozenInstanceError`) and a hash; `replace(record, **changes)` does what
+`dataclasses.replace` does. A subclass of a record class keeps its fields (as a plain
+subclass of a dataclass); no record class derives from another.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawn
 
 
 if TYPE_CHECKING:
-    from typing import Any, ClassVar
+    from typing import Any, ClassVar, TypeVar
+
+    _R = TypeVar("_R", bound="Record")
 
 # no `dataclasses` (nor the `inspect` it imports, ~15 ms) before a turn's backend is spawned
 
@@ -112,3 +115,17 @@ class Record:
         if self._frozen:
             raise _frozen_error(f"cannot delete field {name!r}")
         object.__delattr__(self, name)
+
+
+def replace(record: _R, /, **changes: Any) -> _R:
+    """A new instance of record's class with these fields changed and the others as they are
+    (then its `__post_init__`, as `dataclasses.replace`); TypeError for a name that is no
+    field."""
+    if not isinstance(record, Record):
+        raise TypeError(f"replace() takes a Record, not {type(record).__name__}")
+    cls = type(record)
+    for name in changes:
+        if name not in cls._fields:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+    return cls(**{name: changes[name] if name in changes else getattr(record, name)
+                  for name in cls._fields})

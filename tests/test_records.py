@@ -5,6 +5,7 @@ skipped with one warning and deletable, hostile config files, and a killed impor
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -19,6 +20,7 @@ from conftest import Clinvk, assert_clean_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clinvk.records import Record, factory, replace
 from clinvk.store import SessionStore
 from clinvk.store import session as S
 from clinvk.store.files import dirkey
@@ -374,3 +376,37 @@ def test_organise_commands_refuse_text_that_is_not_utf8(clinvk: Clinvk) -> None:
                        (["meta", rec["id"][:6], "k", odd], "metadata value")):
         assert_clean_error(clinvk.run("sessions", *args), 2, what, "x\\xff", "not UTF-8")
     assert clinvk.sessions() == [rec]
+
+
+# -- clinvk.records: the dataclass-like base of the launch path's value classes ------------
+
+class _Point(Record, frozen=True):
+    x: int
+    y: int = 0
+    tags: list[str] = factory(list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", sorted(self.tags))
+
+
+class _Counter(Record):
+    seen: int = 0
+
+
+def test_replace_changes_the_given_fields_of_a_new_instance() -> None:
+    point = _Point(1, 2, ["b", "a"])
+    moved = replace(point, y=5, tags=["z", "c"])
+    assert moved == _Point(1, 5, ["c", "z"]) and type(moved) is _Point  # __post_init__ again
+    assert point == _Point(1, 2, ["a", "b"])  # the original as it was
+    assert replace(point) == point and replace(point) is not point
+    counter = _Counter(3)
+    assert replace(counter, seen=4).seen == 4 and counter.seen == 3
+
+
+def test_replace_refuses_a_name_that_is_no_field() -> None:
+    with pytest.raises(TypeError, match="colour"):
+        replace(_Point(1), colour="red")
+    with pytest.raises(TypeError):
+        replace(object(), x=1)  # type: ignore[type-var]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _Point(1).x = 2  # type: ignore[misc]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from clinvk.errors import UsageError
+from clinvk.records import Record, replace
 
 SORT_KEYS = ("last_used", "created", "title", "turns", "tokens")  # schema.ORDERS: their columns
 SORT_KEYS_SAID = f"{', '.join(SORT_KEYS[:-1])} or {SORT_KEYS[-1]}"  # for messages and help
@@ -18,8 +18,7 @@ SORT_ALIASES = {"created_at": "created"}  # accepted from the API, as the store 
 # the options of `sessions list` that parse_filter reads (filter_options, sort_options, -n, --all)
 
 
-@dataclass(frozen=True)
-class SessionFilter:
+class SessionFilter(Record, frozen=True):
     """The sessions to select (every given criterion must match), in which order, how many.
 
     Values are normalised on construction: working_dir made absolute, tags a tuple without

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from clinvk.clock import format_rfc3339, utc_now
 from clinvk.ids import new_id
+from clinvk.records import Record
 from clinvk.store.migrations import upgrade
 from clinvk.store.record_check import (  # noqa: F401  (the schema's names, re-exported)
     FIELD_ORDER,
@@ -44,8 +44,7 @@ def clip_prompt(prompt: str | None) -> str | None:
     return None if prompt is None else _clip(prompt, PROMPT_MAX)
 
 
-@dataclass(frozen=True)
-class NewSession:
+class NewSession(Record, frozen=True):
     """What a fresh record is made of (new_session's keywords)."""
 
     backend: str
@@ -98,8 +97,7 @@ def new_session(backend: str, working_dir: str | os.PathLike[str], **fields: Any
     return NewSession(backend, working_dir, **fields).record()
 
 
-@dataclass(frozen=True)
-class TurnRecord:
+class TurnRecord(Record, frozen=True):
     """One finished turn, as add_turn records it."""
 
     prompt: str | None

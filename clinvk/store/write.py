@@ -23,11 +23,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clinvk.errors import StoreError
+from clinvk.records import Record
 from clinvk.store.core import SessionExists, SessionStore
 from clinvk.store.delete import damaged
 from clinvk.store.files import (
@@ -46,8 +46,7 @@ PAUSE_VAR = "CLINVK_TEST_IMPORT_PAUSE"
 HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # wait while a batch is committed
 
 
-@dataclass
-class Planned:
+class Planned(Record):
     record: dict[str, Any]
     key: str
     name: str
