@@ -10,9 +10,7 @@ temporary one. No Click here."""
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,6 +46,9 @@ def archived(home: Path, session_id: str) -> list[tuple[str, Path]]:
 
 def read_gz(path: Path) -> bytes:
     """The original bytes of one archived file; ArchiveDamaged when it cannot be read."""
+    import gzip  # not for a resume whose backend still has its files (TurnPlan._restore)
+    import zlib
+
     try:
         with open(path, "rb") as fh:
             return gzip.decompress(fh.read())

@@ -112,12 +112,22 @@ class TurnPlan:
         return workdir, resume_id
 
     def _restore(self) -> None:
-        """Put back the session's archived store files that the backend no longer has."""
-        if self.spec.session.get("archive") is None:  # type: ignore[union-attr]
+        """Put back the session's archived store files that the backend no longer has. The
+        common case, every file still there, costs a stat each before the spawn; the
+        archive's machinery (gzip, hashing, the adapters' look-ups) only when one is gone."""
+        session = self.spec.session
+        assert session is not None
+        if session.get("archive") is None or not session.get("backend_session_id"):
+            return
+        from clinvk.archive_read import archived
+
+        root = self.adapter.store_root(self.environ)
+        found = archived(self.app.settings.home, session["id"])
+        if all(os.path.lexists(root / rel) for rel, _gz in found):
             return
         from clinvk.archive import restore
 
-        restore(self.app, self.spec.session)  # type: ignore[arg-type]
+        restore(self.app, session)
 
     def _prepare_fork(self) -> None:
         """Let the adapter copy what the fork needs (nothing for a dry run)."""
