@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.transcript import Transcript, TranscriptTurn
-from clinvk.clock import format_rfc3339, parse_rfc3339
+from clinvk.clock import format_rfc3339, time_or_none
 from clinvk.store import session as sessions
 from clinvk.usage_keys import USAGE_KEYS, normalise_usage
 
@@ -49,22 +49,15 @@ class TimedTurn:
     known_time: bool  # the store gave the prompt's own time
 
 
-def _time(value: str | None) -> datetime | None:
-    try:
-        return parse_rfc3339(value) if value else None
-    except ValueError:
-        return None
-
-
 def timed_turns(turns: list[TranscriptTurn], fallback: datetime) -> list[TimedTurn]:
     """The turns with times: the prompt's own, else the previous turn's, else `fallback`."""
     out: list[TimedTurn] = []
     last = None
     for turn in turns:
-        at = _time(turn.time)
+        at = time_or_none(turn.time)
         known = at is not None
         at = at or last or fallback
-        end = max(at, _time(turn.end_time) or at)
+        end = max(at, time_or_none(turn.end_time) or at)
         out.append(TimedTurn(turn, at, end, known))
         last = end
     return out
@@ -74,7 +67,7 @@ def message_span(transcript: Transcript, turns: list[TimedTurn]) -> tuple[dateti
     """(first message, last message) of the conversation (the first and the last message
     that has a time, and its turns')."""
     timed = [m.time for m in transcript.messages if m.time]
-    stamps = [t for t in (_time(timed[0]), _time(timed[-1])) if t is not None] if timed else []
+    stamps = [t for t in (time_or_none(timed[0]), time_or_none(timed[-1])) if t is not None] if timed else []
     stamps += [turns[0].at, turns[-1].end]
     return min(stamps), max(stamps)
 
@@ -126,7 +119,7 @@ def _windows(record: dict[str, Any]) -> list[tuple[datetime, datetime, str | Non
     with their prompts."""
     out = []
     for turn in record.get("turns") or []:
-        at = _time(turn.get("at"))
+        at = time_or_none(turn.get("at"))
         if at is None or turn.get("outside") is True:
             continue
         duration = timedelta(milliseconds=int(turn.get("duration_ms") or 0))
@@ -135,19 +128,19 @@ def _windows(record: dict[str, Any]) -> list[tuple[datetime, datetime, str | Non
 
 
 def _claim(windows: list[tuple[datetime, datetime, str | None]], used: list[bool],
-           timed: TimedTurn, same_prompt: bool) -> bool:
-    """Take a free window of a turn clinvk ran that holds this conversation turn (with
-    `same_prompt`, only one whose recorded prompt is the turn's)."""
+           timed: TimedTurn) -> bool:
+    """Take a free window of a turn clinvk ran that holds this conversation turn and whose
+    recorded prompt is the turn's."""
     prompt = _key(clean_text(timed.turn.prompt))
     for n, (low, high, recorded) in enumerate(windows):
-        if not used[n] and low <= timed.at <= high and (not same_prompt or (
-                recorded is not None and _key(recorded) == prompt)):
+        if not used[n] and low <= timed.at <= high and (
+                recorded is not None and _key(recorded) == prompt):
             used[n] = True
             return True
     return False
 
 
-def _claim_by_time(windows: list[tuple[datetime, datetime, str | None]], used: list[bool],
+def _claim_bytime_or_none(windows: list[tuple[datetime, datetime, str | None]], used: list[bool],
                    turns: list[TimedTurn]) -> list[TimedTurn]:
     """The turns left once each free window (no prompt to go by) took the one sent nearest
     its turn's start (a turn's own prompt is sent as it starts; a prompt sent just after it
@@ -171,7 +164,7 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
     used = [False] * len(windows)
     taken = Counter(t.get("at") for record in records for t in record.get("turns") or []
                     if t.get("outside") is True)  # one each: the prompt's time, to the second
-    starts = [_time(r.get("created_at")) for r in records if r.get("origin") != "adopted"]
+    starts = [time_or_none(r.get("created_at")) for r in records if r.get("origin") != "adopted"]
     born = min((s for s in starts if s is not None), default=None)
     out = []
     for timed in turns:
@@ -185,8 +178,8 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
             continue
         out.append(timed)
     # each turn clinvk ran covers one conversation turn: the one with its prompt first
-    rest = [t for t in out if not _claim(windows, used, t, True)]
-    rest = _claim_by_time(windows, used, rest)
+    rest = [t for t in out if not _claim(windows, used, t)]
+    rest = _claim_bytime_or_none(windows, used, rest)
     if any(r.get("parent_id") and r.get("origin") != "adopted" for r in records):
         rest = _after_copied_history(turns, out, rest)
     return rest
@@ -272,11 +265,11 @@ def append_outside(record: dict[str, Any], turns: list[TimedTurn], model: str | 
     if not turns:
         return record
     before = (record.get("status"), record.get("error"), record.get("last_used"))
-    latest = _time(before[2])
+    latest = time_or_none(before[2])
     newest = max(t.end for t in turns)
     for timed in turns:
         add_outside(record, timed, model or record.get("model"), options)
-    record["turns"] = sorted(record["turns"], key=lambda t: _time(t.get("at")) or newest)
+    record["turns"] = sorted(record["turns"], key=lambda t: time_or_none(t.get("at")) or newest)
     if latest is not None and newest < latest:
         record["status"], record["error"], record["last_used"] = before
     else:

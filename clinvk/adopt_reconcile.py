@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from clinvk.clock import parse_rfc3339, utc_now
+from clinvk.clock import time_or_none, utc_now
 from clinvk.usage_keys import USAGE_KEYS
 
 if TYPE_CHECKING:
@@ -29,27 +29,18 @@ SLACK = timedelta(seconds=2)
 Window = tuple[datetime, datetime]
 
 
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return parse_rfc3339(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 def windows(turns: Iterable[dict[str, Any]]) -> list[Window]:
     """The time windows of turns (add_turn's fields, or stored turns); no `at` is now."""
     out = []
     for turn in turns:
-        at = _when(turn.get("at")) or utc_now()
+        at = time_or_none(turn.get("at")) or utc_now()
         span = timedelta(milliseconds=max(0, int(turn.get("duration_ms") or 0)))
         out.append((at - span - SLACK, at + span + SLACK))
     return out
 
 
 def _inside(turn: dict[str, Any], spans: list[Window]) -> bool:
-    at = _when(turn.get("at"))
+    at = time_or_none(turn.get("at"))
     return at is not None and any(low <= at <= high for low, high in spans)
 
 
@@ -86,13 +77,13 @@ def _copy_of(turn: dict[str, Any], stored: list[dict[str, Any]], taken: set[int]
     """The index of the outside turn in `stored` that an adopt made of this turn while it ran:
     one whose prompt time lies within the turn (stamped to the second), with the same prompt
     when the turn's prompt is known, else the latest such one; None when there is none."""
-    at = _when(turn.get("at")) or utc_now()
+    at = time_or_none(turn.get("at")) or utc_now()
     span = timedelta(milliseconds=max(0, int(turn.get("duration_ms") or 0)))
     low, high = at - span - timedelta(seconds=1), at + timedelta(seconds=2)
     key = _key(turn.get("prompt"))
     found = None
     for n, other in enumerate(stored):
-        when = _when(other.get("at"))
+        when = time_or_none(other.get("at"))
         if n in taken or other.get("outside") is not True or when is None or not low <= when <= high:
             continue
         if key is not None and _key(other.get("prompt")) != key:
@@ -138,10 +129,10 @@ def take_over(store: SessionStore, record: dict[str, Any],
             continue
         kept = [t for t in other.get("turns") or [] if not _inside(t, spans)]
         record["turns"] = sorted([*kept, *(record.get("turns") or [])],
-                                 key=lambda t: _when(t.get("at")) or utc_now())
+                                 key=lambda t: time_or_none(t.get("at")) or utc_now())
         _shift(record, kept, 1, prices)
         record["created_at"] = min(record["created_at"], other["created_at"],
-                                   key=lambda s: _when(s) or utc_now())
+                                   key=lambda s: time_or_none(s) or utc_now())
         record["model"] = record.get("model") or other.get("model")
         delete(store, row.id)
     return record

@@ -28,7 +28,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinvk.archive_read import SUFFIX, ArchiveDamaged, archived, read_gz, remove, session_folder
+from clinvk.archive_read import (
+    SUFFIX,
+    ArchiveDamaged,
+    archived,
+    read_gz,
+    relative_under,
+    remove,
+    session_folder,
+)
 from clinvk.records import Record
 
 __all__ = ["Staged", "backend_items", "digest", "enabled", "for_recorder", "pack", "prepare",
@@ -59,16 +67,6 @@ def digest(items: Iterable[tuple[str, bytes]]) -> str:
     return h.hexdigest()
 
 
-def _relative(path: Path, root: Path) -> str | None:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        try:
-            return path.resolve().relative_to(root.resolve()).as_posix()
-        except (ValueError, OSError):
-            return None
-
-
 def backend_items(adapter: Adapter, environ: dict[str, str],
                   record: dict[str, Any]) -> list[tuple[str, bytes]]:
     """(path relative to the store root, content) of the session's backend files now."""
@@ -78,7 +76,7 @@ def backend_items(adapter: Adapter, environ: dict[str, str],
     root = adapter.store_root(environ)
     items: dict[str, bytes] = {}
     for path in adapter.session_files(session_id, record["working_dir"], environ):
-        rel = _relative(Path(path), root)
+        rel = relative_under(Path(path), root)
         if rel is None or rel in items:
             continue
         try:
@@ -164,7 +162,7 @@ def stage_paths(app: App, record: dict[str, Any], paths: list[Path]) -> Staged |
         root = adapter.store_root(environ)
         items: dict[str, bytes] = {}
         for path in paths:
-            rel = _relative(Path(path), root)
+            rel = relative_under(Path(path), root)
             if rel is not None and rel not in items:
                 items[rel] = Path(path).read_bytes()
         return stage(app.settings.home, record, sorted(items.items())) if items else None

@@ -44,6 +44,18 @@ def archived(home: Path, session_id: str) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
+def relative_under(path: Path, root: Path) -> str | None:
+    """`path` relative to `root` (a backend's store root), as written (else with both
+    resolved: a symlinked home); None when it lies outside."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            return None
+
+
 def read_gz(path: Path) -> bytes:
     """The original bytes of one archived file; ArchiveDamaged when it cannot be read."""
     import gzip  # not for a resume whose backend still has its files (TurnPlan._restore)

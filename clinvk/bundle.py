@@ -33,14 +33,10 @@ def select_sessions(store: SessionStore, ids: list[str],
 
 
 def _file_entry(path: Path, root: Path, redact: bool = False) -> dict[str, str] | None:
-    try:
-        rel = path.relative_to(root)
-    except ValueError:
-        try:
-            rel = path.resolve().relative_to(root.resolve())
-        except (ValueError, OSError):
-            return None
-    return _entry_of(rel.as_posix(), path.read_bytes(), redact)
+    from clinvk.archive_read import relative_under
+
+    rel = relative_under(path, root)
+    return None if rel is None else _entry_of(rel, path.read_bytes(), redact)
 
 
 def _entry_of(rel: str, data: bytes, redact: bool) -> dict[str, str]:

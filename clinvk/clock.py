@@ -35,3 +35,13 @@ def parse_rfc3339(value: str) -> datetime:
     if len(text) > 10 and text[10] in "tT ":
         text = text[:10] + "T" + text[11:]
     return as_utc(datetime.fromisoformat(text))
+
+
+def time_or_none(value: object) -> datetime | None:
+    """A datetime as is, an RFC 3339 string parsed; None for anything else or a bad string."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        return parse_rfc3339(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
