@@ -77,8 +77,9 @@ def _median_diff(a: list[float], b: list[float]) -> float:
     return statistics.median([y - x for x, y in zip(a, b, strict=True)])
 
 
-def paired(name: str, standin: StandIn, tmp: Path, pairs: int, python: str,
-           hire: str | None, notes: list[str]) -> dict[str, list[float]]:
+def backend_setup(name: str, standin: StandIn, tmp: Path) -> tuple[Path, dict[str, str], list[str]]:
+    """A project folder, the environment (HOME, the stand-in, a fresh CLINVK_HOME) and the
+    direct headless command of one backend."""
     project = tmp / name / "project"
     project.mkdir(parents=True)
     cli = realcli.find_cli(name)
@@ -86,7 +87,12 @@ def paired(name: str, standin: StandIn, tmp: Path, pairs: int, python: str,
         raise SystemExit(f"{name} not found: set CLINVK_TEST_NPM_BIN or put it on PATH")
     env = realcli.prepare_cli(name, standin, tmp / name / "home", project, cli)
     env["CLINVK_HOME"] = str(tmp / name / "clinvk-home")
-    direct = realcli.headless_argv(name, PROMPT, cli_path=cli)
+    return project, env, realcli.headless_argv(name, PROMPT, cli_path=cli)
+
+
+def paired(name: str, standin: StandIn, tmp: Path, pairs: int, python: str,
+           hire: str | None, notes: list[str]) -> dict[str, list[float]]:
+    project, env, direct = backend_setup(name, standin, tmp)
     commands = {"direct": direct, "bare": [python, "-c", BARE_PEXPECT, *direct],
                 "clinvk": [python, "-m", "clinvk", "-b", name, PROMPT]}
     if hire and name == "claude":

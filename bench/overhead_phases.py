@@ -30,10 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-import realcli  # noqa: E402
+from overhead import PROMPT, backend_setup  # noqa: E402
 from standin import StandIn  # noqa: E402
 
-PROMPT = "benchmark prompt"
 PROBE = r"""
 import os, sys, time
 T = {}
@@ -74,14 +73,8 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, int]:
 
 
 def phases(name: str, standin: StandIn, tmp: Path, pairs: int, python: str) -> dict[str, float]:
-    project = tmp / name / "project"
-    project.mkdir(parents=True)
-    cli = realcli.find_cli(name)
-    if cli is None:
-        raise SystemExit(f"{name} not found: set CLINVK_TEST_NPM_BIN or put it on PATH")
-    env = realcli.prepare_cli(name, standin, tmp / name / "home", project, cli)
-    env.update(CLINVK_HOME=str(tmp / name / "clinvk-home"), PROBE_OUT=str(tmp / name / "probe"))
-    direct = realcli.headless_argv(name, PROMPT, cli_path=cli)
+    project, env, direct = backend_setup(name, standin, tmp)
+    env["PROBE_OUT"] = str(tmp / name / "probe")
     probed = [python, "-c", PROBE, "-b", name, PROMPT]
     run(direct, env, project), run(probed, env, project)  # warm caches
     rows: list[dict[str, float]] = []

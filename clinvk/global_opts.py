@@ -11,20 +11,11 @@ from collections.abc import Iterable
 import click
 
 from clinvk.errors import UsageError
+from clinvk.option_reader import Given, read_option
 
 # root options (by parameter name) that a subcommand may take with the same meaning
 FORWARDABLE = frozenset({"config_path", "verbose", "output_format", "timeout", "backend",
                          "model", "dry_run", "ephemeral", "here"})
-
-
-class Given:
-    """One root option as the user wrote it: `shown` is its spelling, value None for a flag.
-    (A plain class: a dataclass costs its creation before a turn's backend is spawned.)"""
-
-    __slots__ = ("name", "shown", "value")
-
-    def __init__(self, name: str, shown: str, value: str | None) -> None:
-        self.name, self.shown, self.value = name, shown, value
 
 
 def option_table(params: Iterable[click.Parameter]) -> dict[str, click.Option]:
@@ -37,37 +28,9 @@ def _takes_value(option: click.Option) -> bool:
     return not option.is_flag and not option.count
 
 
-def _short(arg: str, rest: list[str], table: dict[str, click.Option]) -> list[Given] | None:
-    """`-v`, `-mopus`, `-vc`, `-m opus` (taking the value from `rest`); None if not readable."""
-    found: list[Given] = []
-    for pos in range(1, len(arg)):
-        option = table.get("-" + arg[pos])
-        if option is None:
-            return None
-        if not _takes_value(option):
-            found.append(Given(option.name or "", "-" + arg[pos], None))
-            continue
-        value = arg[pos + 1:]
-        if not value:
-            if not rest:
-                return None
-            value = rest.pop(0)
-        found.append(Given(option.name or "", "-" + arg[pos], value))
-        return found
-    return found
-
-
-def _long(arg: str, rest: list[str], table: dict[str, click.Option]) -> list[Given] | None:
-    """`--model opus`, `--model=opus`, `--verbose`; None if not readable."""
-    name, eq, value = arg.partition("=")
-    option = table.get(name)
-    if option is None or (eq and not _takes_value(option)):
-        return None
-    if _takes_value(option) and not eq:
-        if not rest:
-            return None
-        value = rest.pop(0)
-    return [Given(option.name or "", name, value if _takes_value(option) else None)]
+def _known(table: dict[str, click.Option], spelling: str) -> tuple[str, bool] | None:
+    option = table.get(spelling)
+    return None if option is None else (option.name or "", _takes_value(option))
 
 
 def read_options(args: list[str], table: dict[str, click.Option]) -> tuple[list[Given], int]:
@@ -82,7 +45,7 @@ def read_options(args: list[str], table: dict[str, click.Option]) -> tuple[list[
         if arg == "--" or not arg.startswith("-") or arg == "-":
             break
         tail = rest[1:]
-        read = _long(arg, tail, table) if arg.startswith("--") else _short(arg, tail, table)
+        read = read_option(arg, tail, lambda spelling: _known(table, spelling))
         if read is None:
             break
         given += read

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from clinvk.option_reader import read_option
 from clinvk.turn_options import RunOptions, TurnOptions
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
@@ -67,52 +68,20 @@ def read_plain_run(argv: Sequence[Any], environ: Mapping[str, str]) -> PlainRun 
                 return None
             words.append(arg)
             continue
-        found = _long(arg, rest) if arg.startswith("--") else _short(arg, rest)
+        found = read_option(arg, rest, _known)
         if found is None:
             return None
-        for name, kind, value in found:
-            if kind == "many":
-                values["tags"].append(value)
+        for given in found:
+            if given.name == "tags":
+                values["tags"].append(given.value)
             else:
-                values[name] = value
+                values[given.name] = True if given.value is None else given.value
     return _build(values, words, passthrough)
 
 
-def _long(arg: str, rest: list[str]) -> list[tuple[str, str, Any]] | None:
-    """`--model NAME`, `--model=NAME`, `--ephemeral`; None if Click would refuse it."""
-    spelling, eq, value = arg.partition("=")
+def _known(spelling: str) -> tuple[str, bool] | None:
     known = OPTIONS.get(spelling)
-    if known is None:
-        return None
-    name, kind = known
-    if kind == "flag":
-        return None if eq else [(name, kind, True)]
-    if not eq:
-        if not rest:
-            return None
-        value = rest.pop(0)
-    return [(name, kind, value)]
-
-
-def _short(arg: str, rest: list[str]) -> list[tuple[str, str, Any]] | None:
-    """`-v`, `-vc`, `-mNAME`, `-m NAME`, `-vm NAME`; None if Click would refuse it."""
-    found: list[tuple[str, str, Any]] = []
-    for pos in range(1, len(arg)):
-        known = OPTIONS.get("-" + arg[pos])
-        if known is None:
-            return None
-        name, kind = known
-        if kind == "flag":
-            found.append((name, kind, True))
-            continue
-        value = arg[pos + 1:]
-        if not value:
-            if not rest:
-                return None
-            value = rest.pop(0)
-        found.append((name, kind, value))
-        return found
-    return found
+    return None if known is None else (known[0], known[1] != "flag")
 
 
 def _build(values: dict[str, Any], words: list[str], passthrough: list[str]) -> PlainRun | None:

@@ -128,3 +128,17 @@ def test_a_plain_turn_spawns_its_backend_before_click_pexpect_or_the_store(clinv
     assert out.read_text().splitlines() == ["", ""]
     # and the turns were recorded as any other
     assert [s["turn_count"] for s in fake.sessions()] == [1, 1, 1]
+
+
+def test_its_option_table_is_the_run_commands():
+    """Every spelling of the Click command's options, with the same parameter and kind (an
+    option added to Click but not here would only send the line to Click: still caught)."""
+    from clinvk.commands.run import run
+
+    clicks = {}
+    for param in run.params:
+        if isinstance(param, click.Option):
+            kind = "flag" if param.is_flag else "many" if param.multiple else "value"
+            for spelling in (*param.opts, *param.secondary_opts):
+                clicks[spelling] = (param.name, kind)
+    assert OPTIONS == clicks
