@@ -61,6 +61,18 @@ BARE_PEXPECT = ("import sys, pexpect\n"
                 "c.close()\n")
 
 
+# The least any Python process pays to start a program in a pty: the interpreter, `pty.fork`,
+# the exec, reading to the end (no pexpect, nothing recorded).
+BARE_PTY = ("import os, pty, sys\n"
+            "pid, fd = pty.fork()\n"
+            "if pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n"
+            "while True:\n"
+            "    try:\n        chunk = os.read(fd, 65536)\n"
+            "    except OSError:\n        break\n"
+            "    if not chunk:\n        break\n"
+            "os.waitpid(pid, 0)\n")
+
+
 def rotated(commands: dict[str, list[str]], pairs: int, env: dict[str, str],
             cwd: Path) -> dict[str, list[float]]:
     """Each command once per round, the order shifted by one each round."""
@@ -129,6 +141,7 @@ def time_to_spawn(tmp: Path, python: str, runs: int) -> dict[str, list[float]]:
            "BENCH_STAMP": str(stamp), "CLINVK_HOME": str(folder / "clinvk-home")}
     commands = {"clinvk": [python, "-m", "clinvk", "-b", "claude", PROMPT],
                 "bare": [python, "-c", BARE_PEXPECT, str(stub)],
+                "pty": [python, "-c", BARE_PTY, str(stub)],
                 "import": [python, "-c", "import click, pexpect"],
                 "pass": [python, "-c", "pass"]}
     out: dict[str, list[float]] = {name: [] for name in commands}
@@ -139,7 +152,7 @@ def time_to_spawn(tmp: Path, python: str, runs: int) -> dict[str, list[float]]:
             stamp.unlink(missing_ok=True)
             started = time.time_ns()
             took = wall(commands[name], env, folder)
-            if i and name in ("clinvk", "bare"):
+            if i and name in ("clinvk", "bare", "pty"):
                 out[name].append((int(stamp.read_text()) - started) / 1e6)
             elif i:
                 out[name].append(took * 1000)
@@ -203,7 +216,8 @@ def spawn_lines(t: dict[str, list[float]]) -> list[str]:
     med = {key: statistics.median(values) for key, values in t.items()}
     return [
         "", f"Time to spawn ({len(t['clinvk'])} rounds, medians): clinvk {med['clinvk']:.0f} ms, "
-        f"bare pexpect wrapper {med['bare']:.0f} ms (process start → stub backend start); "
+        f"bare pexpect wrapper {med['bare']:.0f} ms, bare `pty.fork` {med['pty']:.0f} ms "
+        "(process start → stub backend start); "
         f"whole `python -c 'import click, pexpect'` {med['import']:.0f} ms, `python -c pass` "
         f"{med['pass']:.0f} ms; clinvk − import: "
         f"{statistics.median(c - i for c, i in zip(t['clinvk'], t['import'], strict=True)):+.0f} ms "
