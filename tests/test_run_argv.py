@@ -141,4 +141,4 @@ def test_its_option_table_is_the_run_commands():
             kind = "flag" if param.is_flag else "many" if param.multiple else "value"
             for spelling in (*param.opts, *param.secondary_opts):
                 clicks[spelling] = (param.name, kind)
-    assert OPTIONS == clicks
+    assert clicks == OPTIONS
