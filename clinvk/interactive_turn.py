@@ -64,6 +64,7 @@ def _run_and_record(app: App, spec: TurnSpec, plan: TurnPlan, argv: list[str], k
     afterwards) and record the new turns (with the adapter's optional `interactive_turn_usage` when
     the store's own figures are short)."""
     from clinvk.pty.interactive import run_interactive
+    from clinvk.pty.process import SpawnError
 
     adapter = plan.adapter
     env = app.env
@@ -74,7 +75,10 @@ def _run_and_record(app: App, spec: TurnSpec, plan: TurnPlan, argv: list[str], k
         argv = adapter.interactive_argv(argv, plan.environ, scratch)
         adapter.interactive_snapshot(plan.workdir, plan.environ, resume_id, scratch)
     plan.tidy_store()
-    result = run_interactive(argv, cwd=plan.workdir, env=environ)
+    try:
+        result = run_interactive(argv, cwd=plan.workdir, env=environ)
+    except SpawnError as exc:
+        raise plan.not_runnable(exc) from None
     plan.tidy_store()
     if spec.ephemeral:
         return result.returncode

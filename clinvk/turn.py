@@ -83,13 +83,17 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
         for event in parser.feed(line):
             _handle(event, state, renderer, recorder, env)
 
+    from clinvk.pty.process import SpawnError
     from clinvk.pty.runner import run_lines
 
     if not spec.ephemeral and not _store_usable(app.settings.home_text):
         app.store.check_writable()  # a broken store fails here, before the backend starts
     plan.tidy_store()
-    result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
-                       timeout=plan.timeout or None, stdin=stdin, on_spawn=on_spawn)
+    try:
+        result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
+                           timeout=plan.timeout or None, stdin=stdin, on_spawn=on_spawn)
+    except SpawnError as exc:
+        raise plan.not_runnable(exc) from None
     plan.tidy_store()
     assert recorder is not None  # run_lines calls on_spawn before any line, or raises
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):

@@ -201,6 +201,15 @@ class TurnPlan:
             )
         return path
 
+    def not_runnable(self, exc: OSError) -> BackendNotInstalled:
+        """The error (exit 3) of a backend whose program could not be started."""
+        reason = exc.strerror or str(exc)
+        if getattr(exc, "step", "exec") != "exec":
+            return BackendNotInstalled(f"cannot start {self.adapter.name}: {exc.filename}: {reason}")
+        return BackendNotInstalled(
+            f"cannot run {exc.filename}: {reason}: the {self.adapter.name} CLI is not installed "
+            f"properly (reinstall it with: {self.adapter.install_hint})")
+
     def _archiver(self) -> Callable[[dict[str, Any]], tuple[dict[str, Any], Callable[[], Any]] | None]:
         """The recorder's archiver. Made while the backend runs (the recorder is), so that
         the archive's modules are imported then, not after the backend has exited."""

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from clinvk.pty.process import find_executable, spawn
+from clinvk.pty.process import SpawnError, find_executable, spawn
 from clinvk.pty.runner import run_lines
 
 REPORT = r"""
@@ -86,9 +86,9 @@ def test_size_and_echo_as_asked(tmp_path):
 def test_an_exec_that_fails_is_raised_in_the_parent_and_leaves_no_child(tmp_path, make, code):
     program = tmp_path / "prog"
     make(program)
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(SpawnError) as caught:
         spawn([str(program)], cwd=str(tmp_path), env=dict(os.environ), dimensions=(24, 80))
-    assert caught.value.errno == code
+    assert (caught.value.errno, caught.value.step, caught.value.filename) == (code, "exec", str(program))
     assert _zombie_children() == []  # the failed child was reaped
 
 
@@ -107,9 +107,30 @@ def _zombie_children() -> list[int]:
 
 
 def test_a_missing_directory_is_raised_too(tmp_path):
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(SpawnError) as caught:
         spawn(["/bin/true"], cwd=str(tmp_path / "gone"), env=dict(os.environ), dimensions=(24, 80))
-    assert caught.value.errno == errno.ENOENT
+    assert (caught.value.errno, caught.value.step) == (errno.ENOENT, "chdir")
+    assert caught.value.filename == str(tmp_path / "gone")
+
+
+@pytest.mark.parametrize("interactive", [False, True])
+def test_a_backend_that_cannot_be_run_is_a_clear_error_and_records_nothing(clinvk, tmp_path,
+                                                                           interactive):
+    """An executable that is no program (a broken install): exit 3, one line naming it."""
+    from cli_harness import run_cli
+    from conftest import assert_clean_error
+
+    broken = tmp_path / "broken-claude"
+    broken.write_bytes(b"\x7fELF not really")
+    broken.chmod(0o755)
+    clinvk.config(f"backends:\n  fake:\n    adapter: claude\n    command: {broken}\n")
+    if interactive:  # no prompt, stdin and stdout terminals: the backend's own interface
+        result = run_cli(["-b", "fake"], environ=clinvk.env, cwd=clinvk.cwd, stdin_isatty=True,
+                         stdout_isatty=True)
+    else:
+        result = clinvk.run("-b", "fake", "hi")
+    assert_clean_error(result, 3, f"cannot run {broken}", "Exec format error", "reinstall")
+    assert clinvk.sessions() == []
 
 
 def test_find_executable_agrees_with_shutil_which(tmp_path):

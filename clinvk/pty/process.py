@@ -22,10 +22,19 @@ GRACE = 3.0  # seconds a child gets to finish after Ctrl-C or SIGTERM before it 
 MAX_FD = 1 << 20  # descriptors above are not looked at in the child (as ptyprocess)
 
 
+class SpawnError(OSError):
+    """The program could not be started: `step` ("exec", "chdir", "stdin", "setup") failed
+    in the child with this errno; `filename` is what that step was given."""
+
+    def __init__(self, number: int, message: str, filename: str, step: str) -> None:
+        super().__init__(number, message, filename)
+        self.step = step
+
+
 def spawn(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: tuple[int, int],
           echo: bool = True, stdin: bytes | None = None) -> PtyProcess:
-    """argv in a new pty of `dimensions` (rows, cols), once it has exec'd (OSError when it
-    could not). With `stdin`, the child reads those bytes from a file on fd 0 (a pty is no
+    """argv in a new pty of `dimensions` (rows, cols), once it has exec'd (SpawnError when
+    it could not). With `stdin`, the child reads those bytes from a file on fd 0 (a pty is no
     pipe: its line discipline cuts a line at 4095 bytes) while its output stays on the
     pty; the file is private to this user and gone again once the child has started."""
     path = _stdin_file(stdin) if stdin is not None else None
@@ -75,7 +84,7 @@ def fork_exec(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: 
     """Fork a child in a new pty (os.forkpty: its own session, the pty its controlling
     terminal) and exec argv there; (pid, the pty's master fd) once the exec happened.
     A failure in the child before or at the exec comes back through a close-on-exec pipe
-    and is raised here as the OSError the child met."""
+    and is raised here as a SpawnError with the child's errno."""
     import pty
 
     read_end, write_end = os.pipe()  # both close-on-exec
@@ -90,8 +99,9 @@ def fork_exec(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: 
     os.close(read_end)
     if report:
         _discard(pid, fd)
-        number, _, message = report.decode("utf-8", "replace").partition(":")
-        raise OSError(int(number) if number.isdigit() else 0, message)
+        step, number, message = (report.decode("utf-8", "replace").split(":", 2) + ["", ""])[:3]
+        given = {"chdir": cwd, "stdin": stdin_path or ""}.get(step, argv[0])
+        raise SpawnError(int(number) if number.isdigit() else 0, message, given, step)
     try:
         _set_size(fd, dimensions)
     except OSError:
@@ -102,7 +112,9 @@ def fork_exec(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: 
 def _in_child(argv: list[str], cwd: str, env: Mapping[str, str], dimensions: tuple[int, int],
               echo: bool, stdin_path: str | None, report_fd: int) -> None:
     """Between fork and exec: size and echo of the pty, no descriptor but 0-2 (and the
-    report pipe, closed by the exec), the directory, stdin; then exec."""
+    report pipe, closed by the exec), the directory, stdin; then exec. What fails is written
+    to the report pipe as "step:errno:message"."""
+    step = "setup"
     try:
         try:
             _set_size(0, dimensions)
@@ -112,16 +124,20 @@ def _in_child(argv: list[str], cwd: str, env: Mapping[str, str], dimensions: tup
             _echo_off(0)
         os.closerange(3, report_fd)
         os.closerange(report_fd + 1, MAX_FD)
+        step = "chdir"
         os.chdir(cwd)
         if stdin_path is not None:
+            step = "stdin"
             file = os.open(stdin_path, os.O_RDONLY)
             os.dup2(file, 0)
             os.close(file)
+        step = "exec"
         os.execvpe(argv[0], argv, dict(env))
     except OSError as exc:
-        os.write(report_fd, f"{exc.errno or 0}:{exc.strerror or exc}".encode("utf-8", "replace"))
+        report = f"{step}:{exc.errno or 0}:{exc.strerror or exc}"
+        os.write(report_fd, report.encode("utf-8", "replace"))
     except BaseException as exc:
-        os.write(report_fd, f"0:{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+        os.write(report_fd, f"{step}:0:{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
 
 
 def _set_size(fd: int, dimensions: tuple[int, int]) -> None:
