@@ -123,7 +123,7 @@ def _in_child(argv: list[str], cwd: str, env: Mapping[str, str], dimensions: tup
         if not echo:
             _echo_off(0)
         os.closerange(3, report_fd)
-        os.closerange(report_fd + 1, MAX_FD)
+        os.closerange(report_fd + 1, _fd_limit())
         step = "chdir"
         os.chdir(cwd)
         if stdin_path is not None:
@@ -138,6 +138,15 @@ def _in_child(argv: list[str], cwd: str, env: Mapping[str, str], dimensions: tup
         os.write(report_fd, report.encode("utf-8", "replace"))
     except BaseException as exc:
         os.write(report_fd, f"{step}:0:{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+
+
+def _fd_limit() -> int:
+    """One past the highest descriptor that can be open (the soft limit, at most MAX_FD):
+    without the close_range system call, closerange closes each number in turn."""
+    try:
+        return max(3, min(MAX_FD, os.sysconf("SC_OPEN_MAX")))
+    except (ValueError, OSError):
+        return MAX_FD
 
 
 def _set_size(fd: int, dimensions: tuple[int, int]) -> None:
