@@ -140,7 +140,7 @@ def _claim(windows: list[tuple[datetime, datetime, str | None]], used: list[bool
     return False
 
 
-def _claim_bytime_or_none(windows: list[tuple[datetime, datetime, str | None]], used: list[bool],
+def _claim_by_time(windows: list[tuple[datetime, datetime, str | None]], used: list[bool],
                    turns: list[TimedTurn]) -> list[TimedTurn]:
     """The turns left once each free window (no prompt to go by) took the one sent nearest
     its turn's start (a turn's own prompt is sent as it starts; a prompt sent just after it
@@ -179,7 +179,7 @@ def uncovered(records: list[dict[str, Any]], turns: list[TimedTurn]) -> list[Tim
         out.append(timed)
     # each turn clinvk ran covers one conversation turn: the one with its prompt first
     rest = [t for t in out if not _claim(windows, used, t)]
-    rest = _claim_bytime_or_none(windows, used, rest)
+    rest = _claim_by_time(windows, used, rest)
     if any(r.get("parent_id") and r.get("origin") != "adopted" for r in records):
         rest = _after_copied_history(turns, out, rest)
     return rest

@@ -135,3 +135,5 @@ def _click_main(app: App, argv: list[str]) -> int | None:
         return exc.exit_code
     except click.Abort:
         raise KeyboardInterrupt from None
+    except SystemExit:  # Click's own answer to a reader that went away (EPIPE): sys.exit(1)
+        raise BrokenPipeError from None

@@ -29,7 +29,7 @@ def guarded(app: App, body: Callable[[], int | None]) -> int:
         return int(code)
     except ClinvkError as exc:
         return report(app, exc.message, exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):  # EOFError: as Click takes it, an aborted input
         return report(app, "interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
         silence(app.env.stdout)

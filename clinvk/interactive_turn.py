@@ -63,8 +63,8 @@ def _run_and_record(app: App, spec: TurnSpec, plan: TurnPlan, argv: list[str], k
     and `interactive_snapshot`, whose files go to `scratch`, a private folder removed
     afterwards) and record the new turns (with the adapter's optional `interactive_turn_usage` when
     the store's own figures are short)."""
+    from clinvk.pty.fork import SpawnError
     from clinvk.pty.interactive import run_interactive
-    from clinvk.pty.process import SpawnError
 
     adapter = plan.adapter
     env = app.env

@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from clinvk.option_reader import read_option
+from clinvk.output import FORMATS
 from clinvk.turn_options import RunOptions, TurnOptions
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
     from typing import Any
 
-SUBCOMMANDS = frozenset({"resume", "sessions", "config", "backends"})  # clinvk.cli's
-OUTPUT_FORMATS = frozenset({"text", "json", "stream-json"})
+# clinvk.cli's SUBCOMMANDS (that module imports Click; tests/test_run_argv.py holds the two equal)
+SUBCOMMANDS = frozenset({"resume", "sessions", "config", "backends"})
+OUTPUT_FORMATS = frozenset(FORMATS)
 # option spelling -> (parameter, kind): "value", "flag" or "many" (a repeatable value)
 OPTIONS: dict[str, tuple[str, str]] = {
     "-b": ("backend", "value"), "--backend": ("backend", "value"),

@@ -83,7 +83,7 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
         for event in parser.feed(line):
             _handle(event, state, renderer, recorder, env)
 
-    from clinvk.pty.process import SpawnError
+    from clinvk.pty.fork import SpawnError
     from clinvk.pty.runner import run_lines
 
     if not spec.ephemeral and not _store_usable(app.settings.home_text):

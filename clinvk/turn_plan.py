@@ -5,10 +5,11 @@ Click-free."""
 
 from __future__ import annotations
 
+import errno
 import os
 
 from clinvk.backends.base import TurnRequest
-from clinvk.errors import BackendNotInstalled, UsageError
+from clinvk.errors import BackendFailed, BackendNotInstalled, ClinvkError, UsageError
 from clinvk.records import Record
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
     from clinvk.app import App
     from clinvk.recorder import Recorder
+
+
+# what an exec that fails with these says: the program is missing or is no program
+BROKEN_INSTALL = frozenset({errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ELOOP, errno.ENOTDIR})
 
 
 class TurnSpec(Record):
@@ -191,7 +196,7 @@ class TurnPlan:
         return line if self.workdir == cwd else f"cd {shell_quote(self.workdir)} && {line}"
 
     def executable(self) -> str:
-        from clinvk.pty.process import find_executable
+        from clinvk.pty.fork import find_executable
 
         path = find_executable(self.argv[0], self.environ.get("PATH"))
         if path is None:
@@ -201,14 +206,19 @@ class TurnPlan:
             )
         return path
 
-    def not_runnable(self, exc: OSError) -> BackendNotInstalled:
-        """The error (exit 3) of a backend whose program could not be started."""
+    def not_runnable(self, exc: OSError) -> ClinvkError:
+        """The error of a backend whose program could not be started: exit 3 when it is
+        missing or no program (a broken install), 2 when its directory cannot be entered,
+        else 1."""
         reason = exc.strerror or str(exc)
-        if getattr(exc, "step", "exec") != "exec":
-            return BackendNotInstalled(f"cannot start {self.adapter.name}: {exc.filename}: {reason}")
-        return BackendNotInstalled(
-            f"cannot run {exc.filename}: {reason}: the {self.adapter.name} CLI is not installed "
-            f"properly (reinstall it with: {self.adapter.install_hint})")
+        step = getattr(exc, "step", "exec")
+        if step == "chdir":
+            return UsageError(f"the working directory {exc.filename} cannot be entered: {reason}")
+        if step == "exec" and exc.errno in BROKEN_INSTALL:
+            return BackendNotInstalled(
+                f"cannot run {exc.filename}: {reason}: the {self.adapter.name} CLI is not "
+                f"installed properly (reinstall it with: {self.adapter.install_hint})")
+        return BackendFailed(f"cannot start {self.adapter.name} ({exc.filename}): {reason}")
 
     def _archiver(self) -> Callable[[dict[str, Any]], tuple[dict[str, Any], Callable[[], Any]] | None]:
         """The recorder's archiver. Made while the backend runs (the recorder is), so that

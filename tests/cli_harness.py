@@ -1,6 +1,6 @@
 """Run clinvk's real entry point in this process: httpie's MockEnvironment habit.
 
-`run_cli(argv, env)` calls `clinvk.cli.run_cli` (what `python -m clinvk` runs, minus the
+`run_cli(argv, env)` calls `clinvk.launch.run_cli` (what `python -m clinvk` runs, minus the
 final `os._exit`) with an Environment on in-memory streams, the given variables and cwd:
 nothing of clinvk is mocked, the store, the config and the pty runner are the real ones.
 For the duration of the call the process looks the way a fresh `clinvk` process would:

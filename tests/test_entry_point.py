@@ -68,6 +68,24 @@ def test_config_backends_help_and_version_through_the_real_process(fake):
     assert_clean_error(fake.run_process("--here", "hi"), 2, "--here")
 
 
+@pytest.mark.parametrize("argv", [["--dry-run", "-b", "fake", "hi"], ["sessions", "list"],
+                                  ["-o", "json", "-b", "fake", "hi"]])
+def test_a_reader_that_goes_away_ends_both_entries_alike(fake, argv):
+    """`clinvk ... | head -c0`: the plain run form (read without Click) and Click's commands
+    exit 0 without a traceback; the turn is recorded all the same."""
+    import subprocess
+
+    assert fake.run("-b", "fake", "first").code == 0  # something for `sessions list` to print
+    proc = subprocess.Popen([sys.executable, "-m", "clinvk", *argv], cwd=fake.cwd, env=fake.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "error" not in err, err
+    if "-o" in argv:
+        assert len(fake.sessions()) == 2
+
+
 # -- in process: what a process sees ---------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [
@@ -115,7 +133,7 @@ def test_in_process_calls_leave_this_process_as_they_found_it(fake):
 
 
 def test_the_entry_point_itself_leaves_no_handler_and_no_descriptor(fake, monkeypatch):
-    """clinvk.cli.run_cli without the harness around it: what clinvk itself puts back."""
+    """clinvk.launch.run_cli without the harness around it: what clinvk itself puts back."""
     from clinvk.launch import run_cli
 
     monkeypatch.chdir(fake.cwd)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from clinvk.app import App
 from clinvk.cli import cli
 from clinvk.commands.run import from_click
-from clinvk.run_argv import OPTIONS, read_plain_run
+from clinvk.run_argv import OPTIONS, OUTPUT_FORMATS, SUBCOMMANDS, read_plain_run
 from clinvk.turn_options import RunOptions
 
 
@@ -142,3 +142,12 @@ def test_its_option_table_is_the_run_commands():
             for spelling in (*param.opts, *param.secondary_opts):
                 clicks[spelling] = (param.name, kind)
     assert clicks == OPTIONS
+    [fmt] = [p for p in run.params if p.name == "output_format"]
+    assert set(fmt.type.choices) == OUTPUT_FORMATS
+
+
+def test_its_subcommands_are_the_root_groups():
+    """A subcommand it did not know would be read as a prompt and sent to a backend."""
+    from clinvk.cli import SUBCOMMANDS as CLICK_SUBCOMMANDS
+
+    assert set(CLICK_SUBCOMMANDS) == SUBCOMMANDS

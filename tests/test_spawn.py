@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from clinvk.pty.process import SpawnError, find_executable, spawn
+from clinvk.pty.fork import SpawnError, find_executable
+from clinvk.pty.process import spawn
 from clinvk.pty.runner import run_lines
 
 REPORT = r"""
@@ -48,6 +49,18 @@ def test_the_child_sees_a_pty_of_its_own_and_nothing_of_the_parent(tmp_path):
     assert "HOME" not in seen["env"]  # exactly the environment given
     assert seen["echo"] is False  # a headless run echoes nothing back
     assert seen["size"][0] > 0 and seen["stdin"] is None
+
+
+def test_the_signals_python_ignores_are_not_ignored_by_the_child(tmp_path):
+    """Python ignores SIGPIPE and SIGXFSZ; a backend started from a shell does not."""
+    import signal
+
+    lines: list[str] = []
+    run_lines(["/bin/sh", "-c", 'grep SigIgn: "/proc/$$/status"'], cwd=str(tmp_path),
+              env={"PATH": os.environ["PATH"]}, on_line=lines.append)
+    ignored = int(next(line for line in lines if line.startswith("SigIgn:")).split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (sig - 1)), sig
 
 
 def test_a_long_prompt_reaches_stdin_from_a_file_that_is_gone_after(tmp_path, monkeypatch):
@@ -146,3 +159,34 @@ def test_find_executable_agrees_with_shutil_which(tmp_path):
     for name in ("tool", "dir", "missing", str(tmp_path / "b" / "tool"), str(tmp_path / "a" / "tool")):
         assert find_executable(name, path) == shutil.which(name, path=path), name
     assert find_executable("tool", "") is None
+
+
+def test_find_executable_gives_an_absolute_path(tmp_path, monkeypatch):
+    """The exec happens in the turn's working directory: a relative PATH entry or command
+    must not be looked up again there."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "tool").write_text("#!/bin/sh\n")
+    (tmp_path / "bin" / "tool").chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    assert find_executable("tool", "bin") == str(tmp_path / "bin" / "tool")
+    assert find_executable("./bin/tool", None) == str(tmp_path / "bin" / "tool")
+
+
+def test_what_a_failed_start_means_to_the_user(clinvk, tmp_path):
+    """A missing or broken program: exit 3 (reinstall); a directory that cannot be entered:
+    exit 2; any other failure (too long an argument list, no memory): exit 1."""
+    import errno as e
+
+    from clinvk.app import App
+    from clinvk.env import Environment
+    from clinvk.pty.fork import SpawnError
+    from clinvk.turn_plan import TurnPlan, TurnSpec
+
+    app = App(Environment(environ={**clinvk.env}, cwd=str(clinvk.cwd)))
+    plan = TurnPlan(app, TurnSpec(prompt="hi", backend="claude", ephemeral=True))
+    cases = {(e.ENOEXEC, "exec"): 3, (e.EACCES, "exec"): 3, (e.ENOENT, "chdir"): 2,
+             (e.E2BIG, "exec"): 1, (e.ENOMEM, "exec"): 1, (0, "setup"): 1}
+    for (number, step), code in cases.items():
+        error = plan.not_runnable(SpawnError(number, os.strerror(number), "/x/claude", step))
+        assert error.exit_code == code, (number, step, error.message)
+        assert "/x/claude" in error.message

@@ -11,6 +11,7 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, pass_app
+from clinvk.output import FORMATS
 from clinvk.run_prompt import run_prompt
 from clinvk.turn_options import RunOptions, TurnOptions
 
@@ -30,7 +31,7 @@ def turn_options(func: F) -> F:
     """Options shared by the root command and `resume`."""
     for decorator in reversed([
         click.option("-m", "--model", metavar="NAME", help="Model for the backend."),
-        click.option("-o", "--output-format", type=click.Choice(["text", "json", "stream-json"]),
+        click.option("-o", "--output-format", type=click.Choice(list(FORMATS)),
                      help="Output format (default output.format, else text)."),
         click.option("--ephemeral", is_flag=True, help="Record nothing under $CLINVK_HOME."),
         click.option("--dry-run", is_flag=True,

@@ -168,7 +168,7 @@ class _Killer:
 
 def _reap(child: PtyProcess, killer: _Killer, stop: _Stop, deadline: float | None,
           grace: float) -> None:
-    """Wait for a child whose output has ended to exit, without pexpect's fixed sleeps;
+    """Wait for a child whose output has ended to exit, without ptyprocess's fixed sleeps;
     a child that lingers past the timeout or a Ctrl-C is killed with its group, and once
     a stop was asked for, nothing of the group outlives the grace period."""
     while child.isalive():
