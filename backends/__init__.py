@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from clinvk.backends.base import Adapter
 
 _REGISTRY: dict[str, str] = {
@@ -18,5 +16,7 @@ NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 def get_adapter(name: str) -> Adapter:
     """The adapter for a backend name; KeyError when there is none."""
-    module = importlib.import_module(_REGISTRY[name])
+    # __import__ rather than importlib.import_module: importlib (and the warnings it
+    # imports) is not loaded before a turn's spawn
+    module = __import__(_REGISTRY[name], fromlist=["ADAPTER"])
     return module.ADAPTER

@@ -7,22 +7,21 @@ Output read through a pty is messy: lines may end in "\\r", carry ANSI escape se
 
 from __future__ import annotations
 
-import math
 import os
-import re
-from collections.abc import Mapping
 
 from clinvk.backends.base import BackendError, Diagnostic, Done, Event, SessionStarted
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
     from pathlib import Path
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and two-character escapes; patterns
-# compiled on first use (re's own cache), after the backend was spawned
+# compiled on first use (re's own cache), after the backend was spawned (nor is `re` imported
+# before: it and the `enum` it imports cost ~13 ms before every turn's spawn)
 _ANSI_RE = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
@@ -37,6 +36,8 @@ DIAGNOSTIC_TAIL = 5  # how many recent diagnostic lines go into an exit-code err
 def clean_line(line: str) -> str:
     """The visible text of one output line: no line ending, no ANSI sequences, no text that
     a carriage return overwrote, no other control characters, no surrounding blanks."""
+    import re
+
     text = re.sub(_ANSI_RE, "", line.rstrip("\r\n"))
     if "\r" in text:
         parts = [p for p in text.split("\r") if p.strip()]
@@ -83,7 +84,7 @@ def as_int(value: Any) -> int:
         return 0
     if isinstance(value, int):
         return max(0, value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+    if isinstance(value, float) and _finite(value) and value.is_integer():
         return max(0, int(value))
     return 0
 
@@ -92,7 +93,12 @@ def as_cost(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     value = float(value)
-    return value if math.isfinite(value) and value >= 0 else None
+    return value if _finite(value) and value >= 0 else None
+
+
+def _finite(value: float) -> bool:
+    """math.isfinite, without importing math before a turn's spawn."""
+    return value - value == 0.0  # inf - inf and nan - nan are nan
 
 
 def as_epoch(value: Any) -> float | None:
@@ -113,9 +119,14 @@ def home_dir(environ: Mapping[str, str]) -> Path:
     return Path(home) if home else Path(os.path.expanduser("~"))
 
 
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_CHARS = _ALNUM | frozenset("._-")  # an id: [A-Za-z0-9][A-Za-z0-9._-]{0,199}
+
+
 def is_safe_id(session_id: object) -> bool:
     """True for an id that can be put into a file name or glob pattern as it is."""
-    return isinstance(session_id, str) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}", session_id))
+    return (isinstance(session_id, str) and 0 < len(session_id) <= 200
+            and session_id[0] in _ALNUM and set(session_id) <= _ID_CHARS)
 
 
 def read_first_json_line(path: Path) -> dict[str, Any]:

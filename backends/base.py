@@ -7,7 +7,6 @@ lines of the backend's output into events, and find the backend's own files.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 
 from clinvk.backends.usage import USAGE_FIELDS as USAGE_FIELDS
 from clinvk.backends.usage import Usage
@@ -17,6 +16,7 @@ from clinvk.records import Record, factory
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Protocol
 
@@ -137,7 +137,6 @@ if TYPE_CHECKING:  # a typing construct: only for the checker
         def finish(self, exit_code: int | None) -> list[Event]:
             """Called once when the process has ended; emits any closing events."""
             ...
-
 
 
 class Adapter(ABC):

@@ -12,8 +12,6 @@ The moving code imports _relocate when it runs: a headless turn needs only the p
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import as_dict, as_int, home_dir, is_safe_id
@@ -21,6 +19,7 @@ from clinvk.backends.base import Relocation, Retention, StoreFile, Usage
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
@@ -68,6 +67,8 @@ def usage_from_model_usage(model_usage: Any) -> Usage:
 
 def project_dir_name(working_dir: str) -> str:
     """claude's folder name for a project: the path with every non-alphanumeric char -> '-'."""
+    import re
+
     return re.sub(r"[^A-Za-z0-9]", "-", working_dir)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from clinvk.backends import codex_store
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
@@ -12,6 +10,7 @@ from clinvk.backends.codex_store import usage_from_codex
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Any
 

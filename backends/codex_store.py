@@ -12,9 +12,7 @@ The moving code imports _relocate when it runs: a headless turn needs only the p
 from __future__ import annotations
 
 import os
-import re
 import time
-from collections.abc import Mapping
 
 from clinvk.backends._files import fresh_files, glob_files
 from clinvk.backends._jsonl import (
@@ -31,6 +29,7 @@ from clinvk.backends.base import Relocation, StoreFile, Usage
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
@@ -238,11 +237,13 @@ def uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
-_ROLLOUT = re.compile(r"rollout-(.+)-(.+)\.jsonl")
+_ROLLOUT = r"rollout-(.+)-(.+)\.jsonl"  # compiled on first use (re is not imported before a spawn)
 
 
 def codex_relocate(items: list[Relocation]) -> list[list[StoreFile]]:
     """The adapter's `relocate`: each rollout renamed for the new thread id, in its folder."""
+    import re
+
     from clinvk.backends._relocate import check_rel_path, rewrite_item
 
     out = []
@@ -253,7 +254,7 @@ def codex_relocate(items: list[Relocation]) -> list[list[StoreFile]]:
             name = parts[-1]
             suffix = f"-{item.old_id}.jsonl"
             dated = len(parts) == 5 and all(p.isdigit() for p in parts[1:4])
-            if parts[0] != "sessions" or not dated or not _ROLLOUT.fullmatch(name) \
+            if parts[0] != "sessions" or not dated or not re.fullmatch(_ROLLOUT, name) \
                     or not name.endswith(suffix):
                 raise ValueError(f"{file.path!r} is not sessions/YYYY/MM/DD/rollout-<time>"
                                  f"-{item.old_id}.jsonl")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from clinvk.backends import gemini_store
 from clinvk.backends._jsonl import JsonLineParser, as_dict, as_int, as_str
 from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, UsageReport
@@ -11,6 +9,7 @@ from clinvk.backends.base import Adapter, BackendError, Done, TextDelta, Usage, 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Any
 

@@ -3,10 +3,12 @@ parsers and their store readers (of clinvk it imports only the vocabulary's name
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from clinvk.records import Record
 from clinvk.usage_keys import COUNTED_KEYS as USAGE_FIELDS  # the one vocabulary (SPEC's)
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 
 class Usage(Record, frozen=True):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from clinvk.env import Environment
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any
 
@@ -16,6 +15,21 @@ if TYPE_CHECKING:
     from clinvk.pricing import PriceTable
     from clinvk.progress import Progress
     from clinvk.store import SessionStore
+
+
+class cached_property:  # noqa: N801 - functools.cached_property's name and use
+    """functools.cached_property (computed once, kept in the instance's __dict__) without
+    importing functools, and the collections it imports, before a turn's spawn."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func, self.attrname = func, func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.attrname] = self.func(instance)
+        return value
 
 
 class App:

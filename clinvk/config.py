@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
-
 from clinvk import paths
 from clinvk.errors import ConfigError
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:  # neither typing nor pathlib is imported before a turn's backend is spawned
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from pathlib import Path
     from typing import Any
 
@@ -46,7 +43,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 BUILTIN_BACKENDS = ("claude", "codex", "gemini")
-
 
 
 def _is_int(v: Any) -> bool:
@@ -208,7 +204,7 @@ def load(
     """Resolve settings from defaults, the config file, CLINVK_* variables and flag overrides."""
     home = paths.clinvk_home_text(environ)
     path, path_source = resolve_config_path(config_flag, environ, home)
-    values = copy.deepcopy(DEFAULTS)
+    values = _copied(DEFAULTS)
     sources: dict[str, str] = {}
     warnings: list[str] = []
     exists = _apply_file(values, sources, warnings, path, required=path_source != "default")
@@ -223,6 +219,16 @@ def load(
         _set(values, dotted, value)
         sources[dotted] = "flag"
     return Settings(values, sources, home, path, exists, model, warnings)
+
+
+def _copied(node: Any) -> Any:
+    """A deep copy of the defaults (dicts, lists, scalars): copy.deepcopy, without importing
+    `copy` (and `weakref`) before a turn's spawn."""
+    if isinstance(node, dict):
+        return {key: _copied(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_copied(value) for value in node]
+    return node
 
 
 def _as_path(name: str) -> Path:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 
-from clinvk.display import printable
 from clinvk.records import Record, factory
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import IO
 
 
@@ -47,11 +46,15 @@ class Environment(Record):
         if message in self._warned:
             return
         self._warned.add(message)
+        from clinvk.display import printable  # its `re` is not imported before a turn's spawn
+
         self.stderr.write(f"clinvk: warning: {printable(message)}\n")
         self.stderr.flush()
 
     def info(self, message: str) -> None:
         """A diagnostic line on stderr, shown only with -v."""
         if self.verbose:
+            from clinvk.display import printable
+
             self.stderr.write(f"clinvk: {printable(message)}\n")
             self.stderr.flush()

@@ -5,13 +5,13 @@ plain-run entry (clinvk.launch) both run their command inside `guarded`."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from clinvk.errors import ClinvkError, ExitCode
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import IO
 
     from clinvk.app import App

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:  # pathlib is not imported before a turn's backend is spawned
+    from collections.abc import Mapping
     from pathlib import Path
 
 

@@ -4,8 +4,6 @@ or a model that cannot be recorded is refused (`refuse_unstorable`)."""
 
 from __future__ import annotations
 
-import re
-
 from clinvk.env import Environment
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
@@ -38,6 +36,8 @@ def clean(text: str) -> tuple[str, int]:
             return text, 0
         except UnicodeEncodeError:
             pass
+    import re  # only for a text that holds such a byte: not before every turn's spawn
+
     return re.subn(_UNSENDABLE, REPLACEMENT, text)
 
 
@@ -76,6 +76,8 @@ def refuse_unstorable(workdir: str, model: str | None) -> None:
     and what cannot be replaced like free text: a working directory whose path is not UTF-8
     (the store keeps paths as UTF-8 text; another name would be another folder), a model
     name that is not (another name would be another model)."""
+    if not (_undecodable(workdir) or _undecodable(model)):
+        return
     from clinvk.display import printable
     from clinvk.errors import UsageError
 

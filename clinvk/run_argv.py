@@ -9,14 +9,13 @@ reports itself. tests/test_run_argv.py holds it to Click's reading."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from clinvk.option_reader import read_option
 from clinvk.output import FORMATS
 from clinvk.turn_options import RunOptions, TurnOptions
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 # clinvk.cli's SUBCOMMANDS (that module imports Click; tests/test_run_argv.py holds the two equal)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections import deque
 
 from clinvk.backends.base import (
     BackendError,
@@ -43,7 +42,6 @@ class _State:
         self.content: list[str] = []
         self.final_text: str | None = None
         self.streamed = False
-        self.diagnostics: deque[str] = deque(maxlen=5)
 
 
 def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
@@ -150,7 +148,6 @@ def _handle(event: object, state: _State, renderer: Renderer, recorder: Recorder
         if event.text is not None:
             state.final_text = event.text
     elif isinstance(event, Diagnostic) and event.line.strip():
-        state.diagnostics.append(event.line)
         env.info(f"backend: {event.line}")
 
 

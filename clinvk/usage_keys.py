@@ -4,10 +4,9 @@ and the one rule that normalises a usage. A leaf module: it imports nothing of c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 # what a backend reports (input includes cached input, output includes reasoning)

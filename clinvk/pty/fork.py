@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import fcntl  # imported before the fork: nothing is imported between fork and exec
 import os
-import signal
-import struct
+import sys
 import termios
-from collections.abc import Mapping
+
+from clinvk.pty.signals import signal
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 MAX_FD = 1 << 20  # descriptors above are not looked at in the child (as ptyprocess)
 STDIN_FD_BASE = 3  # the parent's descriptors the child uses live at or above this
@@ -31,11 +35,9 @@ def fork_exec(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: 
     failure in the child before or at the exec comes back through a close-on-exec pipe and
     is raised here as a SpawnError; anything that stops the parent meanwhile (Ctrl-C) kills
     and reaps the child first. `stdin_fd`: a file the child reads as its fd 0."""
-    import pty
-
     read_end, write_end = _pipe()
     try:
-        pid, fd = pty.fork()
+        pid, fd = os.forkpty()
     except BaseException:
         os.close(read_end)
         os.close(write_end)
@@ -124,7 +126,9 @@ def _fd_limit() -> int:
 def set_size(fd: int, dimensions: tuple[int, int]) -> None:
     """The window size (rows, cols) of the terminal on fd."""
     rows, cols = dimensions
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    # struct winsize: four unsigned shorts (rows, cols, x and y pixels), native byte order
+    packed = b"".join(v.to_bytes(2, sys.byteorder) for v in (rows, cols, 0, 0))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, packed)
 
 
 def _echo_off(fd: int) -> None:

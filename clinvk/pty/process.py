@@ -8,14 +8,15 @@ ptyprocess.PtyProcess, which waits for it, reports how it ended and closes the p
 from __future__ import annotations
 
 import os
-import signal
 import time
-from collections.abc import Mapping
 
 from clinvk.pty.fork import discard, fork_exec, stdin_file
+from clinvk.pty.signals import signal
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ptyprocess import PtyProcess
 
 GRACE = 3.0  # seconds a child gets to finish after Ctrl-C or SIGTERM before it is killed

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import time
-from collections.abc import Callable, Mapping
 
 from clinvk.pty.process import GRACE, finish_group, kill_group, spawn
-from clinvk.pty.signals import routed
+from clinvk.pty.signals import routed, signal
 from clinvk.pty.terminal import WIDE, terminal_size
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from ptyprocess import PtyProcess
 
 READ_SIZE = 1 << 16

@@ -3,15 +3,19 @@ clinvk installs signal handlers, apart from the store lock's own wait)."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+try:  # CPython's C module: `signal` only wraps it in enums, and `enum` costs ~9 ms before a spawn
+    import _signal as signal
+except ImportError:  # pragma: no cover - another Python
+    import signal
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     Handler = Callable[[int, Any], Any] | int | None
+
+__all__ = ["install", "routed", "signal"]
 
 
 def install(handlers: Mapping[int, Handler]) -> dict[int, Handler]:
@@ -26,13 +30,17 @@ def install(handlers: Mapping[int, Handler]) -> dict[int, Handler]:
     return old
 
 
-@contextmanager
-def routed(handlers: Mapping[int, Handler]) -> Iterator[None]:
-    """The handlers for the duration, the old ones restored after, whatever happens."""
-    old: dict[int, Handler] = {}
-    try:
-        old = install(handlers)
-        yield
-    finally:
-        for sig, handler in old.items():
+class routed:
+    """`with routed(handlers):` the handlers for the duration, the old ones restored after,
+    whatever happens (a class: contextlib is not imported before a turn's spawn)."""
+
+    def __init__(self, handlers: Mapping[int, Handler]) -> None:
+        self.handlers = handlers
+        self.old: dict[int, Handler] = {}
+
+    def __enter__(self) -> None:
+        self.old = install(self.handlers)
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self.old.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import termios
-import tty
 
 WIDE = (50, 200)  # (rows, cols) of a headless backend's pty when no terminal says
 CLASSIC = (24, 80)  # ... and of an interactive one's
@@ -30,6 +29,8 @@ class RawTerminal:
         self.saved: list | None = None
 
     def __enter__(self) -> RawTerminal:
+        import tty  # an interactive run's: not imported before a headless turn's spawn
+
         try:
             self.saved = termios.tcgetattr(self.fd)
             tty.setraw(self.fd, termios.TCSANOW)
