@@ -165,8 +165,10 @@ class GeminiAdapter(Adapter):
     def tidy_store(self, working_dir: str, environ: Mapping[str, str]) -> None:
         """Before and after every run: remove the resume stubs that make gemini's own
         clean-up delete whole sessions (see gemini_stubs)."""
-        from clinvk.backends.gemini_stubs import remove_stubs
+        from clinvk.backends.gemini_stubs import remove_stubs, stubs_possible
 
+        if not stubs_possible(gemini_store.gemini_dir_text(environ)):
+            return  # the common case, told from file names alone (before every turn's spawn)
         for folder in gemini_store.own_project_folders(gemini_store.gemini_dir(environ), working_dir):
             remove_stubs(folder / "chats")
 

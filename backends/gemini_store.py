@@ -12,26 +12,31 @@ The moving code imports _relocate when it runs: a headless turn needs only the p
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
-from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 from clinvk.backends._files import fresh_files, glob_files
-from clinvk.backends._jsonl import as_str, home_dir, is_safe_id, read_first_json_line
+from clinvk.backends._jsonl import as_str, is_safe_id, read_first_json_line
 from clinvk.backends.base import Relocation, Retention, StoreFile
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:  # nor json, re, hashlib or pathlib: see gemini_stubs.tidy
+    from collections.abc import Iterator, Mapping
+    from pathlib import Path
 
 # --- paths -------------------------------------------------------------------------------
 
 
 def gemini_dir(environ: Mapping[str, str]) -> Path:
     """`~/.gemini`; gemini honours GEMINI_CLI_HOME in place of the home directory."""
-    configured = environ.get("GEMINI_CLI_HOME")
     from pathlib import Path
 
-    return (Path(configured) if configured else home_dir(environ)) / ".gemini"
+    return Path(gemini_dir_text(environ))
+
+
+def gemini_dir_text(environ: Mapping[str, str]) -> str:
+    """gemini_dir as a string (no pathlib before a turn's backend is spawned)."""
+    home = environ.get("GEMINI_CLI_HOME") or environ.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, ".gemini")
 
 
 RETENTION_DEFAULT = "30d"  # gemini's `general.sessionRetention.maxAge` (enabled by default)
@@ -43,6 +48,9 @@ def gemini_retention(environ: Mapping[str, str]) -> Retention | None:
     on unless `enabled: false`, chats older than `maxAge` ("<n>h|d|w|m", default 30d) are
     deleted; None when it is off or its maxAge is one gemini rejects (it then skips the
     age clean-up)."""
+    import json
+    import re
+
     path = gemini_dir(environ) / "settings.json"
     try:
         general = json.loads(path.read_text(encoding="utf-8")).get("general")
@@ -65,6 +73,8 @@ def gemini_retention(environ: Mapping[str, str]) -> Retention | None:
 
 def _registry(base: Path) -> dict[str, str]:
     """`projects.json`: directory -> the slug of its `tmp/<slug>` folder."""
+    import json
+
     try:
         data = json.loads((base / "projects.json").read_text(encoding="utf-8"))
         projects = data.get("projects") if isinstance(data, dict) else None
@@ -77,6 +87,8 @@ def _registry(base: Path) -> dict[str, str]:
 
 def _project_hash(directory: str) -> str:
     """sha256 of the absolute path: `projectHash`, and the legacy `tmp/<hash>` folder name."""
+    import hashlib
+
     return hashlib.sha256(os.path.abspath(directory).encode()).hexdigest()
 
 
@@ -123,6 +135,8 @@ def chat_files(session_id: str, working_dir: str, environ: Mapping[str, str]) ->
 def native_chat_files(environ: Mapping[str, str]) -> list[Path]:
     """Every chat file of gemini's store: `tmp/<project>/chats/session-*.jsonl` (and the
     older whole-JSON `session-*.json`)."""
+    from pathlib import Path
+
     out: list[Path] = []
     try:
         with os.scandir(gemini_dir(environ) / "tmp") as projects:
@@ -187,6 +201,8 @@ MARKER = ".project_root"
 
 
 def _slugify(text: str) -> str:
+    import re
+
     slug = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-")
     return slug or "project"
 
@@ -215,6 +231,8 @@ class _Slugs:
             pass
 
     def slug(self, directory: str) -> str:
+        import re
+
         directory = os.path.abspath(directory)
         if directory in self.claimed:
             return self.claimed[directory]
@@ -240,6 +258,8 @@ class _Slugs:
 def gemini_relocate(items: list[Relocation], environ: Mapping[str, str]) -> list[list[StoreFile]]:
     """The adapter's `relocate`: the chat file under the new id in the new dir's project
     folder, with that folder's `.project_root` marker."""
+    import re
+
     from clinvk.backends._relocate import check_rel_path, only_file, rewrite_item
 
     slugs = _Slugs(gemini_dir(environ))
@@ -265,6 +285,8 @@ def gemini_relocate(items: list[Relocation], environ: Mapping[str, str]) -> list
 
 def _rewrite_json(item: Relocation, content: bytes, extra: dict[str, str]) -> bytes:
     """An older whole-JSON chat file: rewritten as one line."""
+    import json
+
     from clinvk.backends._relocate import rewrite_item
 
     try:

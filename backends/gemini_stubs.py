@@ -14,15 +14,15 @@ A file with any conversation in it, or the only file of its session, is never to
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
+import os
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # nor json, re or pathlib, unless there is something to tidy
+    from pathlib import Path
     from typing import Any
 
-_NAME = re.compile(r"session-.+-([0-9A-Za-z_-]{8})\.jsonl")
+_NAME = r"session-.+-([0-9A-Za-z_-]{8})\.jsonl"  # a chat file, and its session's short id
+_ID_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
 _IGNORED_USER_PREFIXES = ("/", "?", "<session_context>", "<hook_context>")
 _MAX_STUB_BYTES = 1 << 20  # a stub holds metadata and the session context: far less than this
 
@@ -51,6 +51,8 @@ def _is_conversation(message: Any) -> bool:
 
 def _records(line: bytes) -> list[Any]:
     """The messages a line of a chat file carries (a message, or `$set.messages`)."""
+    import json
+
     try:
         record = json.loads(line)
     except (ValueError, RecursionError):
@@ -65,6 +67,8 @@ def _records(line: bytes) -> list[Any]:
 
 def _examine(path: Path) -> tuple[str | None, bool]:
     """(session id of the first line, whether the file holds any conversation)."""
+    import json
+
     session_id = None
     big = path.stat().st_size > _MAX_STUB_BYTES  # surely a conversation: read its id only
     with path.open("rb") as handle:
@@ -84,12 +88,48 @@ def _examine(path: Path) -> tuple[str | None, bool]:
     return session_id, False
 
 
+def stubs_possible(gemini_dir: str) -> bool:
+    """Whether a `tmp/<project>/chats` folder of gemini's store holds two chat files of one
+    session (by the short id in their names): only then can `remove_stubs` find a stub. Told
+    from file names alone, without json, re or pathlib: what a turn pays before gemini's
+    start when there is nothing to tidy (issue 9 §8)."""
+    try:
+        with os.scandir(os.path.join(gemini_dir, "tmp")) as entries:
+            projects = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return False
+    for project in projects:
+        seen: set[str] = set()
+        try:
+            with os.scandir(os.path.join(project, "chats")) as entries:
+                for entry in entries:
+                    short = short_id(entry.name)
+                    if short is None:
+                        continue
+                    if short in seen:
+                        return True
+                    seen.add(short)
+        except OSError:
+            continue
+    return False
+
+
+def short_id(name: str) -> str | None:
+    """The session's short id in a chat file's name, as `_NAME` finds it (None: not one)."""
+    if len(name) < 24 or not name.startswith("session-") or not name.endswith(".jsonl"):
+        return None
+    short = name[-14:-6]
+    return short if name[-15] == "-" and set(short) <= _ID_CHARS else None
+
+
 def remove_stubs(chats: Path) -> list[Path]:
     """Delete the resume stubs in one `chats` folder; returns what was deleted."""
+    import re
+
     groups: dict[str, list[Path]] = {}
     try:
         for path in chats.iterdir():
-            match = _NAME.fullmatch(path.name)
+            match = re.fullmatch(_NAME, path.name)
             if match and path.is_file() and not path.is_symlink():
                 groups.setdefault(match[1], []).append(path)
     except OSError:

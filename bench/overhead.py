@@ -102,11 +102,18 @@ def backend_setup(name: str, standin: StandIn, tmp: Path) -> tuple[Path, dict[st
     return project, env, realcli.headless_argv(name, PROMPT, cli_path=cli)
 
 
+def clinvk_command(python: str) -> list[str]:
+    """How a user runs clinvk from that environment: its installed `clinvk` command (a script
+    run by that python), else `python -m clinvk` (which also imports runpy, ~10 ms)."""
+    script = Path(python).parent / "clinvk"
+    return [str(script)] if script.is_file() else [python, "-m", "clinvk"]
+
+
 def paired(name: str, standin: StandIn, tmp: Path, pairs: int, python: str,
            hire: str | None, notes: list[str]) -> dict[str, list[float]]:
     project, env, direct = backend_setup(name, standin, tmp)
     commands = {"direct": direct, "bare": [python, "-c", BARE_PEXPECT, *direct],
-                "clinvk": [python, "-m", "clinvk", "-b", name, PROMPT]}
+                "clinvk": [*clinvk_command(python), "-b", name, PROMPT]}
     if hire and name == "claude":
         commands["hire"] = [hire, "claude", PROMPT]
     for key, argv in list(commands.items()):  # warm caches once
@@ -139,7 +146,7 @@ def time_to_spawn(tmp: Path, python: str, runs: int) -> dict[str, list[float]]:
     stamp = folder / "stamp"
     env = {**os.environ, "PATH": f"{stub.parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "BENCH_STAMP": str(stamp), "CLINVK_HOME": str(folder / "clinvk-home")}
-    commands = {"clinvk": [python, "-m", "clinvk", "-b", "claude", PROMPT],
+    commands = {"clinvk": [*clinvk_command(python), "-b", "claude", PROMPT],
                 "bare": [python, "-c", BARE_PEXPECT, str(stub)],
                 "pty": [python, "-c", BARE_PTY, str(stub)],
                 "import": [python, "-c", "import click, pexpect"],
@@ -170,7 +177,7 @@ def passthrough(tmp: Path, python: str, megabytes: int = 50) -> dict[str, float]
             "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)\n"
             "e = time.perf_counter() - t\n"
             "print(e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)")
-    argv = [sys.executable, "-c", code, python, "-m", "clinvk", "-b", "fake",
+    argv = [sys.executable, "-c", code, *clinvk_command(python), "-b", "fake",
             "--ephemeral", "go"]
     runs = []
     for _ in range(3):
@@ -190,7 +197,7 @@ def startup(python: str) -> dict[str, float]:
                                  for _ in range(15))
 
     bare = med([python, "-c", "pass"])
-    helped = med([python, "-m", "clinvk", "--help"])
+    helped = med([*clinvk_command(python), "--help"])
     return {"python": bare, "help": helped}
 
 
@@ -242,7 +249,7 @@ def main() -> None:
                      "--dangerously-skip-permissions, which claude refuses as root unless "
                      "IS_SANDBOX=1, as the stand-in environment sets for every command")
     lines = [f"### Wrapper overhead ({time.strftime('%Y-%m-%d')}, medians, clinvk run by "
-             f"{args.python})", "",
+             f"{' '.join(clinvk_command(args.python))})", "",
              "| backend | rounds | direct call | bare pexpect wrapper | clinvk (recorded turn) "
              "| clinvk − direct | ratio | clinvk − bare | hire-ai | hire-ai − direct "
              "| clinvk − hire-ai |",

@@ -37,9 +37,9 @@ from clinvk.archive_read import (
     remove,
     session_folder,
 )
-from clinvk.records import Record
+from clinvk.records import Record, factory
 
-__all__ = ["Staged", "backend_items", "digest", "enabled", "for_recorder", "pack", "prepare",
+__all__ = ["RecorderArchive", "Staged", "backend_items", "digest", "enabled", "pack", "prepare",
            "refresh", "remove", "restore", "stage", "write_items", "write_staged"]
 
 if TYPE_CHECKING:
@@ -101,12 +101,15 @@ def refresh(app: App, record: dict[str, Any]) -> dict[str, Any] | None:
 
 class Staged(Record):
     """A refresh worked out but not on disk yet: the record's new `archive` value, the gzip
-    copies to write (under `base`, the archive's root) and the copies to remove."""
+    copies to write (under `base`, the archive's root) and the copies to remove; `copies`:
+    each file's content, its gzip copy and whether that must be written (for a later stage
+    of the same files to reuse)."""
 
     value: dict[str, Any]
     base: Path
     writes: list[tuple[Path, bytes]]
     stale: list[Path]
+    copies: dict[str, tuple[bytes, bytes, bool]] = factory(dict)
 
     def write(self) -> None:
         """Write the copies (0600, in folders 0700) and remove the stale ones. Each copy is
@@ -127,9 +130,12 @@ class Staged(Record):
             _unlink(path)
 
 
-def prepare(app: App, record: dict[str, Any]) -> Staged | None:
+def prepare(app: App, record: dict[str, Any], earlier: Staged | None = None,
+            quiet: bool = False) -> Staged | None:
     """refresh's reading and compressing, without writing (a caller may write the copies
-    while it writes the record: Staged.write); None when there is nothing to write."""
+    while it writes the record: Staged.write); None when there is nothing to write.
+    `earlier`: a stage of the same files moments ago, whose copies are reused for what did
+    not change since. A failure is one warning (none when `quiet`)."""
     if not enabled(app) or not record.get("backend_session_id"):
         return None
     from clinvk.transcripts.access import adapter_for
@@ -137,19 +143,34 @@ def prepare(app: App, record: dict[str, Any]) -> Staged | None:
     try:
         adapter, environ = adapter_for(app, record["backend"])
         items = backend_items(adapter, environ, record)
-        return stage(app.settings.home, record, items) if items else None
+        return stage(app.settings.home, record, items, earlier) if items else None
     except Exception as exc:  # an archive that fails never fails the turn
-        _warn(app, record, exc)
+        if not quiet:
+            _warn(app, record, exc)
         return None
 
 
-def for_recorder(app: App, record: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], bool]] | None:
-    """The Recorder's archiver: the record's new `archive` value and the write of the copies
-    (done while the record is written), or None when nothing changed."""
-    staged = prepare(app, record)
-    if staged is None:
-        return None
-    return staged.value, lambda: write_staged(app, record, staged)
+class RecorderArchive:
+    """The Recorder's archiver. Called as a turn ends: the record's new `archive` value and
+    the write of the copies (done while the record is written), or None when nothing
+    changed. `early(record)`, when the backend says the turn is done but has not exited yet
+    (claude 60-80 ms before its exit, codex ~40, gemini ~150), reads and compresses the
+    files then: the call at the end redoes only what changed since (claude appends a line
+    as it exits), instead of compressing the whole transcript after the exit (issue 9 §8)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.earlier: Staged | None = None
+
+    def early(self, record: dict[str, Any]) -> None:
+        self.earlier = prepare(self.app, record, quiet=True)
+
+    def __call__(self, record: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], bool]] | None:
+        staged = prepare(self.app, record, self.earlier)
+        self.earlier = None
+        if staged is None:
+            return None
+        return staged.value, lambda: write_staged(self.app, record, staged)
 
 
 def stage_paths(app: App, record: dict[str, Any], paths: list[Path]) -> Staged | None:
@@ -200,9 +221,11 @@ def write_items(home: Path, record: dict[str, Any],
     return staged.value
 
 
-def stage(home: Path, record: dict[str, Any], items: list[tuple[str, bytes]]) -> Staged | None:
+def stage(home: Path, record: dict[str, Any], items: list[tuple[str, bytes]],
+          earlier: Staged | None = None) -> Staged | None:
     """The copies of these (relative path, content) to write, unless the record's archive
-    holds them already (same digest, its files all there at the size it gives)."""
+    holds them already (same digest, its files all there at the size it gives); `earlier`:
+    see prepare."""
     from clinvk.backends._relocate import check_rel_path
     from clinvk.clock import format_rfc3339, utc_now
 
@@ -213,17 +236,37 @@ def stage(home: Path, record: dict[str, Any], items: list[tuple[str, bytes]]) ->
         return None
     total = 0
     writes = []
+    copies: dict[str, tuple[bytes, bytes, bool]] = {}
     for rel, data in items:
         target = folder.joinpath(*check_rel_path(rel + SUFFIX))
-        before = _read_old(old.get(rel))
-        packed = pack(before, data)
-        if packed is not before:
+        reused = _reused(earlier, rel, data)
+        if reused is None:
+            before = _read_old(old.get(rel))
+            packed = pack(before, data)
+            reused = packed, packed is not before
+        packed, changed = reused
+        if changed:
             writes.append((target, packed))
+        copies[rel] = (data, packed, changed)
         total += len(packed)
     keep = {rel for rel, _ in items}
     stale = [path for rel, path in old.items() if rel not in keep]
     value = {"bytes": total, "sha256": sha, "at": format_rfc3339(utc_now())}
-    return Staged(value, folder.parent, writes, stale)
+    return Staged(value, folder.parent, writes, stale, copies)
+
+
+def _reused(earlier: Staged | None, rel: str, data: bytes) -> tuple[bytes, bool] | None:
+    """The copy of `data` from an earlier stage of the same file, and whether it must be
+    written: as it was when the file is unchanged, with the new tail as one more gzip member
+    when the file grew; None when there is no such stage or the file changed otherwise."""
+    if earlier is None or rel not in earlier.copies:
+        return None
+    content, packed, changed = earlier.copies[rel]
+    if data == content:
+        return packed, changed
+    if len(content) < len(data) and data.startswith(content):
+        return packed + gzip.compress(data[len(content):], LEVEL, mtime=0), True
+    return None
 
 
 def _current(previous: object, sha: str, old: dict[str, Path], rels: list[str]) -> bool:

@@ -56,6 +56,7 @@ class Recorder:
         self.notice = notice  # told of a Ctrl-C held back while the turn waits for the store
         self.pending: tuple[str, str | None] | None = None  # ids the busy store did not take
         self.interrupted = False  # a Ctrl-C came while the finished turn waited: so recorded
+        self.early_staged = False  # turn_done let the archiver start
 
     @property
     def session_id(self) -> str | None:
@@ -98,6 +99,18 @@ class Recorder:
             self.pending = None
         except StoreLocked:  # the store is busy: the ids are written with the turn, at its end
             self.pending = (backend_session_id, model)
+
+    def turn_done(self) -> None:
+        """The backend says the turn is done (it has yet to exit): the archiver may read and
+        compress its files now, while it exits (once; never an error: the end does it all)."""
+        early = getattr(self.archiver, "early", None)
+        if early is None or self.store is None or self.early_staged:
+            return
+        self.early_staged = True
+        try:
+            early(self.record)
+        except Exception:  # an archive never fails a turn: the end tries again, and warns
+            pass
 
     def finish(self, **turn: Any) -> dict[str, Any]:
         """Add the finished (or failed, or interrupted) turn to the session."""

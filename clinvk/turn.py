@@ -54,10 +54,11 @@ def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
 
 
 def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -> dict[str, Any]:
-    """Spawn the backend as soon as its argv is known; it takes hundreds of milliseconds
-    to start, and the session record, the store and the renderer are set up meanwhile
-    (`on_spawn`). Only what the argv needs comes first: the plan, and for a resumed session
-    its record (read by the caller) and the usage baseline from the backend's files."""
+    """Spawn the backend as soon as its argv is known. Only what the argv needs comes
+    first: the plan, and for a resumed session its record (read by the caller) and the
+    usage baseline from the backend's files. The store, the session record and the renderer
+    are set up once the backend has output (`prepare`): it then waits for its API, whereas
+    while it starts (hundreds of ms) it wants the CPU that clinvk's setup would take."""
     env = app.env
     stdin = plan.adapter.stdin_input(plan.request)  # a prompt too long to be an argument
     if spec.dry_run:
@@ -70,9 +71,9 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
     parser = plan.adapter.new_parser(_baseline(plan, spec))
     recorder: Recorder | None = None
 
-    def on_spawn() -> None:
+    def prepare() -> None:
         nonlocal recorder
-        if not spec.ephemeral:  # fails here, as the first write would, before the backend gets far
+        if not spec.ephemeral:  # fails here, as the first write would
             app.store.open()
         recorder = plan.recorder(spec.prompt, plan.model)
         renderer.start(recorder.session_id, spec.backend)
@@ -89,11 +90,11 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
     plan.tidy_store()
     try:
         result = run_lines(argv, cwd=plan.workdir, env=plan.environ, on_line=on_line,
-                           timeout=plan.timeout or None, stdin=stdin, on_spawn=on_spawn)
+                           timeout=plan.timeout or None, stdin=stdin, prepare=prepare)
     except SpawnError as exc:
         raise plan.not_runnable(exc) from None
     plan.tidy_store()
-    assert recorder is not None  # run_lines calls on_spawn before any line, or raises
+    assert recorder is not None  # run_lines calls prepare before any line and at the end
     for event in parser.finish(result.exit_code if result.signal is None else -result.signal):
         _handle(event, state, renderer, recorder, env)
     return _conclude(plan, state, result, renderer, recorder)
@@ -147,6 +148,7 @@ def _handle(event: object, state: _State, renderer: Renderer, recorder: Recorder
     elif isinstance(event, Done):
         if event.text is not None:
             state.final_text = event.text
+        recorder.turn_done()
     elif isinstance(event, Diagnostic) and event.line.strip():
         env.info(f"backend: {event.line}")
 

@@ -15,11 +15,11 @@ from clinvk.records import Record
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from datetime import datetime
     from typing import Any
 
     from clinvk.app import App
+    from clinvk.archive import RecorderArchive
     from clinvk.recorder import Recorder
 
 
@@ -220,13 +220,13 @@ class TurnPlan:
                 f"installed properly (reinstall it with: {self.adapter.install_hint})")
         return BackendFailed(f"cannot start {self.adapter.name} ({exc.filename}): {reason}")
 
-    def _archiver(self) -> Callable[[dict[str, Any]], tuple[dict[str, Any], Callable[[], Any]] | None]:
+    def _archiver(self) -> RecorderArchive:
         """The recorder's archiver. Made while the backend runs (the recorder is), so that
         the archive's modules are imported then, not after the backend has exited."""
-        from clinvk.archive import for_recorder
-        from clinvk.transcripts import access  # noqa: F401  (what for_recorder imports)
+        from clinvk.archive import RecorderArchive
+        from clinvk.transcripts import access  # noqa: F401  (what the archiver imports)
 
-        return lambda record: for_recorder(self.app, record)
+        return RecorderArchive(self.app)
 
     def recorder(self, first_prompt: str | None, model: str | None,
                  now: datetime | None = None) -> Recorder:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from clinvk.backends.gemini_stubs import remove_stubs
+from clinvk.backends.gemini_stubs import _NAME, remove_stubs, short_id, stubs_possible
+from hypothesis import given
+from hypothesis import strategies as st
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "stores" / "gemini-chat.jsonl"
 SID = "6d1ff7f4-05e9-4c3a-bca9-203bbd4076c8"
@@ -87,3 +89,31 @@ def test_the_real_sample_is_conversation(tmp_path):
 
 def test_a_missing_folder_is_nothing_to_do(tmp_path):
     assert remove_stubs(tmp_path / "absent") == []
+
+
+# -- the check before every gemini turn: file names only ------------------------------------
+
+_NAME_PARTS = st.sampled_from(["session-", "2026-12-01T03-24-", "-", "abcdEF12", "_", ".jsonl",
+                               ".json", "x", "\n", "é", "-12345678"])
+
+
+@given(st.lists(_NAME_PARTS, max_size=8).map("".join) | st.text(max_size=40))
+def test_short_id_reads_a_name_as_the_pattern_does(name):
+    import re
+
+    match = re.fullmatch(_NAME, name)
+    assert short_id(name) == (match[1] if match else None) or (match is None and "\n" in name)
+
+
+def test_stubs_are_possible_only_when_a_folder_has_two_files_of_one_session(tmp_path):
+    chats = tmp_path / "tmp" / "proj" / "chats"
+    chats.mkdir(parents=True)
+    assert not stubs_possible(str(tmp_path))
+    (chats / "session-2026-12-01T03-24-abcd1234.jsonl").write_text("{}\n")
+    (chats / "session-2026-12-01T03-25-ffff0000.jsonl").write_text("{}\n")
+    (tmp_path / "tmp" / "other" / "chats").mkdir(parents=True)
+    (tmp_path / "tmp" / "other" / "chats" / "session-2026-12-01T03-26-abcd1234.jsonl").write_text("")
+    assert not stubs_possible(str(tmp_path))  # the same short id in two projects: no stub
+    (chats / "session-2026-12-01T03-27-abcd1234.jsonl").write_text("{}\n")
+    assert stubs_possible(str(tmp_path))
+    assert not stubs_possible(str(tmp_path / "missing"))

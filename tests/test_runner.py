@@ -139,45 +139,56 @@ def _wait_for(path, what: str) -> None:
     raise AssertionError(f"{what} never appeared")
 
 
-def test_on_spawn_runs_while_the_child_runs_before_any_line(tmp_path):
-    # The child says it is running, then waits for on_spawn's go before printing: on_spawn
-    # must be called after the spawn (it sees the child's mark) and before the first line.
-    running, go = tmp_path / "running", tmp_path / "go"
+def test_prepare_runs_once_the_child_has_output_before_its_first_line(tmp_path):
+    # The child prints, then waits for prepare's go before its second line and its exit:
+    # prepare must be called while the child runs, and before the first line is handed on.
+    go = tmp_path / "go"
     code = ("import os, sys, time\n"
-            f"open({str(running)!r}, 'w').close()\n"
+            "print('first', flush=True)\n"
             f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
-            "print('line')\n")
+            "print('second')\n")
     calls: list[str] = []
 
-    def on_spawn() -> None:
-        _wait_for(running, "the child's mark")
-        calls.append("spawned")
+    def prepare() -> None:
+        calls.append("prepared")
         go.touch()
 
     result = run_lines([sys.executable, "-c", code], cwd=os.getcwd(), env=os.environ,
-                       on_line=calls.append, on_spawn=on_spawn, timeout=60)
-    assert calls == ["spawned", "line"]
+                       on_line=calls.append, prepare=prepare, timeout=60)
+    assert calls == ["prepared", "first", "second"]
     assert result.exit_code == 0 and not result.timed_out
 
 
-def test_on_spawn_failing_kills_the_child_and_raises(tmp_path):
-    pid_file = tmp_path / "pid"
-    code = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+@pytest.mark.parametrize("code, timeout", [("pass", None), ("import time; time.sleep(30)", 0.5)])
+def test_prepare_runs_once_at_the_end_of_a_run_without_output(code, timeout):
+    """A child that prints nothing (it exits, or it is timed out): prepare still comes, once."""
+    calls: list[str] = []
+    result = run_lines([sys.executable, "-c", code], cwd=os.getcwd(), env=os.environ,
+                       on_line=calls.append, prepare=lambda: calls.append("prepared"),
+                       timeout=timeout)
+    assert calls == ["prepared"]
+    assert result.timed_out == (timeout is not None)
 
-    def on_spawn() -> None:
+
+def test_prepare_failing_kills_the_child_and_raises(tmp_path):
+    pid_file = tmp_path / "pid"
+    code = (f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+            "print('up', flush=True)\ntime.sleep(120)\n")
+
+    def prepare() -> None:
         _wait_for(pid_file, "the child's pid")
         raise OSError("the store cannot be opened")
 
     try:
         run_lines([sys.executable, "-c", code], cwd=os.getcwd(), env=os.environ,
-                  on_line=lambda line: None, on_spawn=on_spawn)
+                  on_line=lambda line: None, prepare=prepare)
     except OSError as exc:
         assert "cannot be opened" in str(exc)
         # checked while the traceback (and so the runner's spawn object) is still alive:
         # the runner itself killed and reaped the child, not a garbage collection later
         assert not _exists(int(pid_file.read_text()))
     else:
-        raise AssertionError("on_spawn's error was swallowed")
+        raise AssertionError("prepare's error was swallowed")
 
 
 def _exists(pid: int) -> bool:

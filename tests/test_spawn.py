@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sys
 
 import pytest
@@ -190,3 +191,33 @@ def test_what_a_failed_start_means_to_the_user(clinvk, tmp_path):
         error = plan.not_runnable(SpawnError(number, os.strerror(number), "/x/claude", step))
         assert error.exit_code == code, (number, step, error.message)
         assert "/x/claude" in error.message
+
+
+# -- the running child (clinvk.pty.process.Child) ---------------------------------------------
+
+def _spawned(tmp_path, code: str):
+    return spawn([sys.executable, "-c", code], cwd=str(tmp_path), env=dict(os.environ),
+                 dimensions=(24, 80), echo=False)
+
+
+def test_a_child_reports_how_it_ended(tmp_path):
+    exited = _spawned(tmp_path, "import sys; sys.exit(7)")
+    assert exited.wait() == 7 and exited.signalstatus is None and not exited.isalive()
+    exited.close()
+    killed = _spawned(tmp_path, "import time; time.sleep(60)")
+    assert killed.isalive()
+    killed.kill(signal.SIGKILL)
+    assert killed.wait() is None and killed.signalstatus == signal.SIGKILL
+    killed.kill(signal.SIGKILL)  # reaped: its pid is not signalled again (it may be reused)
+    killed.close()
+    assert killed.fd == -1
+
+
+def test_closing_a_child_that_ignores_hup_and_int_kills_it(tmp_path):
+    code = ("import signal, time\n"
+            "for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)\n"
+            "print('ready', flush=True)\ntime.sleep(60)\n")
+    child = _spawned(tmp_path, code)
+    assert os.read(child.fd, 100).startswith(b"ready")
+    child.close(force=True)
+    assert not child.isalive() and child.signalstatus == signal.SIGKILL

@@ -1,6 +1,6 @@
 """clinvk's own fork and exec of a program in a new pty: the steps of ptyprocess's spawn
-(which pexpect uses), done with the standard library alone so that a turn's backend is
-started before pexpect or ptyprocess is even imported. Knows no backend."""
+(which pexpect uses), done with the few standard modules a turn imports before its backend
+is started. Knows no backend."""
 
 from __future__ import annotations
 

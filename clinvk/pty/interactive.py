@@ -27,7 +27,7 @@ from clinvk.pty.signals import routed
 from clinvk.pty.terminal import CLASSIC, RawTerminal, terminal_size
 
 if TYPE_CHECKING:
-    from ptyprocess import PtyProcess
+    from clinvk.pty.process import Child
 
 READ_SIZE = 1 << 16
 POLL = 0.1  # seconds between checks of the child's state when nothing is read
@@ -53,7 +53,7 @@ class InteractiveResult:
 
 
 class _Session:
-    def __init__(self, child: PtyProcess, in_fd: int, out_fd: int) -> None:
+    def __init__(self, child: Child, in_fd: int, out_fd: int) -> None:
         self.child = child
         self.in_fd = in_fd
         self.out_fd = out_fd
@@ -82,7 +82,7 @@ class _Session:
 
     def child_stopped(self) -> bool:
         """True when the child stopped itself (SIGTSTP); consumes only stop reports, so
-        ptyprocess still collects the exit status."""
+        Child.isalive still collects the exit status."""
         try:
             info = os.waitid(os.P_PID, self.child.pid, os.WSTOPPED | os.WNOHANG)
         except ChildProcessError:

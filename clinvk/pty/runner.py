@@ -22,7 +22,7 @@ TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawn
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from ptyprocess import PtyProcess
+    from clinvk.pty.process import Child
 
 READ_SIZE = 1 << 16
 MAX_LINE = 16 << 20  # a longer line is handed over in pieces rather than buffered whole
@@ -94,6 +94,23 @@ def _decode(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
+class _Prepared:
+    """on_line, with the caller's `prepare` called once before the first line."""
+
+    def __init__(self, on_line: Callable[[str], None], prepare: Callable[[], None] | None) -> None:
+        self.on_line, self.pending = on_line, prepare
+
+    def prepare(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending()
+
+    def __call__(self, line: str) -> None:
+        if self.pending is not None:
+            self.prepare()
+        self.on_line(line)
+
+
 class _PtyReader:
     """Reads the pty of a child without a poll per read: the fd is
     non-blocking, so a busy child is drained with plain reads and a quiet one is waited
@@ -149,7 +166,7 @@ def _drain(reader: _PtyReader, splitter: LineSplitter, on_line: Callable[[str], 
 class _Killer:
     """The escalation of one run: first signal, then SIGKILL to the group at kill_at."""
 
-    def __init__(self, child: PtyProcess) -> None:
+    def __init__(self, child: Child) -> None:
         self.child = child
         self.kill_at: float | None = None
         self.killed = False  # SIGKILL was sent already
@@ -166,7 +183,7 @@ class _Killer:
             self.killed = True
 
 
-def _reap(child: PtyProcess, killer: _Killer, stop: _Stop, deadline: float | None,
+def _reap(child: Child, killer: _Killer, stop: _Stop, deadline: float | None,
           grace: float) -> None:
     """Wait for a child whose output has ended to exit, without ptyprocess's fixed sleeps;
     a child that lingers past the timeout or a Ctrl-C is killed with its group, and once
@@ -181,7 +198,7 @@ def _reap(child: PtyProcess, killer: _Killer, stop: _Stop, deadline: float | Non
         finish_group(child.pid, time.monotonic() if killer.killed else killer.kill_at)
 
 
-def _pump(child: PtyProcess, killer: _Killer, on_line: Callable[[str], None], stop: _Stop,
+def _pump(child: Child, killer: _Killer, on_line: Callable[[str], None], stop: _Stop,
           deadline: float | None, grace: float) -> tuple[bool, bool]:
     """Hand the child's output to on_line until it ends; (timed out, interrupted)."""
     splitter = LineSplitter()
@@ -224,15 +241,17 @@ def run_lines(
     timeout: float | None = None,
     grace: float = GRACE,
     stdin: bytes | None = None,
-    on_spawn: Callable[[], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> RunResult:
     """Spawn argv in a pty, call on_line for every line of its output, and wait for it.
 
-    `stdin`: bytes the child reads on its standard input instead of the pty. on_spawn is
-    called once the child runs, before any line: the caller's setup then overlaps the
-    child's start (a Ctrl-C meanwhile is forwarded like any other). Should on_spawn or
-    on_line raise (Ctrl-C while it waits for the store, say), the child's group is stopped
-    like on Ctrl-C before the exception goes on."""
+    `stdin`: bytes the child reads on its standard input instead of the pty. `prepare` is
+    called once the child has output, just before its first line (or once the run ends,
+    should it have none): the caller's setup then runs while the child waits for whatever
+    it asked for, not while the child starts, when both want the CPU (a Ctrl-C meanwhile is
+    forwarded like any other). Should prepare or on_line raise (Ctrl-C while it waits for
+    the store, say), the child's group is stopped like on Ctrl-C before the exception goes
+    on."""
     started = time.monotonic()
     child = spawn(argv, cwd=cwd, env=env, dimensions=terminal_size(2, 1, 0, fallback=WIDE),
                   echo=False, stdin=stdin)
@@ -240,10 +259,10 @@ def run_lines(
     killer = _Killer(child)
     deadline = started + timeout if timeout else None
     with routed({signal.SIGINT: stop, signal.SIGTERM: stop}):
+        lines = _Prepared(on_line, prepare)
         try:
-            if on_spawn is not None:
-                on_spawn()
-            timed_out, interrupted = _pump(child, killer, on_line, stop, deadline, grace)
+            timed_out, interrupted = _pump(child, killer, lines, stop, deadline, grace)
+            lines.prepare()
         except BaseException:
             killer.start(signal.SIGINT, grace)
             _reap(child, killer, stop, None, grace)

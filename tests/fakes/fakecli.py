@@ -3,7 +3,9 @@
 
 FAKE_MODE selects the behaviour: ok, crash, hang, garbage, huge, exit, sigint, ignore-sigint,
 slow. FAKE_SESSION_ID fixes the session id; FAKE_EXIT the exit code for `exit`;
-FAKE_MB the size for `huge`; FAKE_LOG a file where argv, cwd and a piped stdin are appended as JSON.
+FAKE_MB the size for `huge`; FAKE_LOG a file where argv, cwd and a piped stdin are appended as JSON;
+FAKE_APPEND_AFTER_RESULT a file to which `ok` appends a line 0.3 s after its result line, before
+it exits (as claude adds its cost-state line to the transcript).
 """
 
 import json
@@ -48,6 +50,11 @@ def main():
         delta("héllo ")
         delta("wörld")
         result("héllo wörld")
+        late = os.environ.get("FAKE_APPEND_AFTER_RESULT")
+        if late:
+            time.sleep(0.3)
+            with open(late, "a") as fh:
+                fh.write(json.dumps({"type": "cost-state", "sessionId": SID}) + "\n")
     elif MODE == "crash":
         delta("partial answer")
         os.kill(os.getpid(), signal.SIGKILL)
