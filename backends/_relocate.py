@@ -11,11 +11,14 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 from clinvk.backends.base import Relocation, StoreFile
 
 from clinvk.atomic import write_atomic
+
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_REL_PATH = 1024  # characters of a relative store path
 MAX_DEPTH = 200  # nesting of JSON values rewritten; deeper lines are kept as they are

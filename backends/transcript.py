@@ -13,11 +13,14 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from clinvk.backends.usage import Usage
 
 from clinvk.records import Record, factory, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import Any
 
 ROLES = ("user", "assistant", "tool")
 BRIEF_MAX = 120  # characters of a tool call's arguments or a tool result shown

@@ -31,9 +31,12 @@ from collections.abc import Mapping
 from decimal import Decimal, localcontext
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from clinvk.records import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import Any
 
 PRICE_FIELDS = ("input", "cache_read", "cache_write", "cache_write_1h", "output")
 REQUIRED_FIELDS = ("input", "output")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import IO, Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 DELAY = 0.5  # seconds of work before anything is drawn
 INTERVAL = 0.1  # seconds between two redraws

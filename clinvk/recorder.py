@@ -13,7 +13,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from clinvk.adopt_reconcile import drop_outside, take_over
 from clinvk.errors import ExitCode, Interrupted
@@ -23,9 +22,16 @@ from clinvk.store import session as sessions
 from clinvk.store.record_check import storable
 from clinvk.usage_keys import normalise_usage
 
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from clinvk.pricing import PriceTable
     from clinvk.store import SessionStore
+
+    # record -> (its new `archive` value, the write of the copies it describes), or None
+    Archiver = Callable[[dict[str, Any]], "tuple[dict[str, Any], Callable[[], Any]] | None"]
 
 
 STARTED_WAIT = 1.0  # seconds the backend's first line may wait for a busy store
@@ -101,15 +107,20 @@ class Recorder:
             self.pending = (backend_session_id, model)
 
     def turn_done(self) -> None:
-        """The backend says the turn is done (it has yet to exit): the archiver may read and
-        compress its files now, while it exits (once; never an error: the end does it all)."""
-        early = getattr(self.archiver, "early", None)
-        if early is None or self.store is None or self.early_staged:
+        """The backend says the turn is done (it has yet to exit): what the end needs is
+        made now, while it exits: the price table, the archive's copies (once; never an
+        error: the end does it all again, and warns)."""
+        if self.store is None or self.early_staged:
             return
         self.early_staged = True
         try:
-            early(self.record)
-        except Exception:  # an archive never fails a turn: the end tries again, and warns
+            load = getattr(self.prices, "load", None)
+            if load is not None:
+                load()
+            early = getattr(self.archiver, "early", None)
+            if early is not None:
+                early(self.record)
+        except Exception:  # the end makes them again, and reports what fails
             pass
 
     def finish(self, **turn: Any) -> dict[str, Any]:
@@ -234,10 +245,6 @@ class Recorder:
 
         with routed({signal.SIGINT: on_sigint}):  # default_int_handler again after
             yield
-
-
-# record -> (its new `archive` value, the write of the copies it describes), or None
-Archiver = Callable[[dict[str, Any]], "tuple[dict[str, Any], Callable[[], Any]] | None"]
 
 
 def _start(work: Callable[[], Any] | None) -> threading.Thread | None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
-from typing import Any
 
 from clinvk.clock import as_utc, utc_now
 from clinvk.paths import clean_stamp_path
 from clinvk.store import SessionStore
 from clinvk.store.delete import purge
+
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import Any
 
 AUTO_CLEAN_INTERVAL = 86400.0
 

@@ -220,13 +220,6 @@ class TurnPlan:
                 f"installed properly (reinstall it with: {self.adapter.install_hint})")
         return BackendFailed(f"cannot start {self.adapter.name} ({exc.filename}): {reason}")
 
-    def _archiver(self) -> RecorderArchive:
-        """The recorder's archiver. Made while the backend runs (the recorder is), so that
-        the archive's modules are imported then, not after the backend has exited."""
-        from clinvk.archive import RecorderArchive
-        from clinvk.transcripts import access  # noqa: F401  (what the archiver imports)
-
-        return RecorderArchive(self.app)
 
     def recorder(self, first_prompt: str | None, model: str | None,
                  now: datetime | None = None) -> Recorder:
@@ -239,8 +232,8 @@ class TurnPlan:
         store = None if spec.ephemeral else self.app.store
         common = {"store_prompts": self.store_prompts, "store_usage": self.store_usage,
                   "notice": self.app.env.warn,
-                  "prices": self.app.prices if self.store_usage else None,
-                  "archiver": None if store is None else self._archiver()}
+                  "prices": _LaterPrices(self.app) if self.store_usage else None,
+                  "archiver": None if store is None else _LaterArchive(self.app)}
         if spec.session is not None and not spec.fork:
             return Recorder(store, dict(spec.session), exists=True, **common)
         settings = self.app.settings
@@ -253,3 +246,42 @@ class TurnPlan:
                                       tags=tags, store_usage=self.store_usage, now=now,
                                       parent_id=parent_id, metadata=spec.metadata)
         return Recorder(store, record, exists=False, **common)
+
+
+# The price table and the archive, which a turn's recorder uses at its end, are made at their
+# first use: when the backend says the turn is done (Recorder.turn_done), else at the end. Not
+# with the recorder, at the backend's first line, when clinvk's setup competes with the backend
+# for the CPU: their imports and prices.json are ~10 ms of it (issue 9 §8).
+
+class _LaterPrices:
+    """The App's price table, built at its first use (or `load`)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def load(self) -> None:
+        self.app.prices  # noqa: B018 - built once, kept by the App
+
+    def estimate(self, *args: Any, **kwargs: Any) -> Any:
+        return self.app.prices.estimate(*args, **kwargs)
+
+
+class _LaterArchive:
+    """The recorder's archiver (clinvk.archive.RecorderArchive), made at its first use."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.archive: RecorderArchive | None = None
+
+    def _made(self) -> RecorderArchive:
+        if self.archive is None:
+            from clinvk.archive import RecorderArchive
+
+            self.archive = RecorderArchive(self.app)
+        return self.archive
+
+    def early(self, record: dict[str, Any]) -> None:
+        self._made().early(record)
+
+    def __call__(self, record: dict[str, Any]) -> Any:
+        return self._made()(record)

@@ -24,10 +24,10 @@ falls back to memory.
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from clinvk.store.record_check import SCHEMA_VERSION
 from clinvk.store.schema import (
@@ -49,7 +49,10 @@ from clinvk.store.sync import (  # noqa: F401  (re-exported)
     settled,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
 if TYPE_CHECKING:
+    from typing import Any
+
     from clinvk.store.selection import SessionFilter
 
 # 2: model, token fields, cost, turn durations; 3: backend_session_id; 4: durations as JSON,
@@ -69,16 +72,15 @@ _ROW_SQL = "SELECT id, dirkey, name, sig_mtime, size, inode, " + ", ".join(VALUE
 
 # one session's row: its file (dirkey, name), the signature it had when indexed (sig_mtime,
 # size, inode) and its indexed values (schema.VALUE_COLS)
-IndexRow = NamedTuple("IndexRow", [(name, Any) for name in (
-    "id", "dirkey", "name", "sig_mtime", "size", "inode", *VALUE_COLS)])  # noqa: UP014
+# (collections.namedtuple: typing, for its NamedTuple, costs ~5 ms while a backend starts)
+IndexRow = namedtuple("IndexRow", ["id", "dirkey", "name", "sig_mtime", "size", "inode",
+                                   *VALUE_COLS])
 
 
-class SkippedRow(NamedTuple):
-    """A file under sessions/ that no listing shows, and why."""
+class SkippedRow(namedtuple("SkippedRow", ["dirkey", "name", "reason"])):
+    """A file under sessions/ that no listing shows, and why: dirkey, name, reason."""
 
-    dirkey: str
-    name: str
-    reason: str
+    __slots__ = ()
 
 
 def remove_database(path: Path | str) -> None:

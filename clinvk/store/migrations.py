@@ -20,11 +20,14 @@ and keep record_check's checks in the shape of version N + 1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from clinvk.store.record_check import SCHEMA_VERSION, InvalidRecord
 
-Step = Callable[[dict[str, Any]], dict[str, Any]]
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Step = Callable[[dict[str, Any]], dict[str, Any]]
 MIGRATIONS: dict[int, Step] = {}  # from version -> the step to version + 1
 NEWER = "written by a newer clinvk"  # how the reason of a skipped newer file begins
 

@@ -4,22 +4,21 @@ cache), so that no SQL lives outside clinvk/store/: each returns named rows or p
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, NamedTuple
+from collections import namedtuple
 
 from clinvk.store.schema import ORDERS
 
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
 if TYPE_CHECKING:
     from clinvk.store.core import SessionStore
     from clinvk.store.selection import SessionFilter
 
 
-class Locator(NamedTuple):
-    """What a session's transcript is found by (a backend adapter's inputs)."""
+class Locator(namedtuple("Locator", ["id", "backend", "backend_session_id", "working_dir"])):
+    """What a session's transcript is found by (a backend adapter's inputs). (No typing's
+    NamedTuple: typing costs ~5 ms while a backend starts.)"""
 
-    id: str
-    backend: str
-    backend_session_id: str
-    working_dir: str
+    __slots__ = ()
 
 
 def resumable_locators(store: SessionStore, selection: SessionFilter) -> list[Locator]:
@@ -40,12 +39,10 @@ def present_ids(store: SessionStore, ids: list[str]) -> set[str]:
     return {row[0] for row in rows}
 
 
-class BackendSession(NamedTuple):
+class BackendSession(namedtuple("BackendSession", ["id", "backend", "backend_session_id"])):
     """A session and the backend session it records."""
 
-    id: str
-    backend: str
-    backend_session_id: str
+    __slots__ = ()
 
 
 def backend_sessions(store: SessionStore, backend_session_id: str | None = None

@@ -23,13 +23,16 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from clinvk.clock import parse_rfc3339
 from clinvk.store.selection import SORT_KEYS
 from clinvk.usage_keys import USAGE_KEYS
 
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from clinvk.store.selection import SessionFilter
 
 SEP = "\x1f"

@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from clinvk.errors import UsageError
 from clinvk.records import Record, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import Any
 
 SORT_KEYS = ("last_used", "created", "title", "turns", "tokens")  # schema.ORDERS: their columns
 SORT_KEYS_SAID = f"{', '.join(SORT_KEYS[:-1])} or {SORT_KEYS[-1]}"  # for messages and help

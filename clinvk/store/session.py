@@ -6,7 +6,6 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
 
 from clinvk.clock import format_rfc3339, utc_now
 from clinvk.ids import new_id
@@ -24,6 +23,10 @@ from clinvk.store.record_check import (  # noqa: F401  (the schema's names, re-e
     ordered,
 )
 from clinvk.usage_keys import USAGE_KEYS, empty_usage, normalise_usage
+
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _clip(text: str, limit: int) -> str:

@@ -5,12 +5,15 @@ files holding a session's conversation, and the conversation read from them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from clinvk.backends.transcript import Transcript, TranscriptUnavailable
 from clinvk.errors import ClinvkError, ExitCode, UsageError
 
+TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from clinvk.app import App
     from clinvk.backends.base import Adapter
 
