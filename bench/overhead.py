@@ -3,14 +3,15 @@
 
 For each backend: wall time of a recorded turn, `clinvk -b NAME PROMPT` (a new session in
 a fresh $CLINVK_HOME), against the backend's own headless streaming command run directly
-(same stand-in, same HOME, same user), a bare pexpect wrapper (the floor of any Python
-wrapper that runs the backend in a pty) and, on claude, the Python wrapper hire-ai when it
-is installed; the commands take turns, starting one later each pair, so that machine
-noise hits all alike. Then the time to spawn: from the start of the process to the start
-of a stub backend (which writes the time it started), for clinvk and the bare wrapper,
-against `python -c 'import click, pexpect'`. Then a fake backend printing 50 MB of text
-through clinvk: throughput and peak RSS. Prints markdown; --write appends it to
-bench/RESULTS.md.
+(same stand-in, same HOME, same user), a bare pexpect wrapper, a bare `pty.fork` (the
+floor of any Python program that runs the backend in a pty: the interpreter, the fork, the
+reading) and, on claude, the Python wrapper hire-ai when it is installed; clinvk is run as
+its installed `clinvk` command when the interpreter's folder has one. The commands take
+turns, starting one later each pair, so that machine noise hits all alike. Then the time
+to spawn: from the start of the process to the start of a stub backend (which writes the
+time it started), for clinvk and the bare wrappers, against `python -c 'import click,
+pexpect'`. Then a fake backend printing 50 MB of text through clinvk: throughput and peak
+RSS. Prints markdown; --write appends it to bench/RESULTS.md.
 
     python bench/overhead.py [--pairs 11] [--python VENV/bin/python] [--hire PATH] [--write]
 """
@@ -113,6 +114,7 @@ def paired(name: str, standin: StandIn, tmp: Path, pairs: int, python: str,
            hire: str | None, notes: list[str]) -> dict[str, list[float]]:
     project, env, direct = backend_setup(name, standin, tmp)
     commands = {"direct": direct, "bare": [python, "-c", BARE_PEXPECT, *direct],
+                "pty": [python, "-c", BARE_PTY, *direct],
                 "clinvk": [*clinvk_command(python), "-b", name, PROMPT]}
     if hire and name == "claude":
         commands["hire"] = [hire, "claude", PROMPT]
@@ -210,7 +212,9 @@ def overhead_rows(name: str, t: dict[str, list[float]]) -> str:
     row = (f"| {name} | {len(t['direct'])} | {_ms(med['direct'])} | {_ms(med['bare'])} | "
            f"{_ms(med['clinvk'])} | {_median_diff(t['direct'], t['clinvk']) * 1000:+.0f} ms | "
            f"{statistics.median(c / d for d, c in zip(t['direct'], t['clinvk'], strict=True)):.3f} | "
-           f"{_median_diff(t['bare'], t['clinvk']) * 1000:+.0f} ms | ")
+           f"{_median_diff(t['bare'], t['clinvk']) * 1000:+.0f} ms | "
+           f"{_median_diff(t['direct'], t['pty']) * 1000:+.0f} ms | "
+           f"{_median_diff(t['pty'], t['clinvk']) * 1000:+.0f} ms | ")
     if "hire" in t:
         row += (f"{_ms(med['hire'])} | {_median_diff(t['direct'], t['hire']) * 1000:+.0f} ms | "
                 f"{_median_diff(t['hire'], t['clinvk']) * 1000:+.0f} ms |")
@@ -251,9 +255,9 @@ def main() -> None:
     lines = [f"### Wrapper overhead ({time.strftime('%Y-%m-%d')}, medians, clinvk run by "
              f"{' '.join(clinvk_command(args.python))})", "",
              "| backend | rounds | direct call | bare pexpect wrapper | clinvk (recorded turn) "
-             "| clinvk − direct | ratio | clinvk − bare | hire-ai | hire-ai − direct "
-             "| clinvk − hire-ai |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| clinvk − direct | ratio | clinvk − bare | bare `pty.fork` − direct "
+             "| clinvk − bare `pty.fork` | hire-ai | hire-ai − direct | clinvk − hire-ai |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp, StandIn() as standin:
         for name in args.backends.split(","):
             t = paired(name, standin, Path(tmp), args.pairs, args.python, args.hire, notes)
