@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
-from datetime import datetime, timedelta, timezone
 
-from clinvk.clock import as_utc, parse_rfc3339, utc_now
 from clinvk.errors import UsageError
+
+TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
+if TYPE_CHECKING:  # nor re or datetime: `--timeout` (parse_timeout) needs neither
+    from datetime import datetime, timedelta
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = r"([0-9]{1,12})\s*([smhdw])"  # compiled on first use (re's own cache)
@@ -22,6 +23,9 @@ def _shown(value: object) -> str:
 
 def parse_duration(value: str) -> timedelta:
     """'90m' -> timedelta(minutes=90); units s, m, h, d, w; UsageError on anything else."""
+    import re
+    from datetime import timedelta
+
     text = value.strip() if isinstance(value, str) else ""
     match = re.fullmatch(_DURATION, text) if text.isascii() else None
     if match is None:
@@ -78,6 +82,11 @@ def parse_timeout(value: object, what: str = "--timeout") -> float:
 
 def parse_when(value: str, now: datetime | None = None) -> datetime:
     """A date (2026-11-01, midnight UTC), an RFC 3339 timestamp, or a duration meaning ago."""
+    import re
+    from datetime import datetime, timezone
+
+    from clinvk.clock import as_utc, parse_rfc3339, utc_now
+
     text = value.strip() if isinstance(value, str) else ""
     if now is None:
         now = utc_now()

@@ -54,8 +54,10 @@ def installed(tmp_path_factory) -> Path:
     return lib
 
 
-@pytest.mark.parametrize("backend", sorted(OUTPUT))
-def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, tmp_path, backend):
+@pytest.mark.parametrize("backend, options", [(name, ()) for name in sorted(OUTPUT)] + [
+    ("claude", ("--timeout", "60", "-o", "json", "-m", "some-model"))])
+def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, tmp_path, backend,
+                                                                    options):
     bin_dir, home, project = tmp_path / "bin", tmp_path / "home", tmp_path / "project"
     for folder in (bin_dir, home, project):
         folder.mkdir()
@@ -66,7 +68,7 @@ def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, t
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home), "CLINVK_HOME": str(home / "c"),
            "PROBE_LIB": str(installed), "PROBE_OUT": str(out)}
     for _turn in range(2):  # the first one makes the store (checked, and so imported, then)
-        done = subprocess.run([sys.executable, "-S", "-c", PROBE, "-b", backend, "hi"],
+        done = subprocess.run([sys.executable, "-S", "-c", PROBE, *options, "-b", backend, "hi"],
                               cwd=project, env=env, capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=120)
         assert done.returncode == 0, done.stderr
@@ -74,7 +76,7 @@ def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, t
     assert "clinvk.pty.fork" in imported  # the probe saw this turn's fork
     assert sorted(m for m in HEAVY if m in imported) == []
     assert {m for m in imported if not m.startswith("clinvk")} <= {
-        "__future__", "errno", "fcntl", "select", "termios"}
+        "__future__", "errno", "fcntl", "select", "termios", "math"}  # math: for --timeout
     # the turns themselves were run and recorded as any other
     records = [p.read_text() for p in (home / "c" / "sessions").rglob("*.json")]
     assert len(records) == 2 and all('"turn_count": 1' in text for text in records)
