@@ -44,7 +44,8 @@ class App:
     def settings(self) -> Settings:
         from clinvk import config
 
-        settings = config.load(self.env.environ, self.config_flag, self.overrides)
+        settings = config.load(self.env.environ, self.config_flag, self.overrides,
+                               keep=not self.changes_nothing)
         for warning in settings.warnings:
             self.env.warn(warning)
         return settings

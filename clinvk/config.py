@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from clinvk import paths
 from clinvk.errors import ConfigError
 
@@ -187,8 +189,6 @@ def _flatten(node: dict[str, Any], prefix: str, rows: list, sources: dict[str, s
 
 def resolve_config_path(flag: str | None, environ: Mapping[str, str], home: str) -> tuple[str, str]:
     """The config file (as a string: no pathlib before a turn's spawn) and where it was named."""
-    import os
-
     if flag:
         return os.path.expanduser(flag), "--config"
     if environ.get("CLINVK_CONFIG"):
@@ -200,14 +200,17 @@ def load(
     environ: Mapping[str, str],
     config_flag: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    keep: bool = True,
 ) -> Settings:
-    """Resolve settings from defaults, the config file, CLINVK_* variables and flag overrides."""
+    """Resolve settings from defaults, the config file, CLINVK_* variables and flag overrides.
+    `keep`: the parsed file may be kept in $CLINVK_HOME (clinvk.config_cache)."""
     home = paths.clinvk_home_text(environ)
     path, path_source = resolve_config_path(config_flag, environ, home)
     values = _copied(DEFAULTS)
     sources: dict[str, str] = {}
     warnings: list[str] = []
-    exists = _apply_file(values, sources, warnings, path, required=path_source != "default")
+    exists = _apply_file(values, sources, warnings, path, required=path_source != "default",
+                         home=home, keep=keep)
     model = _apply_env(values, sources, environ)
     for dotted, value in (overrides or {}).items():
         if value is None:
@@ -238,18 +241,41 @@ def _as_path(name: str) -> Path:
     return Path(name)
 
 
-def _apply_file(values: dict, sources: dict, warnings: list, name: str, required: bool) -> bool:
+def _apply_file(values: dict, sources: dict, warnings: list, name: str, required: bool,
+                home: str, keep: bool) -> bool:
+    """Merge the config file `name` in (False: there is none); its parsed copy is read from
+    `home`, and kept there unless not `keep` (--ephemeral, --dry-run)."""
+    from clinvk import config_cache
+
     try:
         with open(name, encoding="utf-8") as fh:  # as Path.read_text
-            text = fh.read()
+            st = os.fstat(fh.fileno())
+            cached = config_cache.read(home, name, st)
+            text = "" if cached is not None else fh.read()
     except FileNotFoundError:
         if required:
             raise ConfigError(f"config file {_as_path(name)} does not exist") from None
         return False
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {_as_path(name)}: {exc}") from None
-    path = _as_path(name)
-    import yaml  # deferred: not needed unless a config file exists
+    if cached is not None:
+        data, shown = cached
+    else:
+        shown = str(_as_path(name))
+        data = _parsed(text, shown)
+        if keep:
+            config_cache.write(home, name, st, data, shown)
+    if data is None:
+        return True
+    if not isinstance(data, dict):
+        raise ConfigError(f"{shown}: expected a mapping of keys at the top level")
+    _merge_file(values, sources, warnings, data, shown)
+    return True
+
+
+def _parsed(text: str, path: str) -> Any:
+    """The YAML document `text` of the config file `path`."""
+    import yaml  # deferred: not needed unless a config file exists (and is not cached)
 
     try:
         data = yaml.safe_load(text)
@@ -262,15 +288,10 @@ def _apply_file(values: dict, sources: dict, warnings: list, name: str, required
         raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     except Exception as exc:  # whatever else a hostile file makes the parser raise
         raise ConfigError(f"{path}: invalid YAML: {type(exc).__name__}") from None
-    if data is None:
-        return True
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    _merge_file(values, sources, warnings, data, path)
-    return True
+    return data
 
 
-def _merge_file(values: dict, sources: dict, warnings: list, data: dict, path: Path) -> None:
+def _merge_file(values: dict, sources: dict, warnings: list, data: dict, path: str) -> None:
     src = f"file {path}"
     for key, value in data.items():
         if key == "backends":
@@ -296,7 +317,7 @@ def _merge_file(values: dict, sources: dict, warnings: list, data: dict, path: P
             warnings.append(f"{path}: unknown key '{key}' ignored")
 
 
-def _merge_backends(values: dict, sources: dict, warnings: list, data: Any, path: Path) -> None:
+def _merge_backends(values: dict, sources: dict, warnings: list, data: Any, path: str) -> None:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: key 'backends' must be a mapping of backend names")
     for name, conf in data.items():
@@ -321,7 +342,7 @@ def _merge_backends(values: dict, sources: dict, warnings: list, data: Any, path
             )
 
 
-def _merge_prices(values: dict, sources: dict, data: Any, path: Path) -> None:
+def _merge_prices(values: dict, sources: dict, data: Any, path: str) -> None:
     """`prices`: whole rows per model; unknown fields refused (a typo would price silently wrong)."""
     from clinvk.pricing import PRICE_FIELDS, REQUIRED_FIELDS, price_number_ok
 
@@ -349,7 +370,7 @@ def _merge_prices(values: dict, sources: dict, data: Any, path: Path) -> None:
             sources[f"{dotted}.{sub}"] = f"file {path}"
 
 
-def _check(path: Path, dotted: str, value: Any, check: _Check) -> None:
+def _check(path: str, dotted: str, value: Any, check: _Check) -> None:
     ok, expected = check
     if not ok(value):
         import reprlib  # the value shortened: it may be huge or deeply nested

@@ -9,8 +9,11 @@ installed, and a stub backend on PATH that prints a real sample output."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,7 @@ HEAVY = ("click", "yaml", "humanize", "pexpect", "ptyprocess", "sqlite3", "json"
 PROBE = r"""
 import os, sys
 sys.path.insert(0, os.environ["PROBE_LIB"])
+sys.path.append(os.environ["PROBE_SITE"])  # yaml, for a config file's first parse (no .pth run)
 already = set(sys.modules)
 def hook(event, args):
     if event == "os.forkpty":
@@ -54,10 +58,12 @@ def installed(tmp_path_factory) -> Path:
     return lib
 
 
-@pytest.mark.parametrize("backend, options", [(name, ()) for name in sorted(OUTPUT)] + [
-    ("claude", ("--timeout", "60", "-o", "json", "-m", "some-model"))])
+@pytest.mark.parametrize("backend, options, config", [(name, (), None) for name in sorted(OUTPUT)] + [
+    ("claude", ("--timeout", "60", "-o", "json", "-m", "some-model"), None),
+    ("codex", (), "timeout_seconds: 600\nbackends:\n  codex:\n    extra_flags: []\n")])
 def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, tmp_path, backend,
-                                                                    options):
+                                                                    options, config):
+    """With a config file too: yaml parses it once, later turns read the copy clinvk keeps."""
     bin_dir, home, project = tmp_path / "bin", tmp_path / "home", tmp_path / "project"
     for folder in (bin_dir, home, project):
         folder.mkdir()
@@ -65,8 +71,13 @@ def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, t
     stub.write_text(f"#!/bin/sh\ncat '{SAMPLES / OUTPUT[backend]}'\n")
     stub.chmod(0o755)
     out = tmp_path / "imported"
+    if config is not None:
+        (home / "c").mkdir()
+        (home / "c" / "config.yaml").write_text(config)
+        os.utime(home / "c" / "config.yaml", (time.time() - 3600,) * 2)  # not just changed
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home), "CLINVK_HOME": str(home / "c"),
-           "PROBE_LIB": str(installed), "PROBE_OUT": str(out)}
+           "PROBE_LIB": str(installed), "PROBE_OUT": str(out),
+           "PROBE_SITE": sysconfig.get_paths()["purelib"]}
     for _turn in range(2):  # the first one makes the store (checked, and so imported, then)
         done = subprocess.run([sys.executable, "-S", "-c", PROBE, *options, "-b", backend, "hi"],
                               cwd=project, env=env, capture_output=True, text=True,
