@@ -95,9 +95,11 @@ def stubs_possible(gemini_dir: str) -> bool:
     start when there is nothing to tidy (issue 9 §8)."""
     try:
         with os.scandir(os.path.join(gemini_dir, "tmp")) as entries:
-            projects = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
-    except OSError:
+            projects = [e.path for e in entries if e.is_dir()]  # a linked project folder too
+    except FileNotFoundError:
         return False
+    except OSError:  # cannot tell: the full check decides
+        return True
     for project in projects:
         seen: set[str] = set()
         try:

@@ -89,11 +89,11 @@ def setup(backend: str, tmp: Path):
 
 
 def _finish(app, record: dict, archived: bool) -> tuple[tuple[float, float], dict]:
-    from clinvk.archive import for_recorder
+    from clinvk.archive import RecorderArchive
     from clinvk.recorder import Recorder
 
     recorder = Recorder(app.store, record, exists=True,
-                        archiver=(lambda r: for_recorder(app, r)) if archived else None)
+                        archiver=RecorderArchive(app) if archived else None)
     start, cpu = time.perf_counter(), time.process_time()
     out = recorder.finish(prompt="next", duration_ms=1000, exit_code=0, usage=None,
                           cost_usd=None, status="active", error=None)

@@ -99,6 +99,7 @@ def run(prompt: str, *, backend: str | None = None, model: str | None = None,
     if not isinstance(prompt, str) or not prompt.strip():
         raise UsageError("no prompt given")
     app = _app()
+    app.changes_nothing = ephemeral  # before the settings: the config's parsed copy is not kept
     session = None
     if resume is not None:
         if workdir is not None:

@@ -2,11 +2,11 @@
 import yaml before its backend is spawned (~45 ms here, for anyone with a config file).
 
 The entry (marshal: dicts, lists and scalars, what a YAML config holds) names the file and
-its signature (device, inode, size, mtime) when it was parsed; it is used only while the file
-still has that signature. A file changed within RACY_NS of being parsed is not kept (a second
+its signature (device, inode, size, mtime, ctime) when it was parsed; it is used only while
+the file still has that signature. A file changed within RACY_NS of being parsed is not kept (a second
 change in the same timestamp tick, of the same size, would look unchanged): it is parsed again
 the next time. The entry is written 0600 (the config may hold keys in `env:`), atomically;
-one that cannot be read, or is of another clinvk or Python, is ignored and replaced."""
+one that cannot be read, or of another format or Python version, is ignored and replaced."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ VERSION = (1, sys.hexversion)
 RACY_NS = 2_000_000_000
 
 
-def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def read(home: str, name: str, st: os.stat_result) -> tuple[Any, str] | None:
@@ -43,7 +43,7 @@ def read(home: str, name: str, st: os.stat_result) -> tuple[Any, str] | None:
 
 def write(home: str, name: str, st: os.stat_result, data: Any, shown: str) -> None:
     """Keep the parsed `data` of `name` (quietly nothing when it cannot be kept)."""
-    if not time.time_ns() - st.st_mtime_ns >= 0 or time.time_ns() - st.st_mtime_ns < RACY_NS:
+    if time.time_ns() - st.st_mtime_ns < RACY_NS:  # just changed (or a clock behind the file)
         return
     try:
         blob = marshal.dumps((VERSION, name, _signature(st), data, shown))

@@ -81,6 +81,8 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
     def on_line(line: str) -> None:
         for event in parser.feed(line):
             _handle(event, state, renderer, recorder, env)
+            if isinstance(event, Done):  # while it exits: what the end needs (not after the run)
+                recorder.turn_done()
 
     from clinvk.pty.fork import SpawnError
     from clinvk.pty.runner import run_lines
@@ -148,7 +150,6 @@ def _handle(event: object, state: _State, renderer: Renderer, recorder: Recorder
     elif isinstance(event, Done):
         if event.text is not None:
             state.final_text = event.text
-        recorder.turn_done()
     elif isinstance(event, Diagnostic) and event.line.strip():
         env.info(f"backend: {event.line}")
 

@@ -66,8 +66,8 @@ class TurnPlan:
         from clinvk.backends import get_adapter
         from clinvk.prompt import clean_spec, refuse_unstorable
 
-        settings = app.settings
-        app.changes_nothing = spec.ephemeral or spec.dry_run  # the store, if opened, reads only
+        app.changes_nothing = spec.ephemeral or spec.dry_run  # the store, if opened, reads only;
+        settings = app.settings  # ... and the config's parsed copy is not kept (after the flag)
         self.timeout = resolve_timeout(spec.timeout, settings.get("timeout_seconds"))
         clean_spec(spec, app.env)  # no NUL or undecodable byte reaches the backend or store
         self.app, self.spec, self.interactive = app, spec, interactive

@@ -77,3 +77,19 @@ def test_ephemeral_settings_keep_nothing(tmp_path):
     assert not (tmp_path / config_cache.NAME).exists()
     assert load({"CLINVK_HOME": str(tmp_path)}).get("timeout_seconds") == 3
     assert (tmp_path / config_cache.NAME).exists()
+
+
+def test_an_ephemeral_api_turn_keeps_no_copy(tmp_path):
+    """clinvk.api.run(..., ephemeral=True) leaves nothing under $CLINVK_HOME, the config's
+    parsed copy included (the backend need not even be installed for the settings to load)."""
+    config = _config(tmp_path, "timeout_seconds: 3\n")
+    (tmp_path / "home").mkdir()  # a home there already: nothing is added to it
+    env = {**os.environ, "CLINVK_HOME": str(tmp_path / "home"), "CLINVK_CONFIG": str(config),
+           "PATH": str(tmp_path)}
+    code = ("import clinvk.api as api\n"
+            "try:\n    api.run('hi', backend='claude', ephemeral=True)\n"
+            "except Exception as exc:\n    print(type(exc).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "BackendNotInstalled", done.stderr
+    assert list((tmp_path / "home").iterdir()) == []

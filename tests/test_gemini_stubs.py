@@ -117,3 +117,13 @@ def test_stubs_are_possible_only_when_a_folder_has_two_files_of_one_session(tmp_
     (chats / "session-2026-12-01T03-27-abcd1234.jsonl").write_text("{}\n")
     assert stubs_possible(str(tmp_path))
     assert not stubs_possible(str(tmp_path / "missing"))
+
+
+def test_a_linked_project_folder_is_looked_at_too(tmp_path):
+    real = tmp_path / "elsewhere" / "chats"
+    real.mkdir(parents=True)
+    for minute in ("03-24", "03-27"):
+        (real / f"session-2026-12-01T{minute}-abcd1234.jsonl").write_text("{}\n")
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "proj").symlink_to(tmp_path / "elsewhere")
+    assert stubs_possible(str(tmp_path))

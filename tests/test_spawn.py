@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -221,3 +222,18 @@ def test_closing_a_child_that_ignores_hup_and_int_kills_it(tmp_path):
     assert os.read(child.fd, 100).startswith(b"ready")
     child.close(force=True)
     assert not child.isalive() and child.signalstatus == signal.SIGKILL
+
+
+def test_a_child_s_exit_status_is_kept_when_clinvk_was_started_with_sigchld_ignored(tmp_path):
+    """SIGCHLD ignored (inherited across exec from whoever started clinvk) would have the
+    kernel reap the backend, and a failure would pass for a success: it is reset first."""
+    code = ("import os, signal, sys\n"
+            "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+            "from clinvk.pty.runner import run_lines\n"
+            "r = run_lines(['/bin/sh', '-c', 'exit 5'], cwd=os.getcwd(), env=os.environ,"
+            " on_line=lambda line: None)\n"
+            "print(r.exit_code, r.signal)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["5", "None"]

@@ -35,6 +35,7 @@ def fork_exec(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: 
     failure in the child before or at the exec comes back through a close-on-exec pipe and
     is raised here as a SpawnError; anything that stops the parent meanwhile (Ctrl-C) kills
     and reaps the child first. `stdin_fd`: a file the child reads as its fd 0."""
+    _keep_exit_status()
     read_end, write_end = _pipe()
     try:
         pid, fd = os.forkpty()
@@ -65,6 +66,17 @@ def fork_exec(argv: list[str], *, cwd: str, env: Mapping[str, str], dimensions: 
     except OSError:
         pass
     return pid, fd
+
+
+def _keep_exit_status() -> None:
+    """SIGCHLD back to its default when clinvk was started with it ignored (inherited across
+    exec): the kernel would reap the child itself, and how it ended would be lost (a failed
+    backend taken for a successful one)."""
+    try:
+        if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    except ValueError:  # not in the main thread: nothing to be done here
+        pass
 
 
 def _pipe() -> tuple[int, int]:
