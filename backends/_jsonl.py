@@ -115,8 +115,12 @@ def home_dir(environ: Mapping[str, str]) -> Path:
     """HOME from the given environment, else the current user's home."""
     from pathlib import Path
 
-    home = environ.get("HOME")
-    return Path(home) if home else Path(os.path.expanduser("~"))
+    return Path(home_text(environ))
+
+
+def home_text(environ: Mapping[str, str]) -> str:
+    """home_dir as a string (no pathlib before a turn's backend is spawned)."""
+    return environ.get("HOME") or os.path.expanduser("~")
 
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")

@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 
 from clinvk.backends._files import fresh_files, glob_files
-from clinvk.backends._jsonl import as_str, is_safe_id, read_first_json_line
+from clinvk.backends._jsonl import as_str, home_text, is_safe_id, read_first_json_line
 from clinvk.backends.base import Relocation, Retention, StoreFile
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
-if TYPE_CHECKING:  # nor json, re, hashlib or pathlib: see gemini_stubs.tidy
+if TYPE_CHECKING:  # nor json, re, hashlib or pathlib: see gemini_stubs.stubs_possible
     from collections.abc import Iterator, Mapping
     from pathlib import Path
 
@@ -35,8 +35,7 @@ def gemini_dir(environ: Mapping[str, str]) -> Path:
 
 def gemini_dir_text(environ: Mapping[str, str]) -> str:
     """gemini_dir as a string (no pathlib before a turn's backend is spawned)."""
-    home = environ.get("GEMINI_CLI_HOME") or environ.get("HOME") or os.path.expanduser("~")
-    return os.path.join(home, ".gemini")
+    return os.path.join(environ.get("GEMINI_CLI_HOME") or home_text(environ), ".gemini")
 
 
 RETENTION_DEFAULT = "30d"  # gemini's `general.sessionRetention.maxAge` (enabled by default)

@@ -106,8 +106,7 @@ class _Prepared:
             pending()
 
     def __call__(self, line: str) -> None:
-        if self.pending is not None:
-            self.prepare()
+        self.prepare()
         self.on_line(line)
 
 
