@@ -77,6 +77,12 @@ class App:
             env.stderr, env.environ, bool(self.settings.get("output.progress")))
         return Progress(env.stderr, label, total=total, enabled=enabled)
 
+    def quiet_for(self, output_format: str | None) -> None:
+        """A turn whose output is JSON, by its flag or by the config's output.format, draws
+        no progress line (as --json does)."""
+        if (output_format or self.settings.get("output.format")) in ("json", "stream-json"):
+            self.quiet_progress = True
+
     def close_store(self) -> None:
         """Let go of the store's index (if it was opened) before a long-running backend."""
         if "store" in self.__dict__:

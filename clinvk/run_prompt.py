@@ -28,6 +28,7 @@ def run_prompt(app: App, opts: RunOptions) -> int:
     if opts.cont and opts.new:
         raise UsageError("-c/--continue and --new exclude each other")
     app.changes_nothing = opts.turn.changes_nothing
+    app.quiet_for(opts.turn.output_format)
     interactive = wants_interactive(app, opts.prompt)
     prompt = "" if interactive else require_prompt(app, opts.prompt)
     session = _session_to_continue(app, opts)

@@ -280,3 +280,27 @@ def test_the_clear_blanks_a_padded_line_whole() -> None:
     bar.finish()
     drawn = out.getvalue().split("\r")
     assert drawn[-2].strip() == "" and len(drawn[-2]) >= len(drawn[-3]) == len("work: a longer line")
+
+
+@pytest.mark.usefixtures("quick")
+@pytest.mark.parametrize("how", ["flag", "config", "none"])
+def test_a_json_turn_draws_no_progress(tmp_path: Path, how: str) -> None:
+    """A turn whose output is JSON, by `-o json` or by the config's `output.format`, draws
+    no progress line (a first index build of many sessions would), as `--json` does."""
+    from conftest import FAKE_CLI
+
+    home = tmp_path / "home"
+    (tmp_path / "user").mkdir()
+    write_sessions(home, 300)
+    config = f"backends:\n  fake:\n    adapter: claude\n    command: {FAKE_CLI}\n"
+    if how == "config":
+        config += "output:\n  format: json\n"
+    (home / "config.yaml").write_text(config)
+    args = ["-b", "fake", *(["-o", "json"] if how == "flag" else []), "hello"]
+    code, out, err = cli(home, *args, tty=True)
+    assert code == 0, err
+    if how == "none":  # the test can fail: a text turn does draw it
+        assert "indexing sessions: " in err
+    else:
+        assert json.loads(out)["exit_code"] == 0
+        assert "\r" not in err and "indexing" not in err, err

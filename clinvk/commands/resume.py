@@ -40,6 +40,7 @@ def resume(ctx: click.Context, app: App, **_params: Any) -> int:
     opts = from_click(ResumeOptions, ctx)
     words = list(opts.words)
     app.changes_nothing = opts.turn.changes_nothing
+    app.quiet_for(opts.turn.output_format)
     session = _select(app, opts, words)
     app.close_store()  # no index connection held open while the backend runs
     if session is None:
