@@ -8,23 +8,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from clinvk.errors import UsageError
-from clinvk.store.record_check import META_KEY_MAX, META_VALUE_MAX, TAG_MAX
+from clinvk.store.record_check import META_VALUE_MAX
 from clinvk.store.session import make_title
+from clinvk.words import META_KEY_MAX, check_tags, check_word
 
 if TYPE_CHECKING:
     from clinvk.store import SessionStore
-
-_FORBIDDEN = {chr(c) for c in range(32)} | {"\x7f"}
-
-
-def _check_word(kind: str, value: str, example: str, limit: int = TAG_MAX) -> str:
-    if not value or not value.strip():
-        raise UsageError(f"empty {kind}: give one, e.g. {example}")
-    if len(value) > limit:
-        raise UsageError(f"{kind} {value[:20]!r}... is longer than {limit} characters")
-    if any(ch in _FORBIDDEN for ch in value):
-        raise UsageError(f"invalid {kind} {value!r}: control characters are not allowed")
-    return value
 
 
 def _utf8(kind: str, value: str) -> str:
@@ -39,13 +28,8 @@ def _utf8(kind: str, value: str) -> str:
     return value
 
 
-def check_tags(tags: Iterable[str]) -> list[str]:
-    """The tags, de-duplicated in order; UsageError on an empty or control-character tag."""
-    return list(dict.fromkeys(_check_word("tag", tag, "`sessions tag ID review`") for tag in tags))
-
-
 def check_key(key: str) -> str:
-    _check_word("metadata key", key, "`sessions meta ID ticket ABC-12`", META_KEY_MAX)
+    check_word("metadata key", key, "`sessions meta ID ticket ABC-12`", META_KEY_MAX)
     if "=" in key:
         raise UsageError(f"invalid metadata key {key!r}: '=' is not allowed (it separates key "
                          "and value in --meta KEY=VALUE)")

@@ -98,7 +98,7 @@ def _checked_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
     rules are not even imported (a turn's launch path)."""
     if not tags:
         return ()
-    from clinvk.organise import check_tags
+    from clinvk.words import check_tags
 
     return tuple(check_tags(tags))
 

@@ -9,6 +9,7 @@ installed, and a stub backend on PATH that prints a real sample output."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def installed(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("backend, options, config", [(name, (), None) for name in sorted(OUTPUT)] + [
     ("claude", ("--timeout", "60", "-o", "json", "-m", "some-model"), None),
+    ("claude", ("-t", "review", "--tag", "ci"), None),
     ("codex", (), "timeout_seconds: 600\nbackends:\n  codex:\n    extra_flags: []\n")])
 def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, tmp_path, backend,
                                                                     options, config):
@@ -91,3 +93,5 @@ def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, t
     # the turns themselves were run and recorded as any other
     records = [p.read_text() for p in (home / "c" / "sessions").rglob("*.json")]
     assert len(records) == 2 and all('"turn_count": 1' in text for text in records)
+    if "-t" in options:  # checked before the spawn without the store's rules, and kept
+        assert all(json.loads(text)["tags"] == ["review", "ci"] for text in records)

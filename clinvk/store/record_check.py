@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from clinvk.clock import format_rfc3339, parse_rfc3339
 from clinvk.ids import is_valid_id
 from clinvk.usage_keys import USAGE_KEYS, with_total
+from clinvk.words import META_KEY_MAX, TAG_MAX
 
 SCHEMA_VERSION = 2
 STATUSES = ("active", "error", "interrupted")
@@ -55,8 +56,8 @@ BACKEND_MAX = 100  # a backend name (config keys are letters, digits, - and _)
 MODEL_MAX = 200
 BACKEND_SESSION_ID_MAX = 200  # the backends' ids are UUIDs (36)
 PATH_MAX = 4096  # working_dir (Linux PATH_MAX)
-TAG_MAX, TAGS_MAX = 200, 10_000  # characters of one tag; tags of one session
-META_KEY_MAX, META_VALUE_MAX, META_MAX = 200, 10_000, 10_000
+TAGS_MAX = 10_000  # tags of one session (TAG_MAX: characters of one, clinvk.words)
+META_VALUE_MAX, META_MAX = 10_000, 10_000  # META_KEY_MAX: clinvk.words
 TOKENS_MAX = 10**12  # one usage counter: sums over 9 million sessions still fit 2**63
 COUNT_MAX = 10**9  # turn_count
 DURATION_MAX = 10**12  # ms (31 years)
