@@ -56,7 +56,7 @@ class Sync:
         work: list[Callable[[Any], None]] = []
         if root_mtime is None or row is None or row[0] != root_mtime:
             known = self._scan_root(root_mtime, known, work)
-        changed: list[tuple[str, int, list[os.DirEntry[str]] | None]] = []
+        changed: list[tuple[str, int, list[os.DirEntry[str]] | None, bool]] = []
         for dirkey, recorded in known.items():
             try:
                 st = os.lstat(self.root / dirkey)
@@ -64,12 +64,13 @@ class Sync:
                 work.append(lambda db, k=dirkey: self._forget_dir(db, k))
                 continue
             if recorded is None or st.st_mtime_ns != recorded:
-                changed.append((dirkey, st.st_mtime_ns, _listing(self.root / dirkey)))
-        total = sum(len(entries or ()) for _, _, entries in changed)
+                changed.append((dirkey, st.st_mtime_ns, _listing(self.root / dirkey),
+                                recorded == -1))
+        total = sum(len(entries or ()) for _, _, entries, _ in changed)
         reads, writes = _Counter(total), _Counter(0)
         with self.progress("reading sessions") as reads.on_progress:
-            for dirkey, dir_mtime, entries in changed:
-                work.append(self._scan_dir(db, dirkey, dir_mtime, entries, reads, writes))
+            for dirkey, dir_mtime, entries, racy in changed:
+                work.append(self._scan_dir(db, (dirkey, dir_mtime, racy), entries, reads, writes))
         if work:
             with self.progress("indexing sessions") as writes.on_progress:
                 self._txn(db, lambda db: [step(db) for step in work])
@@ -107,11 +108,22 @@ class Sync:
         for table in ("sessions", "skipped", "dirs"):
             db.execute(f"DELETE FROM {table} WHERE dirkey = ?", (dirkey,))
 
-    def _scan_dir(self, db: Any, dirkey: str, dir_mtime: int,
+    def _scan_dir(self, db: Any, folder_state: tuple[str, int, bool],
                   entries: list[os.DirEntry[str]] | None, reads: _Counter,
                   writes: _Counter) -> Callable[[Any], None]:
         """Read what changed in one listed folder (entries None: it could not be listed);
-        returns the step that applies it."""
+        returns the step that applies it. `folder_state`: its dirkey, its mtime, and whether
+        it was recorded as racy (-1: scanned whole while its mtime was recent).
+
+        A racy folder is rescanned at every sync until its mtime is RACY_NS old: a change
+        in the same timestamp tick as the last one would not have moved it. What such a
+        change can be is an entry created, removed or replaced (session files are written
+        whole and renamed into place), which the listing itself shows as a new name, a
+        missing one or a new inode: only those are stat'ed and read, not every file (a
+        turn's own write makes its folder racy, and a folder of 5,000 sessions took ~50 ms
+        a rescan, a few times a turn). Files edited in place never move a folder's mtime:
+        the rows a command returns are re-stat'ed anyway (index.py)."""
+        dirkey, dir_mtime, racy = folder_state
         sigs = {name: tuple(sig) for name, *sig in db.execute(
             "SELECT name, sig_mtime, size, inode FROM sessions WHERE dirkey = ? UNION ALL "
             "SELECT name, sig_mtime, size, inode FROM skipped WHERE dirkey = ?",
@@ -129,8 +141,11 @@ class Sync:
                     _reap_temp(entry)
                     continue
                 seen.add(entry.name)
+                known = sigs.get(entry.name)
+                if racy and known is not None and known[2] == entry.inode():
+                    continue
                 st = entry.stat(follow_symlinks=False)
-                if sigs.get(entry.name) == (st.st_mtime_ns, st.st_size, st.st_ino):
+                if known == (st.st_mtime_ns, st.st_size, st.st_ino):
                     continue
                 try:
                     record, fst = self.reader(folder / entry.name)
