@@ -34,7 +34,10 @@ def parse_rfc3339(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     if len(text) > 10 and text[10] in "tT ":
         text = text[:10] + "T" + text[11:]
-    return as_utc(datetime.fromisoformat(text))
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last date there is in UTC
+        raise ValueError(f"timestamp out of range: {value!r}") from None
 
 
 def time_or_none(value: object) -> datetime | None:

@@ -42,9 +42,11 @@ def clean(
     now: datetime | None = None,
 ) -> CleanResult:
     """Delete sessions whose last_used is before now - older_than (found via the index)."""
-    cutoff = as_utc(now or utc_now()) - older_than
-    until = cutoff - timedelta(microseconds=1)
     result = CleanResult(dry_run=dry_run)
+    try:
+        until = as_utc(now or utc_now()) - older_than - timedelta(microseconds=1)
+    except OverflowError:  # longer ago than the first date there is: nothing is that old
+        return result
     # one pass under the lock: deleting one by one re-synced the index per session (O(N^2))
     result.removed, result.bytes_freed = purge(store, until=until, dry_run=dry_run)
     return result
@@ -71,7 +73,10 @@ def maybe_auto_clean(
     with store.lock(blocking=False) as acquired:
         if not acquired or not _due(stamp, now):
             return None
-        result = clean(store, timedelta(days=retention_days), now=now)
+        try:
+            result = clean(store, timedelta(days=retention_days), now=now)
+        except OverflowError:  # more days than a timedelta holds: nothing is that old
+            result = CleanResult()
         _touch(stamp, now)
     return result
 

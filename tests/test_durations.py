@@ -93,3 +93,18 @@ def test_validated_prefix_is_always_safe_hex(text: str) -> None:
     except UsageError:
         return
     assert 4 <= len(out) <= 32 and set(out) <= set("0123456789abcdef")
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_time_past_the_dates_there_are_is_a_bad_time(stamp: str) -> None:
+    """In range as written, out of range in UTC: a ValueError (skipped, or exit 2), never an
+    OverflowError (an internal error in adopt, show --transcript, list --since)."""
+    from clinvk.backends._jsonl import as_epoch
+
+    from clinvk.clock import time_or_none
+
+    with pytest.raises(ValueError, match="out of range"):
+        parse_rfc3339(stamp)
+    assert time_or_none(stamp) is None and as_epoch(stamp) is None
+    with pytest.raises(UsageError, match="invalid time"):
+        parse_when(stamp)

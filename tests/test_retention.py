@@ -89,3 +89,15 @@ def test_auto_clean_skips_when_store_is_busy(tmp_path: Path) -> None:
         os.close(fd)
     assert store.count() == 6 and not clean_stamp_path(store.home).exists()
     assert maybe_auto_clean(store, 30, now=NOW) is not None
+
+
+def test_longer_ago_than_any_date_removes_nothing(tmp_path: Path) -> None:
+    """`--older-than 740000d` and a retention_days past what a date can count back: nothing
+    is that old (was an internal OverflowError, exit 1, at every command for the config)."""
+    store, old, new = populate(tmp_path / "home")
+    assert clean(store, timedelta(days=740_000), now=NOW).count == 0
+    for days in (1_000_000, 10**20):
+        clean_stamp_path(store.home).unlink(missing_ok=True)
+        result = maybe_auto_clean(store, days, now=NOW)
+        assert result is not None and result.count == 0
+    assert ids(store.list()) == ids(old) | ids(new)

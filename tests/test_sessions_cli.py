@@ -122,6 +122,14 @@ def test_list_says_when_rows_are_left_out(clinvk):
     assert "2 of 3" in result.err
 
 
+def test_a_limit_the_index_cannot_count_to_is_a_usage_error(clinvk):
+    add(clinvk)
+    assert clinvk.run("sessions", "list", "-n", str(2**63 - 1)).code == 0
+    for args in (("sessions", "list"), ("sessions", "search", "x")):
+        result = clinvk.run(*args, "-n", "99999999999999999999")
+        assert result.code == 2 and "Traceback" not in result.err and "--limit" in result.err
+
+
 def test_show_by_prefix_prints_every_field(clinvk):
     rec = add(clinvk, tags=("perf",))
     result = clinvk.run("sessions", "show", rec["id"][:6])

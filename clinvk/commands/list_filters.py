@@ -13,6 +13,7 @@ from clinvk.filters import OPTION_NAMES, SORT_KEYS_SAID, SessionFilter, parse_fi
 from clinvk.store.record_check import STATUSES
 
 WHEN = "WHEN"
+LIMIT_MAX = 2**63 - 1  # -n: what the index (SQLite) can count to
 _WHEN_HELP = "a date (2026-11-01), an RFC 3339 timestamp or a duration meaning that long ago (7d)"
 
 

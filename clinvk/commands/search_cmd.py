@@ -8,7 +8,7 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
-from clinvk.commands.list_filters import filter_options, sort_options, take_filters
+from clinvk.commands.list_filters import LIMIT_MAX, filter_options, sort_options, take_filters
 
 
 @click.command("search", context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,7 +17,7 @@ from clinvk.commands.list_filters import filter_options, sort_options, take_filt
               help="Also look in the conversations kept by the backends (slower).")
 @filter_options(with_search=False)
 @sort_options
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("-n", "--limit", type=click.IntRange(min=1, max=LIMIT_MAX), default=20, show_default=True,
               help="At most this many sessions.")
 @click.option("--json", "as_json", is_flag=True,
               help='A JSON array of the session records, each with "match": {"field", "snippet"}.')

@@ -10,7 +10,7 @@ import click
 
 from clinvk.app import App
 from clinvk.commands import common_options, emit_json, pass_app
-from clinvk.commands.list_filters import filter_options, sort_options, take_filters
+from clinvk.commands.list_filters import LIMIT_MAX, filter_options, sort_options, take_filters
 from clinvk.commands.session_rows import HEADER, ago, align, cells, format_rows
 from clinvk.display import json_text, printable
 from clinvk.env import Environment
@@ -54,7 +54,7 @@ def sessions() -> None:
 @sessions.command("list")
 @filter_options
 @sort_options
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("-n", "--limit", type=click.IntRange(min=1, max=LIMIT_MAX), default=20, show_default=True,
               help="At most this many rows.")
 @click.option("--all", "show_all", is_flag=True, help="All rows (no limit).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of the session records.")
