@@ -163,7 +163,7 @@ def _entry(app: App, where: str, raw: Any) -> _Entry:
 def _workdir(app: App, options: ImportOptions) -> str | None:
     if options.workdir is None:
         return None
-    path = os.path.abspath(os.path.join(app.env.cwd, os.path.expanduser(options.workdir)))
+    path = os.path.abspath(os.path.join(app.env.current_dir(), os.path.expanduser(options.workdir)))
     if not os.path.isdir(path):
         raise UsageError(f"--workdir {options.workdir}: no such directory")
     return path

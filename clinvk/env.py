@@ -9,12 +9,21 @@ from __future__ import annotations
 import os
 import sys
 
+from clinvk.errors import UsageError
 from clinvk.records import Record, factory
 
 TYPE_CHECKING = False  # typing is not imported before a turn's backend is spawned
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import IO
+
+
+def _getcwd() -> str | None:
+    """The current directory; None when it cannot be read (removed under the shell)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -29,7 +38,7 @@ class Environment(Record):
     stdout: IO[str] = factory(lambda: sys.stdout)
     stderr: IO[str] = factory(lambda: sys.stderr)
     environ: Mapping[str, str] = factory(lambda: dict(os.environ))
-    cwd: str = factory(os.getcwd)
+    cwd: str | None = factory(_getcwd)  # read through current_dir()
     stdin_isatty: bool | None = None
     stdout_isatty: bool | None = None
     verbose: bool = False
@@ -40,6 +49,14 @@ class Environment(Record):
             self.stdin_isatty = _isatty(self.stdin)
         if self.stdout_isatty is None:
             self.stdout_isatty = _isatty(self.stdout)
+
+    def current_dir(self) -> str:
+        """The directory clinvk runs in; UsageError (exit 2) when it cannot be read: a
+        command that needs none (list, show, ...) still works in a removed directory."""
+        if self.cwd is None:
+            raise UsageError("the current directory cannot be read (was it removed?): "
+                             "cd to one that exists")
+        return self.cwd
 
     def warn(self, message: str) -> None:
         """One `clinvk: warning:` line on stderr, never the same line twice per command."""

@@ -108,7 +108,7 @@ def _session_to_continue(app: App, opts: RunOptions) -> dict[str, Any] | None:
     if backend:
         app.settings.backend(backend)
     if opts.cont:
-        workdir = app.env.cwd if opts.here else None
+        workdir = app.env.current_dir() if opts.here else None
         found = app.store.latest_resumable(working_dir=workdir, backend=backend)
         if found is None:
             where = " in this directory" if opts.here else ""
@@ -116,5 +116,5 @@ def _session_to_continue(app: App, opts: RunOptions) -> dict[str, Any] | None:
             raise UsageError(f"no session to continue{where}{which}: start one with `clinvk PROMPT`")
         return found
     if app.settings.get("session.auto_resume") and not opts.new and not opts.workdir:
-        return app.store.latest_resumable(working_dir=app.env.cwd, backend=backend)
+        return app.store.latest_resumable(working_dir=app.env.current_dir(), backend=backend)
     return None

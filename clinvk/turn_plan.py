@@ -102,7 +102,9 @@ class TurnPlan:
         """The working directory, and the backend's session to resume (if any)."""
         session = self.spec.session
         if session is None:
-            workdir = os.path.abspath(os.path.join(self.app.env.cwd, self.spec.workdir or "."))
+            given = self.spec.workdir or "."
+            workdir = os.path.abspath(given if os.path.isabs(given)
+                                      else os.path.join(self.app.env.current_dir(), given))
             if not os.path.isdir(workdir):
                 raise UsageError(f"working directory {workdir} does not exist")
             return workdir, None

@@ -137,3 +137,30 @@ def test_shipped_example_is_the_documented_one():
 def test_bad_timeout_env(clinvk):
     assert_clean_error(clinvk.run("--dry-run", "hi", env={"CLINVK_TIMEOUT": "soon"}), 2,
                        "CLINVK_TIMEOUT")
+
+
+def test_a_removed_current_directory(clinvk, tmp_path):
+    """Started in a directory removed under the shell: commands that need no directory
+    work; those that do (a new turn, --here) say so in one line, exit 2; no traceback."""
+    from conftest import with_fake_backend
+
+    with_fake_backend(clinvk, tmp_path, "11111111-2222-3333-4444-555555555555")
+    assert clinvk.run("-b", "fake", "hello").code == 0
+    gone = tmp_path / "gone"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        gone.mkdir()
+        script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+        return subprocess.run(["sh", "-c", script, "sh", str(gone), sys.executable, "-m",
+                               "clinvk", *args], env=clinvk.env, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    listed = run("sessions", "list")
+    assert listed.returncode == 0 and "hello" in listed.stdout and listed.stderr == ""
+    for args in (("-b", "fake", "hi"), ("sessions", "list", "--here"), ("-c", "--here", "x")):
+        done = run(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr == ("clinvk: error: the current directory cannot be read (was it "
+                               "removed?): cd to one that exists\n")
+    assert run("-w", str(tmp_path), "-b", "fake", "in a directory given").returncode == 0
+    assert len(clinvk.sessions()) == 2

@@ -53,5 +53,5 @@ def sort_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def take_filters(app: App, params: dict[str, Any]) -> SessionFilter:
     """Pop the filter, sort and limit options out of a command's params: their SessionFilter."""
-    return parse_filter({key: params.pop(key) for key in OPTION_NAMES if key in params},
-                        app.env.cwd)
+    options = {key: params.pop(key) for key in OPTION_NAMES if key in params}
+    return parse_filter(options, app.env.current_dir() if options.get("here") else None)

@@ -79,7 +79,7 @@ def _select(app: App, opts: ResumeOptions, words: list[str]) -> dict[str, Any] |
     backend = opts.backend
     if backend:
         app.settings.backend(backend)
-    workdir = app.env.cwd if opts.here else None
+    workdir = app.env.current_dir() if opts.here else None
     if opts.pick:
         return _pick(app, workdir, backend)
     if opts.last or opts.here:
