@@ -100,8 +100,7 @@ class Recorder:
                     self.record = self.store.create(take_over(self.store, rec, self.prices))
                     self.exists = True
                 else:
-                    self.record = self.store.update(
-                        rec["id"], lambda r: _set_ids(r, backend_session_id, model))
+                    self.record = self._update(lambda r: _set_ids(r, backend_session_id, model))
             self.pending = None
         except StoreLocked:  # the store is busy: the ids are written with the turn, at its end
             self.pending = (backend_session_id, model)
@@ -167,7 +166,7 @@ class Recorder:
                             take_over(self.store, self.record, self.prices))
                         self.exists = True
                     else:
-                        self.record = self.store.update(self.record["id"], apply)
+                        self.record = self._update(apply)
             finally:
                 if copier is not None:
                     copier.join()
@@ -195,6 +194,22 @@ class Recorder:
         lost = "the turn was NOT recorded"
         ids = self.pending or (self.record.get("backend_session_id"), None)
         return lost + (f" (the backend's session id is {ids[0]})" if ids[0] else "")
+
+    def _update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """store.update of this session, under the lock held. A session deleted while its
+        turn ran (`sessions clean` from cron, the daily clean, a delete in another terminal)
+        is written again from what this turn knows, with a warning: a turn the backend ran
+        is never lost."""
+        from clinvk.errors import SessionNotFound
+
+        assert self.store is not None
+        try:
+            return self.store.update(self.record["id"], change)
+        except SessionNotFound:
+            change(self.record)
+            self.store.warn(f"session {self.record['id'][:8]} was deleted while its turn ran; "
+                            "it is written again, with this turn")
+            return self.store.create(self.record)
 
     def _estimate(self, turn: dict[str, Any], model: str | None) -> None:
         """A turn with no reported cost gets the pricing table's estimate from its usage and

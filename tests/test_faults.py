@@ -101,6 +101,35 @@ def test_failed_turn_keeps_earlier_turns(fake):
     assert session["token_usage"]["input_tokens"] == 34  # both turns reported usage
 
 
+@pytest.mark.parametrize("how", [("sessions", "delete", "-y"), ("sessions", "clean")])
+def test_a_session_removed_while_its_turn_runs_is_written_again(fake, how):
+    """A clean (from cron, or the daily one of another command) or a delete that removes
+    a session while a turn on it runs: the turn still ends recorded, with the session's
+    earlier turns, and says so (it was lost: `no session matches`, exit 2)."""
+    assert fake.run("-b", "fake", "old work").code == 0
+    [old] = fake.sessions()
+    if how[1] == "clean":  # the session looks 60 days old to the clean
+        path = next(fake.home.glob("sessions/*/*.json"))
+        record = json.loads(path.read_text())
+        record["last_used"] = record["created_at"] = record["turns"][0]["at"] = "2020-01-01T00:00:00Z"
+        path.write_text(json.dumps(record))
+        how = (*how, "--older-than", "30d")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clinvk", "resume", old["id"], "go on"], cwd=fake.cwd,
+        env={**fake.env, "FAKE_MODE": "slow", "FAKE_STEPS": "10"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    os.set_blocking(proc.stdout.fileno(), True)
+    assert proc.stdout.read(len("step 0")) == "step 0"  # the backend runs
+    removed = fake.run(*how, *([old["id"]] if how[1] == "delete" else []))
+    assert removed.code == 0 and fake.sessions() == [], removed.err
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"session {old['id'][:8]} was deleted while its turn ran" in err
+    [session] = fake.sessions()
+    assert session["id"] == old["id"] and session["turn_count"] == 2
+    assert [t["prompt"] for t in session["turns"]] == ["old work", "go on"]
+
+
 @pytest.mark.parametrize("mode", ["sigint", "ignore-sigint"])
 def test_ctrl_c_forwards_and_records_interrupted(fake, mode):
     proc = subprocess.Popen(
