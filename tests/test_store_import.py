@@ -160,3 +160,25 @@ def test_a_forced_import_killed_after_its_renames_leaves_one_file_per_id(
     assert {r["working_dir"] for r in clinvk.sessions()} == {str(moved)}
     shown = clinvk.run("sessions", "show", f"{1:032x}", "--json")
     assert shown.code == 0 and json.loads(shown.out)["working_dir"] == str(moved), shown.err
+
+
+def test_an_import_of_expired_sessions_keeps_them_and_says_so(clinvk: Clinvk,
+                                                              tmp_path: Path) -> None:
+    """Sessions last used longer ago than retention_days: imported and still there after
+    the import (whose daily clean, due in a new home, removed them silently), with a
+    warning that the retention clean will; retention_days 0 keeps them and says nothing."""
+    from test_records import _record
+
+    old = [_record(f"{i + 1:032x}", last_used="2020-01-01T00:00:00Z",
+                   created_at="2020-01-01T00:00:00Z") for i in range(3)]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"format": "clinvk-export", "version": 1,
+                                "sessions": [{"session": r} for r in old]}))
+    done = clinvk.run("sessions", "import", str(path))
+    assert done.code == 0, done.err
+    assert "3 imported session(s) last used more than 30 days ago" in done.err
+    assert sorted(_files_by_id(clinvk.home)) == sorted(r["id"] for r in old)
+    clinvk.config("session:\n  retention_days: 0\n")
+    again = clinvk.run("sessions", "import", "--force", str(path))
+    assert again.code == 0 and "warning" not in again.err, again.err
+    assert len(clinvk.sessions()) == 3

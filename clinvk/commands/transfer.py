@@ -65,6 +65,8 @@ def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None
 
     options = ImportOptions(new_id=new_id, force=force, title=title, workdir=workdir)
     records = import_files(app, list(files), options)
+    app.housekeeping = False  # the daily clean would remove at once what was just imported
+    _warn_if_expired(app, records)
     if as_json:
         emit_json(app, records)
         return 0
@@ -75,3 +77,25 @@ def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None
     if not records:
         app.env.stderr.write("no sessions in the input\n")
     return 0
+
+
+def _warn_if_expired(app: App, records: list[dict[str, Any]]) -> None:
+    """Imported sessions last used longer ago than retention_days: the retention clean
+    removes them (not this command: it runs no daily clean); say so, and how to keep them."""
+    from datetime import timedelta
+
+    from clinvk.clock import time_or_none, utc_now
+
+    days = app.settings.get("session.retention_days")
+    try:
+        cutoff = utc_now() - timedelta(days=days) if days else None
+    except OverflowError:
+        cutoff = None
+    if cutoff is None:
+        return
+    old = [r for r in records if (time_or_none(r.get("last_used")) or cutoff) < cutoff]
+    if old:
+        app.env.warn(f"{len(old)} imported session(s) last used more than {days} days ago: "
+                     "the retention clean removes them (its next daily run, or `sessions "
+                     "clean`); set session.retention_days to 0 (keep all) or more days to "
+                     "keep them")
