@@ -279,9 +279,10 @@ def _install(app: App, entries: list[_Entry], options: ImportOptions) -> list[di
     replace = {entry.record["id"] for entry in entries} if options.force else set()
     try:
         batch = plan(app.store, [entry.record for entry in entries], replace)
-    except SessionExists as exc:  # a damaged file of that id, or one imported meanwhile
-        raise BundleInvalid(f"{exc.message} (use --new-id for a copy or --force to replace "
-                            "it); nothing was imported") from None
+    except SessionExists as exc:  # a damaged file of that id, one imported meanwhile, or
+        # one written by a newer clinvk (which --force does not replace either)
+        hint = "use --new-id for a copy" + ("" if options.force else " or --force to replace it")
+        raise BundleInvalid(f"{exc.message} ({hint}); nothing was imported") from None
     with app.progress("importing sessions", len(entries)) as progress:
         for entry in entries:
             root: Path | None = entry.adapter.store_root(entry.environ) if entry.writes else None  # type: ignore[union-attr]

@@ -121,3 +121,17 @@ def test_an_import_never_replaces_a_file_of_a_newer_clinvk(clinvk):
         store_write.plan(store, [record], {record["id"]})
     store.close()
     assert path.read_text() == text
+
+
+def test_import_force_over_a_newer_clinvks_file_does_not_suggest_force(clinvk, tmp_path):
+    path, text = _newer(clinvk)
+    record = json.loads(text)
+    record.update(schema_version=SCHEMA_VERSION)
+    del record["something_new"]
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps({"format": "clinvk-export", "version": 1,
+                                  "sessions": [{"session": record}]}))
+    result = clinvk.run("sessions", "import", "--force", str(bundle))
+    assert result.code == 2 and "newer clinvk" in result.err, result.err
+    assert "--new-id" in result.err and "--force" not in result.err
+    assert path.read_text() == text
