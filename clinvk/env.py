@@ -26,6 +26,11 @@ def _getcwd() -> str | None:
         return None
 
 
+def _devnull(mode: str) -> IO[str]:
+    """Where a standard stream clinvk was started without (`>&-`: sys.stdout is None) goes."""
+    return open(os.devnull, mode, encoding="utf-8")
+
+
 def _isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
@@ -34,9 +39,9 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 class Environment(Record):
-    stdin: IO[str] = factory(lambda: sys.stdin)
-    stdout: IO[str] = factory(lambda: sys.stdout)
-    stderr: IO[str] = factory(lambda: sys.stderr)
+    stdin: IO[str] = factory(lambda: sys.stdin or _devnull("r"))
+    stdout: IO[str] = factory(lambda: sys.stdout or _devnull("w"))
+    stderr: IO[str] = factory(lambda: sys.stderr or _devnull("w"))
     environ: Mapping[str, str] = factory(lambda: dict(os.environ))
     cwd: str | None = factory(_getcwd)  # read through current_dir()
     stdin_isatty: bool | None = None

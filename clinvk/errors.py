@@ -97,6 +97,12 @@ class BackendFailed(ClinvkError):
     exit_code = ExitCode.BACKEND_FAILED
 
 
+class OutputFailed(ClinvkError):
+    """The reply could not be written (a full or closed stdout); the turn is recorded."""
+
+    exit_code = ExitCode.BACKEND_FAILED
+
+
 class BackendNotInstalled(ClinvkError):
     exit_code = ExitCode.NOT_INSTALLED
 

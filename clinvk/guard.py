@@ -44,6 +44,8 @@ def guarded(app: App, body: Callable[[], int | None]) -> int:
             app.env.stdout.flush()
         except (BrokenPipeError, ValueError):
             silence(app.env.stdout)
+        except OSError:  # a full stdout: the command said so (a turn: OutputFailed)
+            pass
 
 
 def report(app: App, message: str, code: int) -> int:

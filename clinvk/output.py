@@ -102,6 +102,76 @@ class StreamJsonRenderer(Renderer):
         self._emit({"type": "done", **result})
 
 
+def printable_text(text: str, held: str = "") -> tuple[str, str]:
+    """(text to write, a high surrogate held for the next delta): a backend's reply split an
+    emoji's surrogate pair over two deltas ("\\ud83d", "\\ude00"); a pair is joined, a lone
+    surrogate becomes U+FFFD (it cannot be written as UTF-8)."""
+    text = held + text
+    held = ""
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        text, held = text[:-1], text[-1]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text, held
+
+
+class GuardedOutput(Renderer):
+    """A turn's renderer whose writes never stop the turn: the first failure (a reader that
+    went away, a closed or full stdout, an encoding that cannot show the reply) ends the
+    output only; the turn is recorded, then check() reports it."""
+
+    def __init__(self, inner: Renderer) -> None:
+        super().__init__(inner.out, inner.err)
+        self.inner, self.failure, self._held = inner, None, ""
+        self.keeps_content = inner.keeps_content
+
+    def _call(self, name: str, *args: Any) -> None:
+        if self.failure is None:
+            try:
+                getattr(self.inner, name)(*args)
+            except (OSError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+                self.failure = exc
+
+    def start(self, session_id: str | None, backend: str) -> None:
+        self._call("start", session_id, backend)
+
+    def text(self, delta: str) -> None:
+        text, self._held = printable_text(delta, self._held)
+        self._call("text", text)
+
+    def usage(self, usage: dict[str, int]) -> None:
+        self._call("usage", usage)
+
+    def error(self, message: str) -> None:
+        self._call("error", message)
+
+    def done(self, result: dict[str, Any]) -> None:
+        if self._held:
+            self._call("text", printable_text(self._held)[0])
+            self._held = ""
+        content = result.get("content")
+        shown = dict(result, content=printable_text(content)[0]) if content else result
+        self._call("done", shown)
+
+    def check(self, session_id: str | None) -> None:
+        """After the turn is recorded: a reader that went away is BrokenPipeError (exit 0,
+        as for any command); any other failure to write is an error that says the turn is
+        kept."""
+        failure = self.failure
+        if failure is None:
+            return
+        if isinstance(failure, BrokenPipeError):
+            raise BrokenPipeError
+        from clinvk.errors import OutputFailed
+
+        kept = f"the turn is recorded in session {session_id[:8]}" if session_id else \
+            "the turn ran (--ephemeral: not recorded)"
+        raise OutputFailed(f"cannot write the reply to stdout ({failure}); {kept}")
+
+
 def make_renderer(fmt: str, stdout: IO[str], stderr: IO[str], show_tokens: bool = False) -> Renderer:
     if fmt == "json":
         return JsonRenderer(stdout, stderr)

@@ -46,9 +46,11 @@ class _State:
 
 def run_turn(app: App, spec: TurnSpec, renderer: Renderer) -> dict[str, Any]:
     """Run one turn and return the fields of `-o json`; raise ClinvkError when it failed."""
+    from clinvk.output import GuardedOutput
+
     plan = TurnPlan(app, spec)
     try:
-        return _run_planned(app, spec, plan, renderer)
+        return _run_planned(app, spec, plan, GuardedOutput(renderer))
     finally:
         plan.cleanup()
 
@@ -196,6 +198,7 @@ def _conclude(plan: TurnPlan, state: _State, result, renderer, recorder) -> dict
     renderer.done(out)
     if code != ExitCode.OK:
         raise _failure(code, f"{spec.backend}: {error}", out)
+    renderer.check(recorder.session_id)  # a write that failed: now that the turn is kept
     return out
 
 

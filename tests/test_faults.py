@@ -341,3 +341,42 @@ def test_store_prompts_false(fake):
     text = next(fake.home.joinpath("sessions").rglob("*.json")).read_text()
     assert "secret prompt" not in text and "(prompt not stored)" in text
     assert "token_usage" not in json.loads(text)
+
+
+@pytest.mark.parametrize("fmt", ["text", "stream-json", "json"])
+def test_a_reader_that_goes_away_mid_reply_leaves_the_turn_recorded(fake, fmt):
+    """`clinvk ... | head -c0`: exit 0 without a word, and the turn (a continued one too)
+    is recorded whole, usage included (text and stream-json lost it: their writes during
+    the run stopped it)."""
+    for prompt in ("first", "second"):
+        args = ["-b", "fake", "-o", fmt, *(["-c"] if prompt == "second" else []), prompt]
+        proc = subprocess.Popen([sys.executable, "-m", "clinvk", *args], cwd=fake.cwd,
+                                env={**fake.env, "FAKE_MODE": "slow"}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc.stdout.close()  # the reader is gone before the first word
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 0 and err == "", err
+    [session] = fake.sessions()
+    assert [t["prompt"] for t in session["turns"]] == ["first", "second"]
+    assert session["status"] == "active" and session["token_usage"]["input_tokens"] == 34
+
+
+def test_a_reply_that_cannot_be_written_is_an_error_and_the_turn_is_kept(fake):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "clinvk", "-b", "fake", "hi"],
+                              cwd=fake.cwd, env=fake.env, stdout=full, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, text=True, timeout=60)
+    [session] = fake.sessions()
+    assert done.returncode == 1 and done.stderr == (
+        "clinvk: error: cannot write the reply to stdout ([Errno 28] No space left on "
+        f"device); the turn is recorded in session {session['id'][:8]}\n")
+    assert session["turn_count"] == 1 and session["token_usage"]["total_tokens"] > 0
+    ascii_out = fake.run_process("-b", "fake", "hi", env={"PYTHONIOENCODING": "ascii"})
+    assert ascii_out.code == 1 and "'ascii' codec can't encode" in ascii_out.err  # "héllo"
+    assert "the turn is recorded in session" in ascii_out.err and len(fake.sessions()) == 2
+    closed = subprocess.run([sys.executable, "-m", "clinvk", "-b", "fake", "hi"], cwd=fake.cwd,
+                            env=fake.env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(1))  # `clinvk ... >&-`
+    assert closed.returncode == 0 and "Traceback" not in closed.stderr, closed.stderr
+    assert len(fake.sessions()) == 3

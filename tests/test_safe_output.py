@@ -242,3 +242,34 @@ def test_dry_run_prints_what_the_run_sends(clinvk, tmp_path):
     printed = _shell_args(dry.out.strip(), "C.UTF-8").split(b"\0")[:-1]
     assert [os.fsdecode(arg) for arg in printed[1:]] == call["argv"]
     assert os.fsdecode(printed[0]) == str(FAKE_CLI)
+
+
+SPLIT_PAIR = r'''#!/bin/sh
+s=cccccccc-2222-3333-4444-555555555555
+d='{"type":"stream_event","session_id":"'$s'","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"'
+echo '{"type":"system","subtype":"init","session_id":"'$s'","model":"m"}'
+echo "$d"'a\ud83d"}}}'
+echo "$d"'\ude00b \udc00"}}}'
+u='"usage":{"input_tokens":1,"output_tokens":1}'
+echo '{"type":"result","subtype":"success","is_error":false,"session_id":"'$s'","result":"x",'"$u}"
+'''
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "stream-json"])
+def test_a_surrogate_pair_split_over_two_deltas_is_one_character(clinvk, tmp_path, fmt):
+    """An emoji's surrogate pair split over two JSON deltas is shown whole; a lone
+    surrogate as U+FFFD; the turn is recorded (was an internal UnicodeEncodeError)."""
+    script = tmp_path / "split.sh"
+    script.write_text(SPLIT_PAIR)
+    script.chmod(0o755)
+    clinvk.config(f"backends:\n  split:\n    adapter: claude\n    command: {script}\n")
+    done = clinvk.run_process("-b", "split", "-o", fmt, "hi")
+    assert done.code == 0, done.err
+    if fmt == "json":
+        assert json.loads(done.out)["content"] == "a\U0001F600b \ufffd"
+    elif fmt == "stream-json":
+        texts = [json.loads(line) for line in done.out.splitlines()]
+        assert "".join(e["text"] for e in texts if e["type"] == "text") == "a\U0001F600b \ufffd"
+    else:
+        assert done.out == "a\U0001F600b \ufffd\n"
+    assert clinvk.sessions()[0]["turn_count"] == 1
