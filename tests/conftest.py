@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,25 @@ class Clinvk:
             "PYTHONUTF8": "1",
         }
         self.cwd = tmp
+        # the daily retention clean is kept from running (a fresh stamp) in a home that
+        # exists before a command: test records carry fixed dates (2026-11-01...), which
+        # the clean would remove once they are 30 days old; its own tests set this False
+        self.hold_daily_clean = True
+
+    def _hold_clean(self) -> None:
+        from clinvk.paths import clean_stamp_path
+
+        stamp = clean_stamp_path(self.home)
+        if self.hold_daily_clean and self.home.is_dir() and not stamp.exists():
+            stamp.touch()
+            now = int(time.time()) - 1  # clinvk's clock counts whole seconds (utc_now)
+            os.utime(stamp, (now, now))
 
     def config(self, text: str) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
         path = self.home / "config.yaml"
         path.write_text(text)
+        self._hold_clean()
         return path
 
     def add_fake_backend(self, name: str = "fake", **env: str) -> None:
@@ -56,21 +71,32 @@ class Clinvk:
         """`clinvk ARGS` through the real entry point, in this process (no timeout: pytest's)."""
         if not IN_PROCESS:
             return self.run_process(*args, cwd=cwd, stdin=stdin, env=env, timeout=timeout)
-        return run_cli(args, stdin=stdin, environ={**self.env, **(env or {})},
-                       cwd=cwd or self.cwd)
+        self._hold_clean()
+        try:
+            return run_cli(args, stdin=stdin, environ={**self.env, **(env or {})},
+                           cwd=cwd or self.cwd)
+        finally:
+            self._hold_clean()  # also after: what a test compares later already has it
 
     def run_process(self, *args: str | bytes, cwd: Path | str | bytes | None = None,
                     stdin: str | bytes | None = None, env: dict[str, str] | None = None,
                     timeout: float = 120) -> Result:
         """`python -m clinvk ARGS` as a process of its own."""
-        done = subprocess.run(
+        self._hold_clean()
+        try:
+            done = self._process(args, cwd, stdin, env, timeout)
+        finally:
+            self._hold_clean()
+        return Result(done.returncode, pipe_text(done.stdout), pipe_text(done.stderr),
+                      done.stdout, done.stderr)
+
+    def _process(self, args, cwd, stdin, env, timeout) -> subprocess.CompletedProcess:
+        return subprocess.run(
             [sys.executable, "-m", "clinvk", *args], cwd=cwd or self.cwd,
             env={**self.env, **(env or {})}, capture_output=True, timeout=timeout,
             input=stdin.encode() if isinstance(stdin, str) else stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
         )
-        return Result(done.returncode, pipe_text(done.stdout), pipe_text(done.stderr),
-                      done.stdout, done.stderr)
 
     def sessions(self) -> list[dict]:
         result = self.run("sessions", "list", "--all", "--json")

@@ -237,14 +237,17 @@ class _CountedEntry:
 
 def test_a_racy_folder_is_rescanned_by_its_listing(home: Path, monkeypatch) -> None:
     """A folder written less than RACY_NS ago is rescanned at each sync; its files whose
-    name and inode are as indexed are not stat'ed again, while a file added, replaced
-    (renamed over: a new inode) or removed meanwhile is seen as always."""
+    name and inode are as indexed, and that changed long ago, are not stat'ed again, while
+    a file added, replaced (renamed over: a new inode) or removed meanwhile is seen as
+    always (and a recent one edited in place: test_transcript_cache's clean)."""
     import clinvk.store.sync as sync_mod
 
     recs = fill(home, 30, 1)  # just written: the folder's mtime is racy
+    folder = home / "sessions" / dirkey("/w/0")
+    for path in folder.iterdir():  # the files themselves long unchanged (so not re-stat'ed)
+        os.utime(path, (OLD, OLD))
     store = fresh(home)
     assert len(store.list()) == 30
-    folder = home / "sessions" / dirkey("/w/0")
     added = S.new_session("codex", "/w/0", now=T0 + timedelta(days=1))
     (folder / f"{added['id']}.json").write_text(json.dumps(added))
     replaced = dict(recs[0], title="replaced by rename")

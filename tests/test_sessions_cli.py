@@ -264,6 +264,7 @@ def test_retention_zero_keeps_everything(clinvk):
 
 # -- the daily automatic clean ----------------------------------------------------------------
 def test_auto_clean_runs_once_a_day_from_any_command(clinvk):
+    clinvk.hold_daily_clean = False
     old = add(clinvk, age=timedelta(days=31))  # default retention: 30 days, auto_clean on
     keep = add(clinvk, age=timedelta(days=29))
     stamp = clean_stamp_path(clinvk.home)
@@ -282,6 +283,7 @@ def test_auto_clean_runs_once_a_day_from_any_command(clinvk):
 
 
 def test_auto_clean_off(clinvk):
+    clinvk.hold_daily_clean = False
     no_auto_clean(clinvk)
     recs = [add(clinvk, age=timedelta(days=d)) for d in (1, 400)]
     assert clinvk.run("sessions", "list").code == 0
@@ -290,6 +292,7 @@ def test_auto_clean_off(clinvk):
 
 
 def test_auto_clean_skipped_after_a_failed_command(clinvk):
+    clinvk.hold_daily_clean = False
     old = add(clinvk, age=timedelta(days=400))
     assert clinvk.run("sessions", "show", "beef").code == 2
     assert path_of(clinvk, old).exists()

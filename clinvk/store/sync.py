@@ -119,11 +119,13 @@ class Sync:
         in the same timestamp tick as the last one would not have moved it. What such a
         change can be is an entry created, removed or replaced (session files are written
         whole and renamed into place), which the listing itself shows as a new name, a
-        missing one or a new inode: only those are stat'ed and read, not every file (a
-        turn's own write makes its folder racy, and a folder of 5,000 sessions took ~50 ms
-        a rescan, a few times a turn). Files edited in place never move a folder's mtime:
-        the rows a command returns are re-stat'ed anyway (index.py)."""
+        missing one or a new inode, or a file itself changed less than RACY_NS ago (it may
+        be edited in place in the same tick): only those are stat'ed and read, not every
+        file (a turn's own write makes its folder racy, and a folder of 5,000 sessions took
+        ~50 ms a rescan, a few times a turn). An older file edited in place moves no
+        folder's mtime either way: the rows a command returns are re-stat'ed (index.py)."""
         dirkey, dir_mtime, racy = folder_state
+        settled_before = time.time_ns() - RACY_NS  # a file changed since may change again
         sigs = {name: tuple(sig) for name, *sig in db.execute(
             "SELECT name, sig_mtime, size, inode FROM sessions WHERE dirkey = ? UNION ALL "
             "SELECT name, sig_mtime, size, inode FROM skipped WHERE dirkey = ?",
@@ -142,7 +144,8 @@ class Sync:
                     continue
                 seen.add(entry.name)
                 known = sigs.get(entry.name)
-                if racy and known is not None and known[2] == entry.inode():
+                if racy and known is not None and known[2] == entry.inode() \
+                        and known[0] < settled_before:
                     continue
                 st = entry.stat(follow_symlinks=False)
                 if known == (st.st_mtime_ns, st.st_size, st.st_ino):
