@@ -164,7 +164,14 @@ def redact_text(text: str) -> str:
     if "://" in text:
         text = _URL_PASSWORD.sub(lambda m: f"{m['user']}:{_mark('url-password')}", text)
     lower = text.lower()
-    return _redact_pairs(text) if any(word in lower for word in _KEY_WORDS) else text
+    if not any(word in lower for word in _KEY_WORDS):
+        return text
+    for _ in range(32):  # pairs glued by their quotes (`"k": "v"k": "w"`): one more pass sees
+        done = _redact_pairs(text)  # the pair the first match's closing quote hid
+        if done == text:
+            break
+        text = done
+    return text
 
 
 def redact_value(value: Any, key: str | None = None) -> Any:
