@@ -130,6 +130,25 @@ def test_a_session_removed_while_its_turn_runs_is_written_again(fake, how):
     assert [t["prompt"] for t in session["turns"]] == ["old work", "go on"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminal_closed_or_a_kill_records_the_turn_interrupted(fake, sig):
+    """SIGHUP (the terminal or the ssh connection went away) as SIGTERM: the backend is
+    stopped and the turn recorded as interrupted, 130 (SIGHUP left a turn-less session)."""
+    assert fake.run("-b", "fake", "first").code == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clinvk", "-c", "second"], cwd=fake.cwd,
+        env={**fake.env, "FAKE_MODE": "slow", "FAKE_STEPS": "50"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    os.set_blocking(proc.stdout.fileno(), True)
+    assert proc.stdout.read(len("step 0")) == "step 0"
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    [session] = fake.sessions()
+    assert [t["prompt"] for t in session["turns"]] == ["first", "second"]
+    assert session["status"] == "interrupted"
+
+
 @pytest.mark.parametrize("mode", ["sigint", "ignore-sigint"])
 def test_ctrl_c_forwards_and_records_interrupted(fake, mode):
     proc = subprocess.Popen(

@@ -49,7 +49,7 @@ class RunResult:
 
 
 class _Stop:
-    """Records a SIGINT/SIGTERM received while the child runs."""
+    """Records a SIGINT, SIGTERM or SIGHUP (the terminal closed) received while the child runs."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -257,7 +257,7 @@ def run_lines(
     stop = _Stop()
     killer = _Killer(child)
     deadline = started + timeout if timeout else None
-    with routed({signal.SIGINT: stop, signal.SIGTERM: stop}):
+    with routed({signal.SIGINT: stop, signal.SIGTERM: stop, signal.SIGHUP: stop}):
         lines = _Prepared(on_line, prepare)
         try:
             timed_out, interrupted = _pump(child, killer, lines, stop, deadline, grace)
