@@ -23,7 +23,8 @@ def _nonneg_int(v: Any) -> bool:
 
 
 def _str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+    """Strings an argv can hold (no NUL)."""
+    return isinstance(v, list) and all(isinstance(x, str) and "\0" not in x for x in v)
 
 
 def _is_seconds(v: Any) -> bool:
@@ -39,7 +40,10 @@ def _is_seconds(v: Any) -> bool:
 
 
 def _str_map(v: Any) -> bool:
-    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+    """Environment variables: a name (no `=`, no NUL, not empty) to a value (no NUL)."""
+    return isinstance(v, dict) and all(
+        isinstance(k, str) and k and "=" not in k and "\0" not in k
+        and isinstance(x, str) and "\0" not in x for k, x in v.items())
 
 
 def _opt_str(v: Any) -> bool:
@@ -55,7 +59,7 @@ SCHEMA: dict[str, _Check] = {
     "session.auto_clean": _BOOL,
     "session.store_token_usage": _BOOL,
     "session.store_prompts": _BOOL,
-    "session.default_tags": (_str_list, "a list of strings"),
+    "session.default_tags": (_str_list, "a list of strings (without NUL)"),
     # > 0: a turn whose backend ran must be able to wait for its write (recorder.py)
     "session.lock_timeout_seconds": (lambda v: (_is_int(v) or isinstance(v, float)) and 0 < v < 1e9,
                                      "a number of seconds > 0"),
@@ -72,8 +76,8 @@ SCHEMA: dict[str, _Check] = {
 BACKEND_SCHEMA: dict[str, _Check] = {
     "command": (lambda v: isinstance(v, str) and v != "", "a command name or path"),
     "model": (_opt_str, "a model name or null"),
-    "extra_flags": (_str_list, "a list of strings"),
-    "env": (_str_map, "a map of strings to strings"),
+    "extra_flags": (_str_list, "a list of strings (without NUL)"),
+    "env": (_str_map, "a map of variable names (no '=') to strings (without NUL)"),
     "enabled": _BOOL,
     "adapter": (lambda v: v is None or v in BUILTIN_BACKENDS, "claude, codex or gemini"),
 }

@@ -164,3 +164,16 @@ def test_a_removed_current_directory(clinvk, tmp_path):
                                "removed?): cd to one that exists\n")
     assert run("-w", str(tmp_path), "-b", "fake", "in a directory given").returncode == 0
     assert len(clinvk.sessions()) == 2
+
+
+@pytest.mark.parametrize("text, key", [
+    ('backends:\n  claude:\n    env: {"A=B": x}\n', "backends.claude.env"),
+    ('backends:\n  claude:\n    env: {"": x}\n', "backends.claude.env"),
+    ('backends:\n  claude:\n    env: {A: "x\\0y"}\n', "backends.claude.env"),
+    ('backends:\n  claude:\n    extra_flags: ["a\\0b"]\n', "backends.claude.extra_flags"),
+])
+def test_what_no_environment_or_argv_can_hold_is_a_config_error(clinvk, text, key):
+    """Refused as the file's error, exit 2 (was exit 1 from the spawn: `illegal environment
+    variable name`, `embedded null byte`)."""
+    clinvk.config(text)
+    assert_clean_error(clinvk.run("--dry-run", "hi"), 2, "config.yaml", key)
