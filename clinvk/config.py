@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from stat import S_ISFIFO, S_ISREG
 
 from clinvk import paths
 from clinvk.config_defaults import DEFAULTS, set_value
@@ -14,6 +15,8 @@ if TYPE_CHECKING:  # neither typing nor pathlib is imported before a turn's back
     from pathlib import Path
     from typing import Any
 
+
+MAX_CONFIG_CHARS = 1_000_000  # a config file is a few hundred bytes; /dev/zero is endless
 
 ENV_VARS: dict[str, str] = {
     "CLINVK_BACKEND": "default_backend",
@@ -154,8 +157,13 @@ def _apply_file(values: dict, sources: dict, warnings: list, name: str, required
     try:
         with open(name, encoding="utf-8") as fh:  # as Path.read_text
             st = os.fstat(fh.fileno())
+            if not (S_ISREG(st.st_mode) or S_ISFIFO(st.st_mode)):  # FIFO: --config <(...)
+                raise ConfigError(f"config file {_as_path(name)} is not a file")
             cached = config_cache.read(home, name, st)
-            text = "" if cached is not None else fh.read()
+            text = "" if cached is not None else fh.read(MAX_CONFIG_CHARS + 1)
+            if len(text) > MAX_CONFIG_CHARS:
+                raise ConfigError(f"config file {_as_path(name)} is larger than "
+                                  f"{MAX_CONFIG_CHARS:,} characters")
     except FileNotFoundError:
         if required:
             raise ConfigError(f"config file {_as_path(name)} does not exist") from None

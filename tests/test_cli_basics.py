@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,20 @@ def test_what_no_environment_or_argv_can_hold_is_a_config_error(clinvk, text, ke
     variable name`, `embedded null byte`)."""
     clinvk.config(text)
     assert_clean_error(clinvk.run("--dry-run", "hi"), 2, "config.yaml", key)
+
+
+def test_a_config_that_is_no_file_or_endless_is_refused(clinvk, tmp_path):
+    """--config /dev/zero read until memory ran out; a file of 2 MB is no configuration;
+    a pipe (`--config <(...)`) still works."""
+    assert_clean_error(clinvk.run("--config", "/dev/zero", "--dry-run", "hi"), 2, "not a file")
+    big = tmp_path / "big.yaml"
+    big.write_text("#" * 2_000_000)
+    assert_clean_error(clinvk.run("--config", str(big), "--dry-run", "hi"), 2, "larger than")
+    read, write = os.pipe()
+    os.write(write, b"default_backend: codex\n")
+    os.close(write)
+    try:
+        done = clinvk.run("--config", f"/dev/fd/{read}", "--dry-run", "hi")
+    finally:
+        os.close(read)
+    assert done.code == 0 and done.out.startswith("codex exec"), done.err
