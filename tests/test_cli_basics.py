@@ -195,3 +195,14 @@ def test_a_config_that_is_no_file_or_endless_is_refused(clinvk, tmp_path):
     finally:
         os.close(read)
     assert done.code == 0 and done.out.startswith("codex exec"), done.err
+
+
+def test_config_init_makes_the_file_that_config_or_clinvk_config_names(clinvk, tmp_path):
+    """Refused before ("config file ... does not exist": the settings read it first)."""
+    named = tmp_path / "named.yaml"
+    assert clinvk.run("--config", str(named), "config", "path").out == f"{named}\n"
+    done = clinvk.run("--config", str(named), "config", "init")
+    assert done.code == 0 and named.read_text().startswith("#") and named.stat().st_mode & 0o777 == 0o600
+    by_env = tmp_path / "env.yaml"
+    assert clinvk.run("config", "init", env={"CLINVK_CONFIG": str(by_env)}).code == 0
+    assert by_env.exists() and not (clinvk.home / "config.yaml").exists()

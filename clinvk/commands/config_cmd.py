@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import click
 
@@ -61,8 +62,18 @@ def _mask(text: str) -> str:
 @pass_app
 def path(app: App) -> int:
     """Print the path of the config file in use (it may not exist yet)."""
-    app.env.stdout.write(printable(app.settings.config_path) + "\n")
+    app.env.stdout.write(printable(_config_path(app)) + "\n")
     return 0
+
+
+def _config_path(app: App) -> Path:
+    """The config file named by --config, CLINVK_CONFIG or the default, read or not: `init`
+    makes it, `path` names it (the settings would refuse one named that does not exist)."""
+    from clinvk.config import resolve_config_path
+    from clinvk.paths import clinvk_home_text
+
+    environ = app.env.environ
+    return Path(resolve_config_path(app.config_flag, environ, clinvk_home_text(environ))[0])
 
 
 @config.command("init")
@@ -72,7 +83,7 @@ def init(app: App) -> int:
     """Write the documented example configuration to the config path, unless a file exists."""
     from clinvk.config import example_text
 
-    target = app.settings.config_path
+    target = _config_path(app)
     if target.exists():
         app.env.stderr.write(printable(f"clinvk: {target} exists already; left unchanged") + "\n")
         return 0
