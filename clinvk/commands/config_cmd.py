@@ -62,13 +62,13 @@ def _mask(text: str) -> str:
 @pass_app
 def path(app: App) -> int:
     """Print the path of the config file in use (it may not exist yet)."""
-    app.env.stdout.write(printable(_config_path(app)) + "\n")
+    app.env.stdout.write(printable(app.settings.config_path) + "\n")
     return 0
 
 
 def _config_path(app: App) -> Path:
-    """The config file named by --config, CLINVK_CONFIG or the default, read or not: `init`
-    makes it, `path` names it (the settings would refuse one named that does not exist)."""
+    """The config file named by --config, CLINVK_CONFIG or the default, without reading it:
+    `init` makes it (the settings refuse a file named explicitly that does not exist)."""
     from clinvk.config import resolve_config_path
     from clinvk.paths import clinvk_home_text
 
