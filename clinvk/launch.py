@@ -66,7 +66,16 @@ def main(argv: list[str] | None = None) -> None:
     returns, and the backend is reaped; the teardown of Click, sqlite and the rest takes
     tens of ms after the backend is done (more on a busy machine), which every turn would
     pay."""
-    code = _dispatch(argv, None)
+    try:
+        code = _dispatch(argv, None)
+    except KeyboardInterrupt:  # Ctrl-C before a command's guard is in place (its imports)
+        from clinvk.errors import ExitCode
+
+        code = ExitCode.INTERRUPTED
+        try:
+            sys.stderr.write("clinvk: error: interrupted\n")
+        except (OSError, ValueError, AttributeError):
+            pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

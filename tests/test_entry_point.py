@@ -168,3 +168,17 @@ def test_help_does_not_depend_on_the_calls_before(fake):
     # Click keeps the first help option made on a command: the root help must not make run's
     for argv in (["--help"], ["-m", "x", "-h"], ["--help"], ["resume", "-h"], ["-m", "x", "-h"]):
         assert fake.run(*argv) == fake.run_process(*argv), argv
+
+
+def test_ctrl_c_before_the_command_is_guarded_is_one_line_and_130(monkeypatch, capsys):
+    """A Ctrl-C in the first few ms (while clinvk imports its modules) printed a traceback."""
+    import clinvk.launch as launch
+
+    def early(*_args):
+        raise KeyboardInterrupt
+
+    codes: list[int] = []
+    monkeypatch.setattr(launch, "_dispatch", early)
+    monkeypatch.setattr(launch.os, "_exit", codes.append)
+    launch.main(["hi"])
+    assert codes == [130] and capsys.readouterr().err == "clinvk: error: interrupted\n"
