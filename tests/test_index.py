@@ -269,3 +269,30 @@ def test_a_racy_folder_is_rescanned_by_its_listing(home: Path, monkeypatch) -> N
     (folder / f"{recs[2]['id']}.json").unlink()
     os.utime(folder, (OLD + 10, OLD + 10))
     assert len(fresh(home).list()) == 29 and len(calls) == 29
+
+
+def test_a_full_disk_keeps_the_index_file_and_goes_on_in_memory(home: Path) -> None:
+    """`database or disk is full` from sqlite: the index (derived data) goes on in memory,
+    its file is kept (it was deleted, and then the turn failed with an internal
+    RuntimeError); what never works is a StoreError (exit 2 class), not an internal error."""
+    recs = fill(home)
+    store = fresh(home)
+    idx = store._idx()
+    calls: list[int] = []
+
+    def full_once(db, *args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        return "done"
+
+    assert idx._call(full_once) == "done" and idx.in_memory
+    assert index_path(home).exists() and len(store.list()) == len(recs)
+
+    def always_full(db, *args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    from clinvk.errors import StoreError
+
+    with pytest.raises(StoreError, match="disk is full"):
+        idx._call(always_full)

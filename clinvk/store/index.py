@@ -177,6 +177,7 @@ class Index(Sync):
         """Run fn(db, *args); on a damaged or unusable index, rebuild it and retry."""
         import sqlite3
 
+        last: Exception | None = None
         for attempt in range(3):
             try:
                 if self._db is None:
@@ -185,15 +186,19 @@ class Index(Sync):
                         self._sync(self._db)
                 return fn(self._db, *args)
             except sqlite3.DatabaseError as exc:
+                last = exc
                 self.close()
                 text = str(exc).lower()
-                if isinstance(exc, sqlite3.OperationalError) and any(
-                    word in text for word in ("locked", "busy", "readonly", "read-only", "open")
+                if isinstance(exc, sqlite3.OperationalError) and any(  # "full": a full disk
+                    word in text for word in ("locked", "busy", "readonly", "read-only", "open",
+                                              "full", "disk i/o")
                 ):
                     self.in_memory = True
                 elif not self.in_memory:
                     self._remove_files()
-        raise RuntimeError("session index unusable")  # pragma: no cover
+        from clinvk.errors import StoreError
+
+        raise StoreError(f"the session index cannot be used: {last}")
 
     # -- public operations ---------------------------------------------------------------
     def sync(self) -> None:
