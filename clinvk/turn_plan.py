@@ -106,7 +106,8 @@ class TurnPlan:
             workdir = os.path.abspath(given if os.path.isabs(given)
                                       else os.path.join(self.app.env.current_dir(), given))
             if not os.path.isdir(workdir):
-                raise UsageError(f"working directory {workdir} does not exist")
+                what = "is not a directory" if os.path.exists(workdir) else "does not exist"
+                raise UsageError(f"working directory {workdir} {what}")
             return workdir, None
         workdir = session["working_dir"]
         resume_id = session.get("backend_session_id")

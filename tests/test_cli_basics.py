@@ -205,3 +205,12 @@ def test_config_init_makes_the_file_that_config_or_clinvk_config_names(clinvk, t
     by_env = tmp_path / "env.yaml"
     assert clinvk.run("config", "init", env={"CLINVK_CONFIG": str(by_env)}).code == 0
     assert by_env.exists() and not (clinvk.home / "config.yaml").exists()
+
+
+def test_a_workdir_that_is_a_file_is_named_so(clinvk, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert_clean_error(clinvk.run("-w", str(afile), "--dry-run", "hi"), 2,
+                       f"working directory {afile} is not a directory")
+    assert_clean_error(clinvk.run("-w", str(tmp_path / "none"), "--dry-run", "hi"), 2,
+                       "does not exist")
