@@ -115,15 +115,13 @@ class Sync:
         returns the step that applies it. `folder_state`: its dirkey, its mtime, and whether
         it was recorded as racy (-1: scanned whole while its mtime was recent).
 
-        A racy folder is rescanned at every sync until its mtime is RACY_NS old: a change
-        in the same timestamp tick as the last one would not have moved it. What such a
-        change can be is an entry created, removed or replaced (session files are written
-        whole and renamed into place), which the listing itself shows as a new name, a
-        missing one or a new inode, or a file itself changed less than RACY_NS ago (it may
-        be edited in place in the same tick): only those are stat'ed and read, not every
-        file (a turn's own write makes its folder racy, and a folder of 5,000 sessions took
-        ~50 ms a rescan, a few times a turn). An older file edited in place moves no
-        folder's mtime either way: the rows a command returns are re-stat'ed (index.py)."""
+        A racy folder is rescanned at every sync until its mtime is RACY_NS old (a change in
+        the same timestamp tick would not have moved it). Such a change is an entry created,
+        removed or replaced (files are renamed into place): a new name, a missing one or a
+        new inode in the listing; or an edit in place of a file changed less than RACY_NS
+        ago. Only those are stat'ed, not every file (a turn's own write makes its folder
+        racy; 5,000 sessions took ~50 ms a rescan, a few times a turn). An older file edited
+        in place moves no mtime either way: returned rows are re-stat'ed (index.py)."""
         dirkey, dir_mtime, racy = folder_state
         settled_before = time.time_ns() - RACY_NS  # a file changed since may change again
         sigs = {name: tuple(sig) for name, *sig in db.execute(
