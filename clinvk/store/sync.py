@@ -56,7 +56,7 @@ class Sync:
         work: list[Callable[[Any], None]] = []
         if root_mtime is None or row is None or row[0] != root_mtime:
             known = self._scan_root(root_mtime, known, work)
-        changed: list[tuple[str, int, list[os.DirEntry[str]] | None, bool]] = []
+        changed: list[tuple[str, int, list[os.DirEntry[str]] | None]] = []
         for dirkey, recorded in known.items():
             try:
                 st = os.lstat(self.root / dirkey)
@@ -64,13 +64,12 @@ class Sync:
                 work.append(lambda db, k=dirkey: self._forget_dir(db, k))
                 continue
             if recorded is None or st.st_mtime_ns != recorded:
-                changed.append((dirkey, st.st_mtime_ns, _listing(self.root / dirkey),
-                                recorded == -1))
-        total = sum(len(entries or ()) for _, _, entries, _ in changed)
+                changed.append((dirkey, st.st_mtime_ns, _listing(self.root / dirkey)))
+        total = sum(len(entries or ()) for _, _, entries in changed)
         reads, writes = _Counter(total), _Counter(0)
         with self.progress("reading sessions") as reads.on_progress:
-            for dirkey, dir_mtime, entries, racy in changed:
-                work.append(self._scan_dir(db, (dirkey, dir_mtime, racy), entries, reads, writes))
+            for dirkey, dir_mtime, entries in changed:
+                work.append(self._scan_dir(db, dirkey, dir_mtime, entries, reads, writes))
         if work:
             with self.progress("indexing sessions") as writes.on_progress:
                 self._txn(db, lambda db: [step(db) for step in work])
@@ -108,22 +107,11 @@ class Sync:
         for table in ("sessions", "skipped", "dirs"):
             db.execute(f"DELETE FROM {table} WHERE dirkey = ?", (dirkey,))
 
-    def _scan_dir(self, db: Any, folder_state: tuple[str, int, bool],
+    def _scan_dir(self, db: Any, dirkey: str, dir_mtime: int,
                   entries: list[os.DirEntry[str]] | None, reads: _Counter,
                   writes: _Counter) -> Callable[[Any], None]:
         """Read what changed in one listed folder (entries None: it could not be listed);
-        returns the step that applies it. `folder_state`: its dirkey, its mtime, and whether
-        it was recorded as racy (-1: scanned whole while its mtime was recent).
-
-        A racy folder is rescanned at every sync until its mtime is RACY_NS old (a change in
-        the same timestamp tick would not have moved it). Such a change is an entry created,
-        removed or replaced (files are renamed into place): a new name, a missing one or a
-        new inode in the listing; or an edit in place of a file changed less than RACY_NS
-        ago. Only those are stat'ed, not every file (a turn's own write makes its folder
-        racy; 5,000 sessions took ~50 ms a rescan, a few times a turn). An older file edited
-        in place moves no mtime either way: returned rows are re-stat'ed (index.py)."""
-        dirkey, dir_mtime, racy = folder_state
-        settled_before = time.time_ns() - RACY_NS  # a file changed since may change again
+        returns the step that applies it."""
         sigs = {name: tuple(sig) for name, *sig in db.execute(
             "SELECT name, sig_mtime, size, inode FROM sessions WHERE dirkey = ? UNION ALL "
             "SELECT name, sig_mtime, size, inode FROM skipped WHERE dirkey = ?",
@@ -141,12 +129,8 @@ class Sync:
                     _reap_temp(entry)
                     continue
                 seen.add(entry.name)
-                known = sigs.get(entry.name)
-                if racy and known is not None and known[2] == entry.inode() \
-                        and known[0] < settled_before:
-                    continue
                 st = entry.stat(follow_symlinks=False)
-                if known == (st.st_mtime_ns, st.st_size, st.st_ino):
+                if sigs.get(entry.name) == (st.st_mtime_ns, st.st_size, st.st_ino):
                     continue
                 try:
                     record, fst = self.reader(folder / entry.name)
