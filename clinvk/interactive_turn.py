@@ -38,7 +38,7 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan) -> int:
     resume_id = plan.request.resume_id
     env = app.env
     if spec.dry_run:
-        env.stdout.write(plan.shell_line(env.current_dir()) + "\n")
+        env.stdout.write(plan.shell_line(env.cwd) + "\n")
         return 0
     argv = [plan.executable(), *plan.argv[1:]]
     if not spec.ephemeral:  # a broken store fails here, not after the whole session

@@ -102,13 +102,13 @@ class StreamJsonRenderer(Renderer):
         self._emit({"type": "done", **result})
 
 
-def printable_text(text: str, held: str = "") -> tuple[str, str]:
+def printable_text(text: str, held: str = "", final: bool = False) -> tuple[str, str]:
     """(text to write, a high surrogate held for the next delta): a backend's reply split an
     emoji's surrogate pair over two deltas ("\\ud83d", "\\ude00"); a pair is joined, a lone
     surrogate becomes U+FFFD (it cannot be written as UTF-8)."""
     text = held + text
     held = ""
-    if text and "\ud800" <= text[-1] <= "\udbff":
+    if text and not final and "\ud800" <= text[-1] <= "\udbff":
         text, held = text[:-1], text[-1]
     try:
         text.encode("utf-8")
@@ -150,10 +150,10 @@ class GuardedOutput(Renderer):
 
     def done(self, result: dict[str, Any]) -> None:
         if self._held:
-            self._call("text", printable_text(self._held)[0])
+            self._call("text", printable_text(self._held, final=True)[0])
             self._held = ""
         content = result.get("content")
-        shown = dict(result, content=printable_text(content)[0]) if content else result
+        shown = dict(result, content=printable_text(content, final=True)[0]) if content else result
         self._call("done", shown)
 
     def check(self, session_id: str | None) -> None:
@@ -169,7 +169,7 @@ class GuardedOutput(Renderer):
 
         kept = f"the turn is recorded in session {session_id[:8]}" if session_id else \
             "the turn ran (--ephemeral: not recorded)"
-        raise OutputFailed(f"cannot write the reply to stdout ({failure}); {kept}")
+        raise OutputFailed(f"cannot write the turn's output ({failure}); {kept}")
 
 
 def make_renderer(fmt: str, stdout: IO[str], stderr: IO[str], show_tokens: bool = False) -> Renderer:

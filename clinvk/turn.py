@@ -64,11 +64,11 @@ def _run_planned(app: App, spec: TurnSpec, plan: TurnPlan, renderer: Renderer) -
     env = app.env
     stdin = plan.adapter.stdin_input(plan.request)  # a prompt too long to be an argument
     if spec.dry_run:
-        env.stdout.write(plan.shell_line(env.current_dir(), stdin) + "\n")
+        env.stdout.write(plan.shell_line(env.cwd, stdin) + "\n")
         return {}
     argv = [plan.executable(), *plan.argv[1:]]
     if env.verbose:
-        env.info(f"running: {plan.shell_line(env.current_dir(), stdin)}")
+        env.info(f"running: {plan.shell_line(env.cwd, stdin)}")
     state = _State(keep_content=renderer.keeps_content)
     parser = plan.adapter.new_parser(_baseline(plan, spec))
     recorder: Recorder | None = None

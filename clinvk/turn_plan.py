@@ -189,8 +189,9 @@ class TurnPlan:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 
-    def shell_line(self, cwd: str, stdin: bytes | None = None) -> str:
-        """The command line, quoted so that it prints nothing raw and pastes back exactly."""
+    def shell_line(self, cwd: str | None, stdin: bytes | None = None) -> str:
+        """The command line, quoted so that it prints nothing raw and pastes back exactly;
+        with a `cd` first unless it runs in `cwd` (None: a removed directory)."""
         from clinvk.display import shell_line, shell_quote
 
         line = shell_line(self.argv)

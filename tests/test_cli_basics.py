@@ -164,6 +164,8 @@ def test_a_removed_current_directory(clinvk, tmp_path):
         assert done.stderr == ("clinvk: error: the current directory cannot be read (was it "
                                "removed?): cd to one that exists\n")
     assert run("-w", str(tmp_path), "-b", "fake", "in a directory given").returncode == 0
+    shown = run("-w", str(tmp_path), "--dry-run", "-b", "fake", "hi")  # and -v: the same line
+    assert shown.returncode == 0 and shown.stdout.startswith(f"cd {tmp_path} && "), shown.stderr
     assert len(clinvk.sessions()) == 2
 
 

@@ -167,6 +167,10 @@ def test_ctrl_c_forwards_and_records_interrupted(fake, mode):
 
 
 def test_ephemeral_changes_nothing(fake):
+    from clinvk.paths import clean_stamp_path
+
+    fake.hold_daily_clean = False
+    clean_stamp_path(fake.home).unlink()  # a daily clean due: --ephemeral must not run it
     before = sorted(p.relative_to(fake.home) for p in fake.home.rglob("*"))
     result = fake.run("-b", "fake", "--ephemeral", "-o", "json", "go")
     assert result.code == 0, result.err
@@ -387,7 +391,7 @@ def test_a_reply_that_cannot_be_written_is_an_error_and_the_turn_is_kept(fake):
                               stdin=subprocess.DEVNULL, text=True, timeout=60)
     [session] = fake.sessions()
     assert done.returncode == 1 and done.stderr == (
-        "clinvk: error: cannot write the reply to stdout ([Errno 28] No space left on "
+        "clinvk: error: cannot write the turn's output ([Errno 28] No space left on "
         f"device); the turn is recorded in session {session['id'][:8]}\n")
     assert session["turn_count"] == 1 and session["token_usage"]["total_tokens"] > 0
     ascii_out = fake.run_process("-b", "fake", "hi", env={"PYTHONIOENCODING": "ascii"})

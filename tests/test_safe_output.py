@@ -250,6 +250,7 @@ d='{"type":"stream_event","session_id":"'$s'","event":{"type":"content_block_del
 echo '{"type":"system","subtype":"init","session_id":"'$s'","model":"m"}'
 echo "$d"'a\ud83d"}}}'
 echo "$d"'\ude00b \udc00"}}}'
+echo "$d"' \ud83d"}}}'
 u='"usage":{"input_tokens":1,"output_tokens":1}'
 echo '{"type":"result","subtype":"success","is_error":false,"session_id":"'$s'","result":"x",'"$u}"
 '''
@@ -266,10 +267,10 @@ def test_a_surrogate_pair_split_over_two_deltas_is_one_character(clinvk, tmp_pat
     done = clinvk.run_process("-b", "split", "-o", fmt, "hi")
     assert done.code == 0, done.err
     if fmt == "json":
-        assert json.loads(done.out)["content"] == "a\U0001F600b \ufffd"
+        assert json.loads(done.out)["content"] == "a\U0001F600b \ufffd \ufffd"
     elif fmt == "stream-json":
         texts = [json.loads(line) for line in done.out.splitlines()]
-        assert "".join(e["text"] for e in texts if e["type"] == "text") == "a\U0001F600b \ufffd"
+        assert "".join(e["text"] for e in texts if e["type"] == "text") == "a\U0001F600b \ufffd \ufffd"
     else:
-        assert done.out == "a\U0001F600b \ufffd\n"
+        assert done.out == "a\U0001F600b \ufffd \ufffd\n"  # a high one last: held, then shown
     assert clinvk.sessions()[0]["turn_count"] == 1
