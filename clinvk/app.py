@@ -39,7 +39,7 @@ class App:
         self.overrides: dict[str, Any] = {}
         self.changes_nothing = False  # --ephemeral / --dry-run: leave $CLINVK_HOME untouched
         self.quiet_progress = False  # --json and the like: no progress line on stderr
-        self.housekeeping = True  # the daily clean after a command (not after an import)
+        self.clean_keeps: frozenset[str] = frozenset()  # an import's sessions: not cleaned by it
 
     @cached_property
     def settings(self) -> Settings:
@@ -91,14 +91,14 @@ class App:
 
     def after_command(self) -> None:
         """Housekeeping once a command succeeded: the daily retention clean."""
-        if self.changes_nothing or not self.housekeeping or "settings" not in self.__dict__:
+        if self.changes_nothing or "settings" not in self.__dict__:
             return
         settings = self.settings
         if not settings.get("session.auto_clean"):
             return
         from clinvk.retention import maybe_auto_clean
 
-        maybe_auto_clean(self.store, settings.get("session.retention_days"))
+        maybe_auto_clean(self.store, settings.get("session.retention_days"), keep=self.clean_keeps)
 
 
 def _forget_texts(home: Path, session_ids: list[str]) -> None:

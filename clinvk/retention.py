@@ -39,7 +39,7 @@ class CleanResult:
 
 def clean(
     store: SessionStore, older_than: timedelta, *, dry_run: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, keep: frozenset[str] = frozenset(),
 ) -> CleanResult:
     """Delete sessions whose last_used is before now - older_than (found via the index)."""
     result = CleanResult(dry_run=dry_run)
@@ -48,7 +48,7 @@ def clean(
     except OverflowError:  # longer ago than the first date there is: nothing is that old
         return result
     # one pass under the lock: deleting one by one re-synced the index per session (O(N^2))
-    result.removed, result.bytes_freed = purge(store, until=until, dry_run=dry_run)
+    result.removed, result.bytes_freed = purge(store, until=until, dry_run=dry_run, keep=keep)
     return result
 
 
@@ -61,9 +61,11 @@ def _due(stamp: os.PathLike[str], now: datetime) -> bool:
 
 
 def maybe_auto_clean(
-    store: SessionStore, retention_days: int, *, now: datetime | None = None
+    store: SessionStore, retention_days: int, *, now: datetime | None = None,
+    keep: frozenset[str] = frozenset(),
 ) -> CleanResult | None:
-    """Run the retention clean at most once a day; None when skipped (not due, busy, off)."""
+    """Run the retention clean at most once a day; None when skipped (not due, busy, off).
+    `keep`: sessions this command brought (an import), not removed by its own clean."""
     if retention_days <= 0:
         return None
     now = as_utc(now or utc_now())
@@ -74,7 +76,7 @@ def maybe_auto_clean(
         if not acquired or not _due(stamp, now):
             return None
         try:
-            result = clean(store, timedelta(days=retention_days), now=now)
+            result = clean(store, timedelta(days=retention_days), now=now, keep=keep)
         except OverflowError:  # more days than a timedelta holds: nothing is that old
             result = CleanResult()
         _touch(stamp, now)

@@ -65,7 +65,7 @@ def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None
 
     options = ImportOptions(new_id=new_id, force=force, title=title, workdir=workdir)
     records = import_files(app, list(files), options)
-    app.housekeeping = False  # the daily clean would remove at once what was just imported
+    app.clean_keeps = frozenset(r["id"] for r in records)  # not removed by this command's clean
     _warn_if_expired(app, records)
     if as_json:
         emit_json(app, records)
@@ -80,8 +80,8 @@ def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None
 
 
 def _warn_if_expired(app: App, records: list[dict[str, Any]]) -> None:
-    """Imported sessions last used longer ago than retention_days: the retention clean
-    removes them (not this command: it runs no daily clean); say so, and how to keep them."""
+    """Imported sessions last used longer ago than retention_days: the next retention clean
+    removes them (not this command's daily clean); say so, and how to keep them."""
     from datetime import timedelta
 
     from clinvk.clock import time_or_none, utc_now
@@ -95,7 +95,8 @@ def _warn_if_expired(app: App, records: list[dict[str, Any]]) -> None:
         return
     old = [r for r in records if (time_or_none(r.get("last_used")) or cutoff) < cutoff]
     if old:
+        when = ("its next daily run, or `sessions clean`" if app.settings.get("session.auto_clean")
+                else "`sessions clean`")
         app.env.warn(f"{len(old)} imported session(s) last used more than {days} days ago: "
-                     "the retention clean removes them (its next daily run, or `sessions "
-                     "clean`); set session.retention_days to 0 (keep all) or more days to "
-                     "keep them")
+                     f"the retention clean removes them ({when}); set session.retention_days "
+                     "to 0 (keep all) or more days to keep them")

@@ -106,10 +106,11 @@ def delete(store: SessionStore, session_id: str) -> bool:
     return True
 
 
-def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """Delete every session last used at or before `until`, oldest first, in one pass
-    under the lock (one index sync, one index transaction), or with dry_run only find
-    them; returns (records removed, bytes freed)."""
+def purge(store: SessionStore, *, until: datetime, dry_run: bool = False,
+          keep: frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], int]:
+    """Delete every session last used at or before `until` (but those of `keep`), oldest
+    first, in one pass under the lock (one index sync, one index transaction), or with
+    dry_run only find them; returns (records removed, bytes freed)."""
     if not store.check_root():
         return [], 0
     limit = micros(until)
@@ -118,7 +119,8 @@ def purge(store: SessionStore, *, until: datetime, dry_run: bool = False) -> tup
     with nullcontext() if dry_run else store.lock():
         if not store.ready():
             return [], 0
-        rows = store.index().select(SessionFilter(until=until, reverse=True))
+        rows = [row for row in store.index().select(SessionFilter(until=until, reverse=True))
+                if row.id not in keep]
         gone: list[tuple[str, str]] = []
         folders: dict[str, int] = {}  # dirkey -> its mtime before our first unlink
         label = "finding old sessions" if dry_run else "cleaning sessions"
