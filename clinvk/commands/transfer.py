@@ -80,13 +80,15 @@ def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None
 
 
 def _warn_if_expired(app: App, records: list[dict[str, Any]]) -> None:
-    """Imported sessions last used longer ago than retention_days: the next retention clean
-    removes them (not this command's daily clean); say so, and how to keep them."""
+    """Imported sessions last used longer ago than retention_days: the next daily clean
+    removes them (not this command's own); say so, and how to keep them."""
     from datetime import timedelta
 
     from clinvk.clock import time_or_none, utc_now
 
     days = app.settings.get("session.retention_days")
+    if not app.settings.get("session.auto_clean"):  # cleaning is the user's own doing then
+        return
     try:
         cutoff = utc_now() - timedelta(days=days) if days else None
     except OverflowError:
@@ -95,8 +97,7 @@ def _warn_if_expired(app: App, records: list[dict[str, Any]]) -> None:
         return
     old = [r for r in records if (time_or_none(r.get("last_used")) or cutoff) < cutoff]
     if old:
-        when = ("its next daily run, or `sessions clean`" if app.settings.get("session.auto_clean")
-                else "`sessions clean`")
         app.env.warn(f"{len(old)} imported session(s) last used more than {days} days ago: "
-                     f"the retention clean removes them ({when}); set session.retention_days "
-                     "to 0 (keep all) or more days to keep them")
+                     "the retention clean removes them (its next daily run, or `sessions "
+                     "clean`); set session.retention_days to 0 (keep all) or more days to "
+                     "keep them")
