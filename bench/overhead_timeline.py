@@ -70,7 +70,7 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, int]:
 
 def phases(t: dict[str, int], started: int, ended: int) -> dict[str, float]:
     marks = [started, t["fork"], t["last"], t["eof"], t["exit"], ended]
-    return {name: (b - a) / 1e6 for name, a, b in zip(PHASES, marks, marks[1:], strict=True)}
+    return {name: (b - a) / 1e6 for name, a, b in zip(PHASES, marks[:-1], marks[1:], strict=True)}
 
 
 def main() -> None:
