@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -266,7 +267,10 @@ def test_import_refuses_a_bad_record_and_writes_nothing(clinvk: Clinvk, tmp_path
 
 
 def test_import_bounds_strings(clinvk: Clinvk, tmp_path: Path) -> None:
-    long = _record(title="t" * 900_000, turns=_turn(prompt="p" * 1000))
+    # dated now: a record past retention_days would bring one more warning (its expiry)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    long = _record(title="t" * 900_000, turns=_turn(prompt="p" * 1000, at=now),
+                   created_at=now, last_used=now)
     path = tmp_path / "long.json"
     path.write_text(json.dumps({"format": "clinvk-export", "version": 1,
                                 "sessions": [{"session": long}]}))
