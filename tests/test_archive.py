@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from clinvk.backends.claude_store import project_dir_name
 from conftest import FAKE_CLI, Clinvk, assert_clean_error
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -351,3 +353,34 @@ def test_a_dry_run_restores_nothing_and_export_warns_on_a_damaged_copy(world) ->
     assert bundle.code == 0 and "Traceback" not in bundle.err
     assert "cannot be read" in bundle.err and "no fake transcript found" in bundle.err
     assert json.loads(bundle.out)["sessions"][0]["transcript"] is None
+
+
+# -- the lighter sha256 and gzip (no OpenSSL, no gzip module while a backend runs) ---------
+
+@given(st.binary(max_size=5000), st.binary(max_size=3000))
+@settings(max_examples=200, deadline=None)
+def test_the_built_in_sha256_and_zlib_gzip_match_hashlib_and_gzip(first: bytes, second: bytes) -> None:
+    from clinvk.archive import gzip_member
+    from clinvk.hashing import sha256
+
+    assert sha256(first).hexdigest() == hashlib.sha256(first).hexdigest()
+    h = sha256()
+    h.update(first)
+    h.update(second)
+    assert h.hexdigest() == hashlib.sha256(first + second).hexdigest()
+    packed = gzip_member(first)
+    assert packed[:2] == b"\x1f\x8b" and gzip.decompress(packed) == first
+    assert gzip.decompress(packed + gzip_member(second)) == first + second
+
+
+def test_a_turn_imports_neither_hashlib_nor_gzip(tmp_path: Path) -> None:
+    """The session's folder key and the archive's digest and copy, made as a turn makes them,
+    load neither OpenSSL (hashlib) nor the gzip module."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom clinvk.store.files import dirkey\nfrom clinvk.archive import "
+            "digest, pack\ndirkey('/w')\ndigest([('a', b'x')])\npack(None, b'x' * 100)\n"
+            "print(sorted(m for m in ('hashlib', '_hashlib', 'gzip') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -37,12 +37,12 @@ class Vanished(BadFile):
 
 def dirkey(working_dir: str) -> str:
     """Folder name for a working directory: readable slug + 16 hex of sha256(path)."""
-    import hashlib
+    from clinvk.hashing import sha256
 
     raw = os.fsencode(working_dir)
     slug = _UNSAFE.sub("-", working_dir.encode("ascii", "replace").decode())[-40:]
     slug = slug.strip("-.") or "root"
-    return f"{slug}-{hashlib.sha256(raw).hexdigest()[:16]}"
+    return f"{slug}-{sha256(raw).hexdigest()[:16]}"
 
 
 def read_session_file(path: Path) -> tuple[dict[str, Any], os.stat_result]:
