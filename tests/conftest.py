@@ -39,7 +39,10 @@ class Clinvk:
         self.cwd = tmp
         # the daily retention clean is kept from running (a fresh stamp) in a home that
         # exists before a command: test records carry fixed dates (2026-11-01...), which
-        # the clean would remove once they are 30 days old; its own tests set this False
+        # the clean would remove once they are 30 days old; its own tests set this False.
+        # A command that makes the home (the first one in a fresh home) runs the clean all
+        # the same: a test whose first command brings dated sessions (an adopt of the
+        # samples) calls keep_old_sessions() first
         self.hold_daily_clean = True
 
     def _hold_clean(self) -> None:
@@ -57,6 +60,12 @@ class Clinvk:
         path.write_text(text)
         self._hold_clean()
         return path
+
+    def keep_old_sessions(self) -> Path:
+        """A config with `session.retention_days: 0`: neither a clean nor the import's
+        expiry warning then depends on how old the sessions' fixed dates are by the day
+        the tests run."""
+        return self.config("session:\n  retention_days: 0\n")
 
     def add_fake_backend(self, name: str = "fake", **env: str) -> None:
         lines = [f"  {name}:", "    adapter: claude", f"    command: {FAKE_CLI}"]
@@ -102,6 +111,15 @@ class Clinvk:
         result = self.run("sessions", "list", "--all", "--json")
         assert result.code == 0, result.err
         return result.json()
+
+
+def recent(days_ago: float = 0) -> str:
+    """An RFC 3339 'Z' time (whole seconds) `days_ago` before now: a record dated with it is
+    as old on any day the tests run (a fixed date ages past session.retention_days)."""
+    from datetime import datetime, timedelta, timezone
+
+    when = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=days_ago)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture

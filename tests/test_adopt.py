@@ -124,6 +124,7 @@ def test_a_half_written_line_is_not_whole(tmp_path: Path) -> None:
 
 
 def test_adopt_json_shape_usage_and_idempotence(clinvk: Clinvk) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     place_all(clinvk.user_home)
     report = adopt(clinvk)
     assert set(report) == {"dry_run", "adopted", "updated", "skipped", "unchanged"}
@@ -163,6 +164,7 @@ def test_dry_run_writes_nothing(clinvk: Clinvk) -> None:
 
 
 def test_backend_and_since_choose_the_files(clinvk: Clinvk) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     files = place_all(clinvk.user_home)
     old = 1_600_000_000
     os.utime(files["codex-0.169.0"], (old, old))
@@ -176,6 +178,7 @@ def test_backend_and_since_choose_the_files(clinvk: Clinvk) -> None:
 
 
 def test_unchanged_files_are_only_stated(clinvk: Clinvk, monkeypatch) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     place_all(clinvk.user_home)
     adopt(clinvk)
     from clinvk.backends.base import Adapter
@@ -207,6 +210,7 @@ def _split(label: str) -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize("label", ["claude-2.1.330", "codex-0.169.0"])
 def test_a_turn_adopted_while_it_ran_gets_its_whole_usage(clinvk: Clinvk, label: str) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     lines = (SAMPLES / f"{label}.jsonl").read_bytes().splitlines(keepends=True)
     reply = next(n for n, line in enumerate(lines) if b"MOCK " in line and b"REPLY" in line)
     path = place(clinvk.user_home, label, b"".join(lines[:reply]))  # the reply not written yet
@@ -224,6 +228,7 @@ def test_a_turn_adopted_while_it_ran_gets_its_whole_usage(clinvk: Clinvk, label:
 
 @pytest.mark.parametrize("label", ["claude-2.1.330", "codex-0.169.0"])
 def test_turns_added_outside_are_appended(clinvk: Clinvk, label: str) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     head, tail = _split(label)
     path = place(clinvk.user_home, label, head)
     [entry] = adopt(clinvk)["adopted"]
@@ -308,6 +313,7 @@ def test_a_fork_is_not_given_the_history_it_started_from(clinvk: Clinvk) -> None
 
 
 def test_two_adopts_at_once_make_no_duplicate(clinvk: Clinvk) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     place_all(clinvk.user_home)
     procs = [subprocess.Popen([sys.executable, "-m", "clinvk", "sessions", "adopt", "--json"],
                               env=clinvk.env, cwd=clinvk.cwd, stdout=subprocess.PIPE,
@@ -326,6 +332,7 @@ def test_two_adopts_at_once_make_no_duplicate(clinvk: Clinvk) -> None:
 
 
 def test_list_search_and_stats_adopt_first(clinvk: Clinvk) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     place(clinvk.user_home, "codex-0.169.0")
     result = clinvk.run("sessions", "list")
     assert result.code == 0 and "first adopt question" in result.out
@@ -378,6 +385,7 @@ def test_custom_backend_sessions_are_known_by_their_adapter(clinvk: Clinvk) -> N
 
 
 def test_store_files_left_alone(clinvk: Clinvk) -> None:
+    clinvk.keep_old_sessions()  # the samples date from Nov 2026
     files = place_all(clinvk.user_home)
     before = {p: p.read_bytes() for p in files.values()}
     adopt(clinvk)

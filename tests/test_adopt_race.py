@@ -19,6 +19,7 @@ LABEL = "claude-2.1.330"
 
 
 def _turns(clinvk: Clinvk):
+    clinvk.keep_old_sessions()  # the sample's dates (Nov 2026) age past retention_days
     path = place(clinvk.user_home, LABEL)
     transcript = get_adapter("claude").native_transcript(path, {"HOME": str(clinvk.user_home)})
     return transcript.session_id, split_turns(transcript.messages)

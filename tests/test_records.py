@@ -13,11 +13,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import Clinvk, assert_clean_error
+from conftest import Clinvk, assert_clean_error, recent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -268,7 +267,7 @@ def test_import_refuses_a_bad_record_and_writes_nothing(clinvk: Clinvk, tmp_path
 
 def test_import_bounds_strings(clinvk: Clinvk, tmp_path: Path) -> None:
     # dated now: a record past retention_days would bring one more warning (its expiry)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = recent()
     long = _record(title="t" * 900_000, turns=_turn(prompt="p" * 1000, at=now),
                    created_at=now, last_used=now)
     path = tmp_path / "long.json"
