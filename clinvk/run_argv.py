@@ -89,6 +89,8 @@ def _build(values: dict[str, Any], words: list[str], passthrough: list[str]) -> 
     fmt = values.get("output_format")
     if fmt is not None and fmt not in OUTPUT_FORMATS:
         return None
+    if "" in (values.get("backend"), values.get("model"), values.get("workdir")):
+        return None  # Click's reading refuses an empty name
     timeout = values.get("timeout")
     if timeout is not None:
         from clinvk.durations import parse_timeout

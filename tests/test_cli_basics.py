@@ -216,3 +216,20 @@ def test_a_workdir_that_is_a_file_is_named_so(clinvk, tmp_path):
                        f"working directory {afile} is not a directory")
     assert_clean_error(clinvk.run("-w", str(tmp_path / "none"), "--dry-run", "hi"), 2,
                        "does not exist")
+
+
+@pytest.mark.parametrize("args", [
+    ["-b", "", "hi"], ["--backend=", "hi"], ["-m", "", "hi"], ["-w", "", "hi"],
+    ["-b", "", "sessions", "list"], ["sessions", "list", "-b", ""], ["sessions", "stats", "-b", ""],
+    ["sessions", "adopt", "-b", ""], ["resume", "--last", "-b", "", "more"],
+    ["resume", "--last", "-m", "", "more"], ["resume", "--last", "--to", "", "more"],
+])
+def test_an_empty_name_is_refused_not_read_as_left_out(clinvk, args):
+    """`-b "$UNSET"`: exit 2 naming the option, before any backend runs or anything is
+    written (it used to run the default backend, or list every backend's sessions)."""
+    result = clinvk.run(*args)
+    assert result.code == 2, (result.out, result.err)
+    option = args[args.index("") - 1] if "" in args else "--backend"
+    assert "must not be empty" in result.err and f"'{option}'" in result.err, result.err
+    assert "Traceback" not in result.err and result.out == ""
+    assert not (clinvk.home / "sessions").exists() or not any((clinvk.home / "sessions").rglob("*.json"))

@@ -21,6 +21,13 @@ def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> No
         ctx.ensure_object(App).env.verbose = True
 
 
+def not_empty(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    """A NAME or DIR option given as '' (`-b "$UNSET"`) is refused, not read as left out."""
+    if value == "" or (isinstance(value, tuple) and "" in value):
+        raise click.BadParameter("must not be empty")
+    return value
+
+
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--config and -v/--verbose, accepted by every command."""
     func = click.option(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from clinvk.app import App
-from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.commands import common_options, emit_json, not_empty, pass_app
 
 
 @click.command("adopt", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-b", "--backend", "backends", metavar="NAME", multiple=True,
+@click.option("-b", "--backend", "backends", metavar="NAME", multiple=True, callback=not_empty,
               help="Only this backend's store (repeatable): claude, codex or gemini.")
 @click.option("--since", metavar="WHEN",
               help="Only conversations whose file changed at or after WHEN: a date "

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from clinvk.app import App
+from clinvk.commands import not_empty
 from clinvk.filters import OPTION_NAMES, SORT_KEYS_SAID, SessionFilter, parse_filter
 from clinvk.store.record_check import STATUSES
 
@@ -23,7 +24,7 @@ def filter_options(func: Callable[..., Any] | None = None, *, with_search: bool 
     if func is None:
         return lambda f: filter_options(f, with_search=with_search)
     options = [
-        click.option("-b", "--backend", metavar="NAME", help="Only this backend."),
+        click.option("-b", "--backend", metavar="NAME", callback=not_empty, help="Only this backend."),
         click.option("--status", type=click.Choice(STATUSES), help="Only sessions with this status."),
         click.option("--here", is_flag=True, help="Only sessions of the current directory."),
         click.option("-t", "--tag", "tags", metavar="TAG", multiple=True,

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from clinvk.app import App
-from clinvk.commands import common_options, pass_app
+from clinvk.commands import common_options, not_empty, pass_app
 from clinvk.commands.run import PassthroughCommand, from_click, turn_options
 from clinvk.errors import UsageError
 from clinvk.run_prompt import execute, execute_interactive, require_prompt, wants_interactive
@@ -20,10 +20,11 @@ PICKER_ROWS = 20
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--last", is_flag=True, help="The most recent resumable session.")
 @click.option("--here", is_flag=True, help="Only sessions whose directory is the cwd.")
-@click.option("-b", "--backend", metavar="NAME", help="Only sessions of this backend.")
+@click.option("-b", "--backend", metavar="NAME", callback=not_empty,
+              help="Only sessions of this backend.")
 @click.option("-i", "--interactive", "pick", is_flag=True, help="Pick a session from a numbered list.")
 @click.option("--fork", is_flag=True, help="Start a new session from a copy of this one's conversation.")
-@click.option("--to", "to_backend", metavar="BACKEND",
+@click.option("--to", "to_backend", metavar="BACKEND", callback=not_empty,
               help="Hand the conversation over to another backend (a new session).")
 @turn_options
 @common_options

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from clinvk.app import App
-from clinvk.commands import common_options, pass_app
+from clinvk.commands import common_options, not_empty, pass_app
 from clinvk.output import FORMATS
 from clinvk.run_prompt import run_prompt
 from clinvk.turn_options import RunOptions, TurnOptions
@@ -30,7 +30,8 @@ def _timeout_option(_ctx: click.Context, _param: click.Parameter, value: str | N
 def turn_options(func: F) -> F:
     """Options shared by the root command and `resume`."""
     for decorator in reversed([
-        click.option("-m", "--model", metavar="NAME", help="Model for the backend."),
+        click.option("-m", "--model", metavar="NAME", callback=not_empty,
+                     help="Model for the backend."),
         click.option("-o", "--output-format", type=click.Choice(list(FORMATS)),
                      help="Output format (default output.format, else text)."),
         click.option("--ephemeral", is_flag=True, help="Record nothing under $CLINVK_HOME."),
@@ -75,8 +76,10 @@ class PassthroughCommand(click.Command):
 
 @click.command("run", cls=PassthroughCommand, hidden=True,
                context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-b", "--backend", metavar="NAME", help="Backend (default default_backend, else claude).")
-@click.option("-w", "--workdir", metavar="DIR", help="Directory the backend runs in (default: cwd).")
+@click.option("-b", "--backend", metavar="NAME", callback=not_empty,
+              help="Backend (default default_backend, else claude).")
+@click.option("-w", "--workdir", metavar="DIR", callback=not_empty,
+              help="Directory the backend runs in (default: cwd).")
 @click.option("-c", "--continue", "cont", is_flag=True, help="Continue the most recent session.")
 @click.option("--here", is_flag=True, help="With -c: only sessions of the current directory.")
 @click.option("--new", is_flag=True, help="Start a new session even with session.auto_resume.")
