@@ -37,6 +37,9 @@ def guarded(app: App, body: Callable[[], int | None]) -> int:
     except Exception as exc:  # the last line of defence: never a traceback
         if app.env.environ.get("CLINVK_DEBUG"):
             raise
+        failed = _output_failure(app, exc)
+        if failed is not None:
+            return report(app, f"cannot write the output ({failed})", ExitCode.BACKEND_FAILED)
         return report(app, f"internal error: {type(exc).__name__}: {exc}", ExitCode.BACKEND_FAILED)
     finally:
         _close_store(app)
@@ -46,6 +49,22 @@ def guarded(app: App, body: Callable[[], int | None]) -> int:
             silence(app.env.stdout)
         except OSError:  # a full stdout: the command said so (a turn: OutputFailed)
             pass
+
+
+def _output_failure(app: App, exc: Exception) -> str | None:
+    """What went wrong when `exc` is stdout's encoding unable to show the text
+    (PYTHONIOENCODING=ascii and a title in another script); None for anything else."""
+    encoding = getattr(app.env.stdout, "encoding", None)
+    if not isinstance(exc, UnicodeEncodeError) or not encoding:
+        return None
+    import codecs
+
+    try:
+        if codecs.lookup(exc.encoding).name != codecs.lookup(encoding).name:
+            return None
+    except LookupError:
+        return None
+    return f"its encoding {exc.encoding} cannot show {exc.object[exc.start:exc.end]!a}"
 
 
 def report(app: App, message: str, code: int) -> int:

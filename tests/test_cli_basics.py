@@ -233,3 +233,13 @@ def test_an_empty_name_is_refused_not_read_as_left_out(clinvk, args):
     assert "must not be empty" in result.err and f"'{option}'" in result.err, result.err
     assert "Traceback" not in result.err and result.out == ""
     assert not (clinvk.home / "sessions").exists() or not any((clinvk.home / "sessions").rglob("*.json"))
+
+
+@pytest.mark.parametrize("encoding, shown", [("ascii", r"'\xe9'"), ("latin-1", r"'\u2713'")])
+def test_an_output_encoding_that_cannot_show_the_text_is_one_clear_line(clinvk, encoding, shown):
+    """PYTHONIOENCODING names an encoding without the title's or the prompt's letters: one
+    line saying so, not an internal error."""
+    result = clinvk.run_process("--dry-run", "héllo ✓", env={"PYTHONIOENCODING": encoding})
+    assert result.code == 1 and result.out == ""
+    assert result.err.strip().splitlines() == [
+        f"clinvk: error: cannot write the output (its encoding {encoding} cannot show {shown})"]
