@@ -199,15 +199,20 @@ class Recorder:
         """store.update of this session, under the lock held. A session deleted while its
         turn ran (`sessions clean` from cron, the daily clean, a delete in another terminal)
         is written again from what this turn knows, with a warning: a turn the backend ran
-        is never lost."""
+        is never lost. A file damaged meanwhile (a hand edit gone wrong) is set aside."""
         from clinvk.errors import SessionNotFound
 
         assert self.store is not None
         try:
             return self.store.update(self.record["id"], change)
         except SessionNotFound:
+            from clinvk.store.delete import set_aside_damaged
+
             change(self.record)
-            self.store.warn(f"session {self.record['id'][:8]} was deleted while its turn ran; "
+            kept = set_aside_damaged(self.store, self.record["id"])
+            what = (f"'s file was damaged while its turn ran (kept as {kept[0]})" if kept
+                    else " was deleted while its turn ran")
+            self.store.warn(f"session {self.record['id'][:8]}{what}; "
                             "it is written again, with this turn")
             return self.store.create(self.record)
 

@@ -403,3 +403,29 @@ def test_a_reply_that_cannot_be_written_is_an_error_and_the_turn_is_kept(fake):
                             preexec_fn=lambda: os.close(1))  # `clinvk ... >&-`
     assert closed.returncode == 0 and "Traceback" not in closed.stderr, closed.stderr
     assert len(fake.sessions()) == 3
+
+
+def test_a_session_file_damaged_while_its_turn_runs_is_set_aside_and_written_again(fake):
+    """A hand edit gone wrong while a turn on the session runs: the turn is recorded with the
+    session's earlier turns, the damaged file moved to $CLINVK_HOME/damaged/ (the turn was
+    lost: the write met the damaged file, `already exists`)."""
+    assert fake.run("-b", "fake", "old work").code == 0
+    [old] = fake.sessions()
+    path = next(fake.home.glob("sessions/*/*.json"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clinvk", "resume", old["id"], "go on"], cwd=fake.cwd,
+        env={**fake.env, "FAKE_MODE": "slow", "FAKE_STEPS": "10"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    os.set_blocking(proc.stdout.fileno(), True)
+    assert proc.stdout.read(len("step 0")) == "step 0"  # the backend runs
+    path.write_text('{"id": "half an edit')
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    aside = fake.home / "damaged" / path.name
+    assert f"session {old['id'][:8]}'s file was damaged while its turn ran (kept as {aside})" in err
+    assert aside.read_text() == '{"id": "half an edit'
+    [session] = fake.sessions()
+    assert session["id"] == old["id"] and session["turn_count"] == 2
+    assert [t["prompt"] for t in session["turns"]] == ["old work", "go on"]
+    listing = fake.run("sessions", "list")
+    assert listing.code == 0 and "warning" not in listing.err, listing.err

@@ -18,6 +18,7 @@ from clinvk.store.selection import SessionFilter
 TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from clinvk.store.core import SessionStore
@@ -74,6 +75,39 @@ def delete_damaged(store: SessionStore, session_id: str) -> bool:
         store.index().drop_many(files)
     store.deleted([sid])
     return True
+
+
+def set_aside_damaged(store: SessionStore, session_id: str) -> list[str]:
+    """Move the damaged files of this one session (by full id) out of the store, to
+    `$CLINVK_HOME/damaged/<id>.json` (`<id>.2.json`, ... when taken; folder 0700), so that
+    the session can be written again; the new paths."""
+    kept: list[str] = []
+    with store.lock():
+        files = [(row.dirkey, row.name) for row in damaged(store, session_id)
+                 if row.name == f"{session_id}.json"]
+        for key, name in files:
+            try:
+                kept.append(_move_aside(store.root / key / name, store.root.parent / "damaged"))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise store_error("set aside", exc) from None
+        store.index().drop_many(files)
+    return kept
+
+
+def _move_aside(path: Path, folder: Path) -> str:
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    stem, n = path.name[:-len(".json")], 1
+    while True:
+        target = folder / (f"{stem}.json" if n == 1 else f"{stem}.{n}.json")
+        try:
+            os.link(path, target)  # never over an earlier one
+        except FileExistsError:
+            n += 1
+            continue
+        os.unlink(path)
+        return str(target)
 
 
 def delete(store: SessionStore, session_id: str) -> bool:
