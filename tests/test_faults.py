@@ -101,6 +101,17 @@ def test_failed_turn_keeps_earlier_turns(fake):
     assert session["token_usage"]["input_tokens"] == 34  # both turns reported usage
 
 
+def _resume_slowly(fake, session_id: str) -> subprocess.Popen:
+    """`clinvk resume ID "go on"` on a slow fake backend, returned once the backend runs."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clinvk", "resume", session_id, "go on"], cwd=fake.cwd,
+        env={**fake.env, "FAKE_MODE": "slow", "FAKE_STEPS": "10"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    os.set_blocking(proc.stdout.fileno(), True)
+    assert proc.stdout.read(len("step 0")) == "step 0"  # the backend runs
+    return proc
+
+
 @pytest.mark.parametrize("how", [("sessions", "delete", "-y"), ("sessions", "clean")])
 def test_a_session_removed_while_its_turn_runs_is_written_again(fake, how):
     """A clean (from cron, or the daily one of another command) or a delete that removes
@@ -114,12 +125,7 @@ def test_a_session_removed_while_its_turn_runs_is_written_again(fake, how):
         record["last_used"] = record["created_at"] = record["turns"][0]["at"] = "2020-01-01T00:00:00Z"
         path.write_text(json.dumps(record))
         how = (*how, "--older-than", "30d")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clinvk", "resume", old["id"], "go on"], cwd=fake.cwd,
-        env={**fake.env, "FAKE_MODE": "slow", "FAKE_STEPS": "10"}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    os.set_blocking(proc.stdout.fileno(), True)
-    assert proc.stdout.read(len("step 0")) == "step 0"  # the backend runs
+    proc = _resume_slowly(fake, old["id"])
     removed = fake.run(*how, *([old["id"]] if how[1] == "delete" else []))
     assert removed.code == 0 and fake.sessions() == [], removed.err
     out, err = proc.communicate(timeout=60)
@@ -412,12 +418,7 @@ def test_a_session_file_damaged_while_its_turn_runs_is_set_aside_and_written_aga
     assert fake.run("-b", "fake", "old work").code == 0
     [old] = fake.sessions()
     path = next(fake.home.glob("sessions/*/*.json"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clinvk", "resume", old["id"], "go on"], cwd=fake.cwd,
-        env={**fake.env, "FAKE_MODE": "slow", "FAKE_STEPS": "10"}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    os.set_blocking(proc.stdout.fileno(), True)
-    assert proc.stdout.read(len("step 0")) == "step 0"  # the backend runs
+    proc = _resume_slowly(fake, old["id"])
     path.write_text('{"id": "half an edit')
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
