@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "backends": "clinvk.commands.backends_cmd:backends",
 }
 RUN_COMMAND = "clinvk.commands.run:run"
+# what Click (8.2 on) raises for a group run with no subcommand: its help as the message
+_HELP_AS_ERROR = getattr(click.exceptions, "NoArgsIsHelpError", ())
 # Short help of each subcommand for `clinvk --help`, so that the help does not import every
 # command module (backends pulls in subprocess and concurrent.futures): startup time.
 # tests/test_sessions_cli.py checks them against the commands' own docstrings.
@@ -130,7 +132,8 @@ def _click_main(app: App, argv: list[str]) -> int | None:
     except click.ClickException as exc:
         from clinvk.display import printable
 
-        exc.message = printable(exc.message)  # Click quotes what the user typed
+        # Click quotes what the user typed; a group run bare raises its help as the message
+        exc.message = printable(exc.message, lines=isinstance(exc, _HELP_AS_ERROR))
         exc.show(file=app.env.stderr)
         return exc.exit_code
     except click.Abort:

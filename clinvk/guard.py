@@ -60,8 +60,9 @@ def _output_failure(app: App, exc: Exception) -> str | None:
     import codecs
 
     try:
-        if codecs.lookup(exc.encoding).name != codecs.lookup(encoding).name:
-            return None
+        name = codecs.lookup(encoding).name
+        if codecs.lookup(exc.encoding).name != name or name.startswith("utf"):
+            return None  # a UTF stdout shows every character: the error is from elsewhere
     except LookupError:
         return None
     return f"its encoding {exc.encoding} cannot show {exc.object[exc.start:exc.end]!a}"

@@ -206,10 +206,14 @@ class Recorder:
         try:
             return self.store.update(self.record["id"], change)
         except SessionNotFound:
+            from clinvk.errors import StoreError
             from clinvk.store.delete import set_aside_damaged
 
             change(self.record)
-            kept = set_aside_damaged(self.store, self.record["id"])
+            try:
+                kept = set_aside_damaged(self.store, self.record["id"])
+            except StoreError as exc:
+                raise StoreError(f"{exc.message}; {self._lost()}") from None
             what = (f"'s file was damaged while its turn ran (kept as {kept[0]})" if kept
                     else " was deleted while its turn ran")
             self.store.warn(f"session {self.record['id'][:8]}{what}; "

@@ -218,21 +218,35 @@ def test_a_workdir_that_is_a_file_is_named_so(clinvk, tmp_path):
                        "does not exist")
 
 
-@pytest.mark.parametrize("args", [
-    ["-b", "", "hi"], ["--backend=", "hi"], ["-m", "", "hi"], ["-w", "", "hi"],
-    ["-b", "", "sessions", "list"], ["sessions", "list", "-b", ""], ["sessions", "stats", "-b", ""],
-    ["sessions", "adopt", "-b", ""], ["resume", "--last", "-b", "", "more"],
-    ["resume", "--last", "-m", "", "more"], ["resume", "--last", "--to", "", "more"],
+@pytest.mark.parametrize("args, option", [
+    (["-b", "", "hi"], "-b/--backend"), (["--backend=", "hi"], "-b/--backend"),
+    (["-m", "", "hi"], "-m/--model"), (["-w", "", "hi"], "-w/--workdir"),
+    (["-b", "", "sessions", "list"], "-b/--backend"), (["sessions", "list", "-b", ""], "-b/--backend"),
+    (["sessions", "stats", "-b", ""], "-b/--backend"), (["sessions", "adopt", "-b", ""], "-b/--backend"),
+    (["resume", "--last", "-b", "", "more"], "-b/--backend"),
+    (["resume", "--last", "-m", "", "more"], "-m/--model"),
+    (["resume", "--last", "--to", "", "more"], "--to"),
+    (["sessions", "import", "--new-id", "--workdir", "", "b.json"], "--workdir"),
 ])
-def test_an_empty_name_is_refused_not_read_as_left_out(clinvk, args):
-    """`-b "$UNSET"`: exit 2 naming the option, before any backend runs or anything is
-    written (it used to run the default backend, or list every backend's sessions)."""
+def test_an_empty_name_is_refused_not_read_as_left_out(clinvk, args, option):
+    """`-b "$UNSET"`: one error line naming the option, exit 2, before any backend runs or
+    anything is written (it used to run the default backend, list every backend's sessions,
+    or import into the current directory)."""
     result = clinvk.run(*args)
-    assert result.code == 2, (result.out, result.err)
-    option = args[args.index("") - 1] if "" in args else "--backend"
-    assert "must not be empty" in result.err and f"'{option}'" in result.err, result.err
-    assert "Traceback" not in result.err and result.out == ""
+    assert_clean_error(result, 2, f"{option} must not be empty")
+    assert result.out == ""
     assert not (clinvk.home / "sessions").exists() or not any((clinvk.home / "sessions").rglob("*.json"))
+
+
+@pytest.mark.parametrize("group", ["sessions", "config"])
+def test_a_group_run_bare_shows_its_help_on_lines(clinvk, group):
+    """`clinvk sessions` with no subcommand: its help, line by line (it came as one line of
+    literal `\\n`s), exit 2 as Click gives it."""
+    result = clinvk.run(group)
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert lines[0].startswith(f"Usage: clinvk {group} [OPTIONS] COMMAND") and len(lines) > 8
+    assert "\\n" not in result.err
 
 
 @pytest.mark.parametrize("encoding, shown", [("ascii", r"'\xe9'"), ("latin-1", r"'\u2713'")])

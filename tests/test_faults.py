@@ -411,18 +411,24 @@ def test_a_reply_that_cannot_be_written_is_an_error_and_the_turn_is_kept(fake):
     assert len(fake.sessions()) == 3
 
 
-def test_a_session_file_damaged_while_its_turn_runs_is_set_aside_and_written_again(fake):
+@pytest.mark.parametrize("damaged_folder_taken", [False, True])
+def test_a_session_file_damaged_while_its_turn_runs_is_set_aside_and_written_again(
+        fake, damaged_folder_taken):
     """A hand edit gone wrong while a turn on the session runs: the turn is recorded with the
-    session's earlier turns, the damaged file moved to $CLINVK_HOME/damaged/ (the turn was
-    lost: the write met the damaged file, `already exists`)."""
+    session's earlier turns, the damaged file moved to $CLINVK_HOME/damaged/, or, when that
+    cannot be (a file named `damaged`), beside it under a dot name no listing reads (the
+    turn was lost: the write met the damaged file, `already exists`)."""
     assert fake.run("-b", "fake", "old work").code == 0
     [old] = fake.sessions()
     path = next(fake.home.glob("sessions/*/*.json"))
+    if damaged_folder_taken:
+        (fake.home / "damaged").write_text("not a folder")
     proc = _resume_slowly(fake, old["id"])
     path.write_text('{"id": "half an edit')
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    aside = fake.home / "damaged" / path.name
+    aside = (path.parent / f".{path.name}.damaged" if damaged_folder_taken
+             else fake.home / "damaged" / path.name)
     assert f"session {old['id'][:8]}'s file was damaged while its turn ran (kept as {aside})" in err
     assert aside.read_text() == '{"id": "half an edit'
     [session] = fake.sessions()

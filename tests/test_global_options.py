@@ -185,7 +185,21 @@ def test_reader_consumes_exactly_the_options_and_their_values(drawn, word):
 # -- before the subcommand means what it means after it ---------------------------------------
 
 def _parsed(argv: list[str]) -> tuple:
-    """The leaf command's parameters and the App's --config/-v, as Click parses `argv`."""
+    """The leaf command's parameters and the App's --config/-v, as Click parses `argv`; or
+    ("error", message) when a value is refused (an empty -b or -m)."""
+    import click
+
+    from clinvk.errors import ClinvkError
+
+    try:
+        return _parsed_params(argv)
+    except ClinvkError as exc:
+        return "error", exc.message
+    except click.ClickException as exc:
+        return "error", exc.format_message()
+
+
+def _parsed_params(argv: list[str]) -> tuple:
     import warnings
 
     import click

@@ -24,7 +24,9 @@ def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> No
 def not_empty(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
     """A NAME or DIR option given as '' (`-b "$UNSET"`) is refused, not read as left out."""
     if value == "" or (isinstance(value, tuple) and "" in value):
-        raise click.BadParameter("must not be empty")
+        from clinvk.errors import UsageError
+
+        raise UsageError(f"{'/'.join(_param.opts)} must not be empty (an unset variable?)")
     return value
 
 

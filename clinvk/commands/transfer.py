@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from clinvk.app import App
-from clinvk.commands import common_options, emit_json, pass_app
+from clinvk.commands import common_options, emit_json, not_empty, pass_app
 from clinvk.commands.list_filters import filter_options, take_filters
 from clinvk.display import json_text, printable
 from clinvk.errors import UsageError
@@ -53,7 +53,8 @@ def export_cmd(app: App, session_ids: tuple[str, ...], export_all: bool, output:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--new-id", is_flag=True, help="Give each imported session a fresh id (a copy).")
 @click.option("--title", metavar="TEXT", help="Title of the imported sessions.")
-@click.option("--workdir", metavar="DIR", help="Move the sessions to this directory.")
+@click.option("--workdir", metavar="DIR", callback=not_empty,
+              help="Move the sessions to this directory.")
 @click.option("--force", is_flag=True, help="Replace sessions whose id exists already.")
 @click.option("--json", "as_json", is_flag=True, help="Print the imported session records.")
 @common_options

@@ -78,36 +78,42 @@ def delete_damaged(store: SessionStore, session_id: str) -> bool:
 
 
 def set_aside_damaged(store: SessionStore, session_id: str) -> list[str]:
-    """Move the damaged files of this one session (by full id) out of the store, to
-    `$CLINVK_HOME/damaged/<id>.json` (`<id>.2.json`, ... when taken; folder 0700), so that
-    the session can be written again; the new paths."""
+    """Move the damaged files of this one session (by full id) out of the listings, so that
+    the session can be written again: to `$CLINVK_HOME/damaged/<id>.json` (folder 0700;
+    `<id>.2.json`, ... when taken), else, should that fail (another file system, a file
+    named `damaged`), beside it as `.<id>.json.damaged` (dot names are not listed); the
+    new paths. StoreError when neither works."""
     kept: list[str] = []
     with store.lock():
         files = [(row.dirkey, row.name) for row in damaged(store, session_id)
                  if row.name == f"{session_id}.json"]
         for key, name in files:
-            try:
-                kept.append(_move_aside(store.root / key / name, store.root.parent / "damaged"))
-            except FileNotFoundError:
+            path = store.root / key / name
+            if not os.path.lexists(path):
                 continue
-            except OSError as exc:
-                raise store_error("set aside", exc) from None
+            try:
+                kept.append(_move_aside(path, store.root.parent / "damaged"))
+            except OSError:
+                try:
+                    kept.append(_move_aside(path, path.parent, hidden=True))
+                except OSError as exc:
+                    raise store_error("set aside the damaged file", exc) from None
         store.index().drop_many(files)
     return kept
 
 
-def _move_aside(path: Path, folder: Path) -> str:
+def _move_aside(path: Path, folder: Path, hidden: bool = False) -> str:
+    """Rename `path` into `folder` under a name no file has yet (the store's lock is held)."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
     stem, n = path.name[:-len(".json")], 1
     while True:
-        target = folder / (f"{stem}.json" if n == 1 else f"{stem}.{n}.json")
-        try:
-            os.link(path, target)  # never over an earlier one
-        except FileExistsError:
-            n += 1
-            continue
-        os.unlink(path)
-        return str(target)
+        suffix = "" if n == 1 else f".{n}"
+        name = f".{stem}.json{suffix}.damaged" if hidden else f"{stem}{suffix}.json"
+        target = folder / name
+        if not os.path.lexists(target):
+            os.rename(path, target)
+            return str(target)
+        n += 1
 
 
 def delete(store: SessionStore, session_id: str) -> bool:
