@@ -146,14 +146,15 @@ class GuardedOutput(Renderer):
         self._call("usage", usage)
 
     def error(self, message: str) -> None:
-        self._call("error", message)
+        self._call("error", printable_text(message, final=True)[0])
 
     def done(self, result: dict[str, Any]) -> None:
         if self._held:
             self._call("text", printable_text(self._held, final=True)[0])
             self._held = ""
-        content = result.get("content")
-        shown = dict(result, content=printable_text(content, final=True)[0]) if content else result
+        # the reply, the backend's error, its ids: a lone surrogate in any of them as U+FFFD
+        shown = {key: printable_text(value, final=True)[0] if isinstance(value, str) else value
+                 for key, value in result.items()}
         self._call("done", shown)
 
     def check(self, session_id: str | None) -> None:

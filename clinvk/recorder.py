@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from clinvk.adopt_reconcile import drop_outside, take_over
-from clinvk.errors import ExitCode, Interrupted
+from clinvk.errors import ClinvkError, ExitCode, Interrupted
 from clinvk.pty.signals import routed
 from clinvk.records import Record
 from clinvk.store import session as sessions
-from clinvk.store.record_check import storable
+from clinvk.store.record_check import beyond_bounds, storable
 from clinvk.usage_keys import normalise_usage
 
 TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
@@ -145,7 +145,7 @@ class Recorder:
                             exit_code=int(ExitCode.INTERRUPTED))
                 self.interrupted = True
             for turn in turns:
-                self._estimate(turn, rec.get("model"))
+                self._bounded(turn, rec)
                 sessions.add_turn(rec, store_prompt=self.store_prompts,
                                   store_usage=self.store_usage, **turn)
             if archive is not None:
@@ -206,19 +206,32 @@ class Recorder:
         try:
             return self.store.update(self.record["id"], change)
         except SessionNotFound:
-            from clinvk.errors import StoreError
             from clinvk.store.delete import set_aside_damaged
 
             change(self.record)
-            try:
-                kept = set_aside_damaged(self.store, self.record["id"])
-            except StoreError as exc:
-                raise StoreError(f"{exc.message}; {self._lost()}") from None
+            kept = set_aside_damaged(self.store, self.record["id"])
             what = (f"'s file was damaged while its turn ran (kept as {kept[0]})" if kept
                     else " was deleted while its turn ran")
             self.store.warn(f"session {self.record['id'][:8]}{what}; "
                             "it is written again, with this turn")
             return self.store.create(self.record)
+
+    def _bounded(self, turn: dict[str, Any], rec: dict[str, Any]) -> None:
+        """The turn's cost estimated; usage or a cost that the record cannot hold (a backend
+        reporting 10**13 tokens) left out, with a warning, so that the turn is recorded."""
+        usage = normalise_usage(turn.get("usage")) if turn.get("usage") else None
+        if beyond_bounds(usage, None, rec):
+            turn.update(usage=None, cost_usd=None)
+            self._warn("its token usage")
+        self._estimate(turn, rec.get("model"))
+        if beyond_bounds(None, turn.get("cost_usd"), rec):
+            turn.update(cost_usd=None, cost_estimated=False)
+            self._warn("its cost")
+
+    def _warn(self, what: str) -> None:
+        if self.notice is not None:
+            self.notice(f"the backend reported {what} beyond what a session record holds; "
+                        "the turn is recorded without it")
 
     def _estimate(self, turn: dict[str, Any], model: str | None) -> None:
         """A turn with no reported cost gets the pricing table's estimate from its usage and
@@ -241,23 +254,29 @@ class Recorder:
             with self.store.lock(interruptible=False):
                 ctrl_c.holding = True
                 yield
-        except StoreLocked as exc:
-            raise StoreLocked(f"{exc}; {lost}") from None
+        except ClinvkError as exc:  # locked past the wait, a full disk, a folder in the way
+            if lost in exc.message:
+                raise
+            if isinstance(exc, StoreLocked):
+                raise StoreLocked(f"{exc.message}; {lost}") from None
+            raise ClinvkError(f"{exc.message}; {lost}", exc.exit_code) from None
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted while waiting for the session store: {lost}") from None
 
     @contextmanager
     def _patient(self, ctrl_c: _CtrlC) -> Iterator[None]:
-        """Python's default SIGINT handling (KeyboardInterrupt) becomes: the first Ctrl-C is
-        counted (the turn is then recorded as interrupted), a second one raises while the
-        lock is not held yet. Any other handler (the interactive run's, which ignores a late
-        Ctrl-C) is left in place."""
-        if (threading.current_thread() is not threading.main_thread()
-                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        """Python's default SIGINT handling (KeyboardInterrupt), and SIGTERM's and SIGHUP's
+        (death), become: the first of them is counted (the turn is then recorded as
+        interrupted), a second one raises while the lock is not held yet. Any other handler
+        (the interactive run's, which ignores a late Ctrl-C) is left in place."""
+        if threading.current_thread() is not threading.main_thread():
             yield
             return
+        defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+                    signal.SIGHUP: signal.SIG_DFL}
+        ours = [sig for sig, default in defaults.items() if signal.getsignal(sig) is default]
 
-        def on_sigint(_signum: int, _frame: object) -> None:
+        def on_stop(_signum: int, _frame: object) -> None:
             if ctrl_c.holding:  # the write goes on (it is short)
                 return
             ctrl_c.seen += 1
@@ -267,7 +286,7 @@ class Recorder:
                 self.notice("Ctrl-C: the turn is recorded as interrupted once the session "
                             "store is free; Ctrl-C again to give up (the turn is then lost)")
 
-        with routed({signal.SIGINT: on_sigint}):  # default_int_handler again after
+        with routed(dict.fromkeys(ours, on_stop)):  # the defaults again after
             yield
 
 

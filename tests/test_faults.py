@@ -436,3 +436,36 @@ def test_a_session_file_damaged_while_its_turn_runs_is_set_aside_and_written_aga
     assert [t["prompt"] for t in session["turns"]] == ["old work", "go on"]
     listing = fake.run("sessions", "list")
     assert listing.code == 0 and "warning" not in listing.err, listing.err
+
+
+def test_usage_and_cost_beyond_a_records_bounds_leave_the_turn_recorded(fake):
+    """A backend reporting 2·10**12 tokens and a cost of 1e308: the turn is recorded without
+    them, with a warning, and -o json prints its object (the turn was lost: `refusing to
+    write invalid session`, exit 1, nothing on stdout)."""
+    assert fake.run("-b", "fake", "first").code == 0
+    result = fake.run("-o", "json", "-c", "second", env={"FAKE_MODE": "big-usage"})
+    assert result.code == 0, result.err
+    assert "beyond what a session record holds" in result.err
+    body = json.loads(result.out)
+    assert body["usage"]["input_tokens"] == 2 * 10**12 and body["exit_code"] == 0
+    [session] = fake.sessions()
+    assert session["turn_count"] == 2 and session["turns"][1]["prompt"] == "second"
+    assert session["turns"][1]["usage"] is None
+    assert session["token_usage"]["input_tokens"] < 10**6 and session["cost_usd"] < 1
+
+
+@pytest.mark.parametrize("fmt", ["json", "stream-json"])
+def test_a_lone_surrogate_in_the_backends_error_still_gives_the_json_end(fake, fmt):
+    """An error result whose text holds a lone surrogate: -o json prints its object and
+    stream-json its `error` and `done` events, the surrogate as U+FFFD (nothing was printed:
+    the write failed on the surrogate)."""
+    result = fake.run("-o", fmt, "-b", "fake", "go", env={"FAKE_MODE": "surrogate-error"})
+    assert result.code == 1, result.err
+    events = [json.loads(line) for line in result.out.splitlines()]
+    done = events[-1]
+    assert done["error"] == "err \ufffd x" and done["exit_code"] == 1
+    if fmt == "stream-json":
+        assert done["type"] == "done"
+        assert {"type": "error", "message": "err \ufffd x"}.items() <= events[-2].items()
+    [session] = fake.sessions()
+    assert session["status"] == "error" and session["turn_count"] == 1

@@ -278,9 +278,11 @@ def test_ctrl_c_while_the_backend_id_waits_for_the_store_keeps_the_turn(clinvk):
     assert session["turns"][0]["exit_code"] == 130
 
 
-def test_ctrl_c_while_a_finished_turn_waits_for_the_store_keeps_it(clinvk):
-    """After the backend ended, the first Ctrl-C during the wait is held back: the turn is
-    recorded (as interrupted) when the lock frees, and clinvk exits 130."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_while_a_finished_turn_waits_for_the_store_keeps_it(clinvk, sig):
+    """After the backend ended, the first Ctrl-C (or SIGTERM, or SIGHUP: a closed terminal)
+    during the wait is held back: the turn is recorded (as interrupted) when the lock frees,
+    and clinvk exits 130 (TERM and HUP killed clinvk there, and the turn was lost)."""
     clinvk.config(f"backends:\n  fake:\n    adapter: claude\n    command: {FAKE_CLI}\n"
                   "session:\n  lock_timeout_seconds: 600\n")
     holder = LockHolder(clinvk.home)
@@ -288,7 +290,7 @@ def test_ctrl_c_while_a_finished_turn_waits_for_the_store_keeps_it(clinvk):
         proc = _start(clinvk, "-b", "fake", "go")
         wait_until(lambda: waits_for_lock(proc.pid) and not has_children(proc.pid), proc,
                    "waited for the lock with the turn")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         notice = proc.stderr.readline()  # the handler ran; clinvk still waits
         assert "recorded as interrupted once the session store is free" in notice, notice
         assert proc.poll() is None

@@ -413,3 +413,15 @@ def test_replace_refuses_a_name_that_is_no_field() -> None:
         replace(object(), x=1)  # type: ignore[type-var]
     with pytest.raises(dataclasses.FrozenInstanceError):
         _Point(1).x = 2  # type: ignore[misc]
+
+
+def test_beyond_bounds_counts_the_sessions_totals_too() -> None:
+    from clinvk.store.record_check import beyond_bounds
+
+    half = 6 * 10**11
+    assert beyond_bounds({"input_tokens": half}, 6e8, {}) == []
+    assert beyond_bounds({"input_tokens": half}, 6e8,
+                         {"token_usage": {"input_tokens": half}, "cost_usd": 6e8}) == ["usage", "cost"]
+    assert beyond_bounds({"input_tokens": -1}, float("nan"), {}) == ["usage", "cost"]
+    assert beyond_bounds({"input_tokens": 1.5}, None, {}) == ["usage"]
+    assert beyond_bounds(None, None, {"token_usage": {"input_tokens": 10**13}}) == []

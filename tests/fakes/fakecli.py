@@ -2,7 +2,9 @@
 """A fake backend speaking claude's stream-json, for faults the real CLIs cannot produce on cue.
 
 FAKE_MODE selects the behaviour: ok, crash, hang, garbage, huge, exit, sigint, ignore-sigint,
-slow. FAKE_SESSION_ID fixes the session id; FAKE_EXIT the exit code for `exit`;
+slow, big-usage (usage and cost beyond any record's bounds), surrogate-error (an error result
+whose text holds a lone surrogate, as a JSON escape). FAKE_SESSION_ID fixes the session id;
+FAKE_EXIT the exit code for `exit`;
 FAKE_MB the size for `huge`; FAKE_LOG a file where argv, cwd and a piped stdin are appended as JSON;
 FAKE_APPEND_AFTER_RESULT a file to which `ok` appends a line 0.3 s after its result line, before
 it exits (as claude adds its cost-state line to the transcript).
@@ -55,6 +57,14 @@ def main():
             time.sleep(0.3)
             with open(late, "a") as fh:
                 fh.write(json.dumps({"type": "cost-state", "sessionId": SID}) + "\n")
+    elif MODE == "big-usage":
+        delta("costly")
+        emit({"type": "result", "subtype": "success", "is_error": False, "session_id": SID,
+              "result": "costly", "usage": {"input_tokens": 2 * 10**12, "output_tokens": 1},
+              "total_cost_usd": 1e308, "modelUsage": {}})
+    elif MODE == "surrogate-error":
+        result("err \udfff x", is_error=True)
+        return 1
     elif MODE == "crash":
         delta("partial answer")
         os.kill(os.getpid(), signal.SIGKILL)
