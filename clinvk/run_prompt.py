@@ -27,6 +27,9 @@ def run_prompt(app: App, opts: RunOptions) -> int:
         raise UsageError("-w/--workdir cannot be used with -c: a session runs in its own directory")
     if opts.cont and opts.new:
         raise UsageError("-c/--continue and --new exclude each other")
+    if opts.cont and (opts.title is not None or opts.tags):
+        raise UsageError("--title and -t name a new session, -c continues one (`clinvk sessions "
+                         "rename` and `sessions tag` change an existing session)")
     app.changes_nothing = opts.turn.changes_nothing
     app.quiet_for(opts.turn.output_format)
     interactive = wants_interactive(app, opts.prompt)
@@ -115,6 +118,7 @@ def _session_to_continue(app: App, opts: RunOptions) -> dict[str, Any] | None:
             which = f" for backend {backend}" if backend else ""
             raise UsageError(f"no session to continue{where}{which}: start one with `clinvk PROMPT`")
         return found
-    if app.settings.get("session.auto_resume") and not opts.new and not opts.workdir:
+    new_session = opts.new or opts.workdir or opts.title is not None or opts.tags
+    if app.settings.get("session.auto_resume") and not new_session:
         return app.store.latest_resumable(working_dir=app.env.current_dir(), backend=backend)
     return None

@@ -353,6 +353,22 @@ def test_auto_resume_and_new(fake):
     assert fake.run("--new", "-b", "fake", "three").code == 0
     turns = sorted(s["turn_count"] for s in fake.sessions())
     assert turns == [1, 2]
+    # a title or a tag names a new session: one is started (they were dropped silently)
+    assert fake.run("-b", "fake", "--title", "Named", "four").code == 0
+    assert fake.run("-b", "fake", "-t", "tagged", "five").code == 0
+    sessions = fake.sessions()
+    assert sorted(s["turn_count"] for s in sessions) == [1, 1, 1, 2]
+    assert {"Named"} <= {s["title"] for s in sessions} and any(s["tags"] == ["tagged"] for s in sessions)
+
+
+@pytest.mark.parametrize("extra", [["--title", "T"], ["-t", "tag"], ["--title="]])
+def test_continue_with_a_title_or_a_tag_is_a_usage_error(fake, extra):
+    """-c continues a session: --title and -t, which name a new one, were dropped silently."""
+    assert fake.run("-b", "fake", "one").code == 0
+    before = fake.sessions()
+    result = fake.run("-c", *extra, "two")
+    assert_clean_error(result, 2, "--title and -t name a new session")
+    assert fake.sessions() == before
 
 
 def test_tags_title_and_default_tags(fake):
