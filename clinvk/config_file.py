@@ -74,7 +74,8 @@ SCHEMA: dict[str, _Check] = {
     "archive.enabled": _BOOL,
 }
 BACKEND_SCHEMA: dict[str, _Check] = {
-    "command": (lambda v: isinstance(v, str) and v != "", "a command name or path"),
+    "command": (lambda v: isinstance(v, str) and v != "" and "\0" not in v,
+                "a command name or path (without NUL)"),
     "model": (_opt_str, "a model name or null"),
     "extra_flags": (_str_list, "a list of strings (without NUL)"),
     "env": (_str_map, "a map of variable names (no '=') to strings (without NUL)"),

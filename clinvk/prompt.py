@@ -88,16 +88,26 @@ def refuse_unstorable(workdir: str, model: str | None) -> None:
         raise UsageError(f"the model name {printable(model)} is not UTF-8 text (or holds NUL)")
 
 
+# a prompt piped in is read up to this: far beyond any backend's context (a million tokens is
+# ~4 MB of text), and short of what `< /dev/zero` or a stray `cat big.iso |` would take of memory
+STDIN_MAX = 16 << 20
+
+
 def _read_stdin(env: Environment) -> str:
-    """Piped stdin as text: bytes that are not UTF-8 are kept as surrogates for `clean`."""
+    """Piped stdin as text: bytes that are not UTF-8 are kept as surrogates for `clean`;
+    UsageError past STDIN_MAX."""
     stream = env.stdin
     try:
         raw = getattr(stream, "buffer", None)
-        if raw is not None:
-            return raw.read().decode("utf-8", "surrogateescape")
-        return stream.read()
+        data = raw.read(STDIN_MAX + 1) if raw is not None else stream.read(STDIN_MAX + 1)
     except (OSError, ValueError):
         return ""
+    if len(data) > STDIN_MAX:
+        from clinvk.errors import UsageError
+
+        raise UsageError(f"the prompt piped in is larger than {STDIN_MAX >> 20} MiB: no backend "
+                         "takes that much in one prompt")
+    return data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
 
 
 def read_prompt(env: Environment, words: tuple[str, ...] | list[str]) -> str:

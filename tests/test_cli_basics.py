@@ -174,6 +174,7 @@ def test_a_removed_current_directory(clinvk, tmp_path):
     ('backends:\n  claude:\n    env: {"": x}\n', "backends.claude.env"),
     ('backends:\n  claude:\n    env: {A: "x\\0y"}\n', "backends.claude.env"),
     ('backends:\n  claude:\n    extra_flags: ["a\\0b"]\n', "backends.claude.extra_flags"),
+    ('backends:\n  claude:\n    command: "cla\\0ude"\n', "backends.claude.command"),
 ])
 def test_what_no_environment_or_argv_can_hold_is_a_config_error(clinvk, text, key):
     """Refused as the file's error, exit 2 (was exit 1 from the spawn: `illegal environment
@@ -257,3 +258,14 @@ def test_an_output_encoding_that_cannot_show_the_text_is_one_clear_line(clinvk, 
     assert result.code == 1 and result.out == ""
     assert result.err.strip().splitlines() == [
         f"clinvk: error: cannot write the output (its encoding {encoding} cannot show {shown})"]
+
+
+def test_a_prompt_piped_in_past_16_mib_is_refused_before_anything_runs(clinvk):
+    """`clinvk "x" < /dev/zero` read until memory ran out (MemoryError, an internal error);
+    300 MB took 3 GB. Past 16 MiB it is a usage error; up to it the prompt goes through."""
+    limit = 16 << 20
+    over = clinvk.run("--dry-run", "hi", stdin=b"a" * (limit + 1))
+    assert_clean_error(over, 2, "larger than 16 MiB")
+    assert over.out == ""
+    at = clinvk.run("--dry-run", "hi", stdin=b"a" * limit)
+    assert at.code == 0 and at.out.startswith("claude "), at.err
