@@ -75,7 +75,13 @@ def refuse_unstorable(workdir: str, model: str | None) -> None:
     """UsageError (exit 2, before anything is spawned) for what a session record would hold
     and what cannot be replaced like free text: a working directory whose path is not UTF-8
     (the store keeps paths as UTF-8 text; another name would be another folder), a model
-    name that is not (another name would be another model)."""
+    name that is not (another name would be another model) or is too long to keep."""
+    from clinvk.words import MODEL_MAX
+
+    if model is not None and len(model) > MODEL_MAX:
+        from clinvk.errors import UsageError
+
+        raise UsageError(f"the model name {model[:20]!r}... is longer than {MODEL_MAX} characters")
     if not (_undecodable(workdir) or _undecodable(model)):
         return
     from clinvk.display import printable

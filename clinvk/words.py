@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 TAG_MAX = 200  # characters of one tag
 META_KEY_MAX = 200  # characters of one metadata key
+MODEL_MAX = 200  # characters of a model name
 _FORBIDDEN = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 

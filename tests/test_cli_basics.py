@@ -269,3 +269,13 @@ def test_a_prompt_piped_in_past_16_mib_is_refused_before_anything_runs(clinvk):
     assert over.out == ""
     at = clinvk.run("--dry-run", "hi", stdin=b"a" * limit)
     assert at.code == 0 and at.out.startswith("claude "), at.err
+
+
+def test_a_model_name_too_long_to_record_is_refused_unless_ephemeral(clinvk):
+    """A 201-character -m went to the backend while the record kept no model, silently, so
+    that later resumes lost it. It is refused before anything runs; --ephemeral records
+    nothing and takes it."""
+    long_name = "m" * 201
+    assert_clean_error(clinvk.run("--dry-run", "-m", long_name, "hi"), 2, "longer than 200")
+    ephemeral = clinvk.run("--dry-run", "--ephemeral", "-m", long_name, "hi")
+    assert ephemeral.code == 0 and long_name in ephemeral.out, ephemeral.err

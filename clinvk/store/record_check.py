@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from clinvk.clock import format_rfc3339, parse_rfc3339
 from clinvk.ids import is_valid_id
 from clinvk.usage_keys import USAGE_KEYS, with_total
-from clinvk.words import META_KEY_MAX, TAG_MAX
+from clinvk.words import META_KEY_MAX, MODEL_MAX, TAG_MAX
 
 SCHEMA_VERSION = 2
 STATUSES = ("active", "error", "interrupted")
@@ -53,7 +53,6 @@ def ordered(record: Mapping[str, Any]) -> dict[str, Any]:
 
 ERROR_MAX = 2000  # error message, shortened like title and prompt
 BACKEND_MAX = 100  # a backend name (config keys are letters, digits, - and _)
-MODEL_MAX = 200
 BACKEND_SESSION_ID_MAX = 200  # the backends' ids are UUIDs (36)
 PATH_MAX = 4096  # working_dir (Linux PATH_MAX)
 TAGS_MAX = 10_000  # tags of one session (TAG_MAX: characters of one, clinvk.words)
