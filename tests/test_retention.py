@@ -101,3 +101,18 @@ def test_longer_ago_than_any_date_removes_nothing(tmp_path: Path) -> None:
         result = maybe_auto_clean(store, days, now=NOW)
         assert result is not None and result.count == 0
     assert ids(store.list()) == ids(old) | ids(new)
+
+
+def test_sessions_clean_with_more_retention_days_than_dates_removes_nothing(clinvk) -> None:
+    """`sessions clean` with retention_days past any date (10**9, 10**23) was an internal
+    OverflowError, exit 1, with --json and --dry-run alike; the daily clean took it already."""
+    store = SessionStore(clinvk.home)
+    now = datetime.now(timezone.utc)
+    kept = [store.create(S.new_session("claude", "/w", now=now - timedelta(days=d))) for d in (1, 4000)]
+    store.close()
+    for days in (10**9, 10**23):
+        clinvk.config(f"session:\n  retention_days: {days}\n")
+        for extra in ((), ("--json",), ("--dry-run",)):
+            result = clinvk.run("sessions", "clean", *extra)
+            assert result.code == 0 and "error" not in result.err, result.err
+    assert ids(clinvk.sessions()) == ids(kept)
