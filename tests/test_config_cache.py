@@ -93,3 +93,36 @@ def test_an_ephemeral_api_turn_keeps_no_copy(tmp_path):
                           timeout=60)
     assert done.stdout.strip() == "BackendNotInstalled", done.stderr
     assert list((tmp_path / "home").iterdir()) == []
+
+
+def test_a_damaged_entry_is_never_unmarshalled(tmp_path):
+    """marshal is not safe on damaged data: a list or tuple count of 2**31-1 made every
+    command allocate gigabytes (MemoryError under a 4 GB limit: an internal error at every
+    command, for good) or spin for seconds. Any damaged byte now fails the digest."""
+    path = _config(tmp_path, "timeout_seconds: 5\n")
+    st = os.stat(path)
+    config_cache.write(str(tmp_path), str(path), st, {"timeout_seconds": 5}, str(path))
+    kept = tmp_path / config_cache.NAME
+    good = kept.read_bytes()
+    for at in range(len(good)):  # every byte flipped in turn
+        kept.write_bytes(good[:at] + bytes([good[at] ^ 0x5A]) + good[at + 1:])
+        assert config_cache.read(str(tmp_path), str(path), st) is None, at
+    kept.write_bytes(good)
+    assert config_cache.read(str(tmp_path), str(path), st) == ({"timeout_seconds": 5}, str(path))
+
+
+def test_every_command_survives_a_cache_built_to_exhaust_memory(clinvk):
+    """The cache of the report: `[` and a count of 2**31-1, under a 2 GB address-space limit."""
+    import resource
+
+    clinvk.config("timeout_seconds: 5\n")
+    (clinvk.home / config_cache.NAME).write_bytes(b"[" + (0x7FFFFFFF).to_bytes(4, "little"))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    for args in (["sessions", "list"], ["config", "show"], ["--dry-run", "hi"]):
+        done = subprocess.run([sys.executable, "-m", "clinvk", *args], cwd=clinvk.cwd,
+                              env=clinvk.env, capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL, preexec_fn=limit)
+        assert done.returncode == 0 and "error" not in done.stderr, (args, done.stderr)

@@ -1,5 +1,6 @@
 """What a turn has imported by the time its backend is forked, on each real adapter (issue 9
-§8): the standard library's errno, fcntl, select and termios, and clinvk's own small modules.
+§8): the standard library's errno, fcntl, select and termios (and the built-in sha256 for the
+config cache's digest), and clinvk's own small modules.
 Everything else (Click, yaml, sqlite3, json, re, enum, pathlib, typing, ...) comes after the
 spawn, while the backend starts, or not at all.
 
@@ -89,7 +90,8 @@ def test_a_turn_forks_its_backend_before_anything_heavy_is_imported(installed, t
     assert "clinvk.pty.fork" in imported  # the probe saw this turn's fork
     assert sorted(m for m in HEAVY if m in imported) == []
     assert {m for m in imported if not m.startswith("clinvk")} <= {
-        "__future__", "errno", "fcntl", "select", "termios", "math"}  # math: for --timeout
+        "__future__", "errno", "fcntl", "select", "termios", "math",  # math: for --timeout
+        "_sha256", "_sha2"}  # the config cache's digest (CPython's own sha256: ~0.2 ms)
     # the turns themselves were run and recorded as any other
     records = [p.read_text() for p in (home / "c" / "sessions").rglob("*.json")]
     assert len(records) == 2 and all('"turn_count": 1' in text for text in records)
