@@ -67,9 +67,22 @@ def _read(path: str) -> Any:
     if len(data) > MAX_BUNDLE_BYTES:
         raise _fail(path, "file is too large")
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise _fail(path, f"not JSON ({str(exc)[:80]})") from None
+
+
+def _not_json(name: str) -> Any:
+    """NaN, Infinity, -Infinity: Python's json takes them, JSON has none (nor strict readers:
+    a record holding one would make every `--json` listing unreadable to them)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999
+        raise ValueError(f"{text[:20]} is too large a number")
+    return value
 
 
 def _sessions_of(path: str, bundle: Any) -> list[Any]:

@@ -425,3 +425,15 @@ def test_beyond_bounds_counts_the_sessions_totals_too() -> None:
     assert beyond_bounds({"input_tokens": -1}, float("nan"), {}) == ["usage", "cost"]
     assert beyond_bounds({"input_tokens": 1.5}, None, {}) == ["usage"]
     assert beyond_bounds(None, None, {"token_usage": {"input_tokens": 10**13}}) == []
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_import_refuses_numbers_json_has_not(clinvk: Clinvk, tmp_path: Path, number: str) -> None:
+    """An unknown field (kept as it is) holding NaN or Infinity was imported and written, and
+    every `--json` listing then held it: not JSON to strict readers (JSON.parse, Go)."""
+    text = json.dumps({"format": "clinvk-export", "version": 1,
+                       "sessions": [{"session": _record(extra="PLACEHOLDER")}]})
+    path = tmp_path / "b.json"
+    path.write_text(text.replace('"PLACEHOLDER"', number))
+    assert_clean_error(clinvk.run("sessions", "import", str(path)), 2, "not JSON", "nothing was imported")
+    assert clinvk.sessions() == []
