@@ -56,11 +56,18 @@ def remove_tags(store: SessionStore, session_id: str, tags: Iterable[str]) -> di
     return store.update(session_id, change)
 
 
-def rename(store: SessionStore, session_id: str, title: str) -> dict[str, Any]:
-    """Set the title: first non-blank line, whitespace collapsed, at most 80 characters."""
+def check_title(title: str) -> str:
+    """A title as typed, as a record keeps it (first non-blank line, whitespace collapsed, at
+    most 80 characters); UsageError when it is empty or not UTF-8 text."""
     clean = make_title(_utf8("title", title))
     if not clean:
-        raise UsageError("empty title: give one, e.g. `sessions rename ID \"fix the parser\"`")
+        raise UsageError('empty title: give one, e.g. "fix the parser"')
+    return clean
+
+
+def rename(store: SessionStore, session_id: str, title: str) -> dict[str, Any]:
+    """Set the title: first non-blank line, whitespace collapsed, at most 80 characters."""
+    clean = check_title(title)
 
     def change(record: dict[str, Any]) -> None:
         record["title"] = clean

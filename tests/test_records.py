@@ -260,7 +260,9 @@ def test_import_refuses_a_bad_record_and_writes_nothing(clinvk: Clinvk, tmp_path
         path = tmp_path / f"b{n}.json"
         path.write_text(json.dumps(bundle))
         result = clinvk.run("sessions", "import", str(path))
-        assert_clean_error(result, 2, str(path), "session 2", "nothing was imported")
+        # NaN and Infinity are not JSON: the file is refused as a whole, before its entries
+        where = "not JSON" if name in ("nan cost", "inf cost") else "session 2"
+        assert_clean_error(result, 2, str(path), where, "nothing was imported")
         assert not (clinvk.home / "sessions").exists() or not any(
             (clinvk.home / "sessions").rglob("*.json")), name
 
@@ -436,4 +438,18 @@ def test_import_refuses_numbers_json_has_not(clinvk: Clinvk, tmp_path: Path, num
     path = tmp_path / "b.json"
     path.write_text(text.replace('"PLACEHOLDER"', number))
     assert_clean_error(clinvk.run("sessions", "import", str(path)), 2, "not JSON", "nothing was imported")
+    assert clinvk.sessions() == []
+
+
+@pytest.mark.parametrize("title, said", [("x\udcff", "not UTF-8 text"), ("", "empty title"),
+                                         ("  \n ", "empty title")])
+def test_import_title_is_checked_as_rename_checks_it(clinvk: Clinvk, tmp_path: Path,
+                                                     title: str, said: str) -> None:
+    """`import --title` with a byte that is not UTF-8 was exit 1 (`refusing to store an
+    invalid session`), an empty one was taken as a title; `sessions rename` refuses both."""
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"format": "clinvk-export", "version": 1,
+                                "sessions": [{"session": _record()}]}))
+    result = clinvk.run("sessions", "import", "--new-id", "--title", title, str(path))
+    assert_clean_error(result, 2, said)
     assert clinvk.sessions() == []

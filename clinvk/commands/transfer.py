@@ -63,7 +63,10 @@ def import_cmd(app: App, files: tuple[str, ...], new_id: bool, title: str | None
                workdir: str | None, force: bool, as_json: bool) -> int:
     """Import sessions from export bundles; nothing is written if any part is invalid."""
     from clinvk.bundle_import import ImportOptions, import_files
+    from clinvk.organise import check_title
 
+    if title is not None:
+        title = check_title(title)
     options = ImportOptions(new_id=new_id, force=force, title=title, workdir=workdir)
     records = import_files(app, list(files), options)
     app.clean_keeps = frozenset(r["id"] for r in records)  # not removed by this command's clean
