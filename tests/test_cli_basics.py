@@ -228,6 +228,7 @@ def test_a_workdir_that_is_a_file_is_named_so(clinvk, tmp_path):
     (["resume", "--last", "-m", "", "more"], "-m/--model"),
     (["resume", "--last", "--to", "", "more"], "--to"),
     (["sessions", "import", "--new-id", "--workdir", "", "b.json"], "--workdir"),
+    (["sessions", "list", "--tag", ""], "-t/--tag"), (["sessions", "export", "-t", ""], "-t/--tag"),
 ])
 def test_an_empty_name_is_refused_not_read_as_left_out(clinvk, args, option):
     """`-b "$UNSET"`: one error line naming the option, exit 2, before any backend runs or

@@ -27,7 +27,7 @@ def filter_options(func: Callable[..., Any] | None = None, *, with_search: bool 
         click.option("-b", "--backend", metavar="NAME", callback=not_empty, help="Only this backend."),
         click.option("--status", type=click.Choice(STATUSES), help="Only sessions with this status."),
         click.option("--here", is_flag=True, help="Only sessions of the current directory."),
-        click.option("-t", "--tag", "tags", metavar="TAG", multiple=True,
+        click.option("-t", "--tag", "tags", metavar="TAG", multiple=True, callback=not_empty,
                      help="Only sessions with this tag (repeatable: all must match)."),
         click.option("--since", metavar=WHEN, help=f"Last used at or after WHEN: {_WHEN_HELP}."),
         click.option("--until", metavar=WHEN,
