@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 NAME = ".config-cache"
-VERSION = (2, sys.hexversion)
+VERSION = (1, sys.hexversion)
 RACY_NS = 2_000_000_000
 MAGIC = b"clinvk-config-cache\n"
 MAX_BYTES = 64 << 20  # a config is at most 1,000,000 characters (config_file)

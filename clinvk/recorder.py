@@ -19,7 +19,7 @@ from clinvk.errors import ClinvkError, ExitCode, Interrupted
 from clinvk.pty.signals import routed
 from clinvk.records import Record
 from clinvk.store import session as sessions
-from clinvk.store.record_check import beyond_bounds, storable
+from clinvk.store.record_check import cost_fits, storable, usage_fits
 from clinvk.usage_keys import normalise_usage
 
 TYPE_CHECKING = False  # typing is not imported at run time (~5 ms while a backend starts)
@@ -219,12 +219,11 @@ class Recorder:
     def _bounded(self, turn: dict[str, Any], rec: dict[str, Any]) -> None:
         """The turn's cost estimated; usage or a cost that the record cannot hold (a backend
         reporting 10**13 tokens) left out, with a warning, so that the turn is recorded."""
-        usage = normalise_usage(turn.get("usage")) if turn.get("usage") else None
-        if beyond_bounds(usage, None, rec):
+        if turn.get("usage") and not usage_fits(normalise_usage(turn["usage"]), rec):
             turn.update(usage=None, cost_usd=None)
             self._warn("its token usage")
         self._estimate(turn, rec.get("model"))
-        if beyond_bounds(None, turn.get("cost_usd"), rec):
+        if turn.get("cost_usd") is not None and not cost_fits(turn["cost_usd"], rec):
             turn.update(cost_usd=None, cost_estimated=False)
             self._warn("its cost")
 
@@ -276,15 +275,16 @@ class Recorder:
                     signal.SIGHUP: signal.SIG_DFL}
         ours = [sig for sig, default in defaults.items() if signal.getsignal(sig) is default]
 
-        def on_stop(_signum: int, _frame: object) -> None:
+        def on_stop(signum: int, _frame: object) -> None:
             if ctrl_c.holding:  # the write goes on (it is short)
                 return
             ctrl_c.seen += 1
             if ctrl_c.seen > 1:
                 raise KeyboardInterrupt
             if self.notice is not None:
-                self.notice("Ctrl-C: the turn is recorded as interrupted once the session "
-                            "store is free; Ctrl-C again to give up (the turn is then lost)")
+                came = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+                self.notice(f"{came}: the turn is recorded as interrupted once the session "
+                            f"store is free; {came} again to give up (the turn is then lost)")
 
         with routed(dict.fromkeys(ours, on_stop)):  # the defaults again after
             yield

@@ -417,16 +417,16 @@ def test_replace_refuses_a_name_that_is_no_field() -> None:
         _Point(1).x = 2  # type: ignore[misc]
 
 
-def test_beyond_bounds_counts_the_sessions_totals_too() -> None:
-    from clinvk.store.record_check import beyond_bounds
+def test_usage_and_cost_fit_counts_the_sessions_totals_too() -> None:
+    from clinvk.store.record_check import cost_fits, usage_fits
 
     half = 6 * 10**11
-    assert beyond_bounds({"input_tokens": half}, 6e8, {}) == []
-    assert beyond_bounds({"input_tokens": half}, 6e8,
-                         {"token_usage": {"input_tokens": half}, "cost_usd": 6e8}) == ["usage", "cost"]
-    assert beyond_bounds({"input_tokens": -1}, float("nan"), {}) == ["usage", "cost"]
-    assert beyond_bounds({"input_tokens": 1.5}, None, {}) == ["usage"]
-    assert beyond_bounds(None, None, {"token_usage": {"input_tokens": 10**13}}) == []
+    assert usage_fits({"input_tokens": half}, {}) and cost_fits(6e8, {})
+    full = {"token_usage": {"input_tokens": half}, "cost_usd": 6e8}
+    assert not usage_fits({"input_tokens": half}, full) and not cost_fits(6e8, full)
+    assert not usage_fits({"input_tokens": -1}, {}) and not cost_fits(float("nan"), {})
+    assert not usage_fits({"input_tokens": 1.5}, {}) and not cost_fits("1", {})
+    assert usage_fits({}, {"token_usage": {"input_tokens": 10**13}})
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])

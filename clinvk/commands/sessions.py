@@ -227,11 +227,11 @@ def clean(app: App, older_than: str | None, dry_run: bool, as_json: bool) -> int
             return 0
         from datetime import timedelta
 
-        age = timedelta(days=min(days, 10**6))  # more days than there are dates: none that old
-    try:
-        result = retention.clean(app.store, age, dry_run=dry_run)
-    except OverflowError:  # a cut-off before the year 1: nothing is that old
-        result = retention.CleanResult()
+        try:
+            age = timedelta(days=days)
+        except OverflowError:  # more days than a timedelta holds: clean finds none that old
+            age = timedelta.max
+    result = retention.clean(app.store, age, dry_run=dry_run)
     if as_json:
         emit_json(app, {"dry_run": dry_run, "removed": len(result.removed),
                         "bytes_freed": result.bytes_freed, "sessions": result.removed})

@@ -296,20 +296,18 @@ def _free_text(holder: dict[str, Any], key: str) -> None:
         holder[key] = _SURROGATE.sub("\ufffd", value)
 
 
-def beyond_bounds(usage: dict[str, Any] | None, cost: float | None,
-                  record: dict[str, Any]) -> list[str]:
-    """What of a turn's normalised usage and cost ("usage", "cost") the record could not
-    hold, alone or added to its totals (a backend that reports 10**13 tokens)."""
-    out = []
+def usage_fits(usage: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Whether a turn's normalised usage, alone and added to the record's totals, is what a
+    record holds (not so: a backend that reports 10**13 tokens)."""
     totals = record.get("token_usage") or {}
-    if usage and not all(_is_int(n, 0, TOKENS_MAX) and _is_int(n + int(totals.get(k) or 0),
-                                                                0, TOKENS_MAX)
-                         for k, n in usage.items()):
-        out.append("usage")
-    if cost is not None and (not isinstance(cost, (int, float)) or not math.isfinite(cost)
-                             or not 0 <= cost + float(record.get("cost_usd") or 0) <= COST_MAX):
-        out.append("cost")
-    return out
+    return all(_is_int(n, 0, TOKENS_MAX) and _is_int(n + int(totals.get(k) or 0), 0, TOKENS_MAX)
+               for k, n in usage.items())
+
+
+def cost_fits(cost: Any, record: Mapping[str, Any]) -> bool:
+    """Whether a turn's cost, alone and added to the record's, is what a record holds."""
+    return (isinstance(cost, (int, float)) and math.isfinite(cost)
+            and 0 <= cost + float(record.get("cost_usd") or 0) <= COST_MAX)
 
 
 def storable(record: dict[str, Any]) -> dict[str, Any]:
